@@ -1,0 +1,94 @@
+"""Operator commands: import orders, list cases, check the policy.
+
+Every failure prints one clear line to stderr and exits non-zero; nothing is half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import List, Optional
+
+from bot.cases import CaseBook
+from bot.policy import PolicyError, load_policy
+from bot.shop.orders_format import OrderFileError
+from bot.shop.importer import import_orders
+from bot.shop.sqlite_store import SQLiteOrderStore
+
+
+def _instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date-time like 2026-11-01T00:00:00Z")
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} needs a time zone, like 2026-11-01T00:00:00Z")
+    return parsed
+
+
+def _orders_import(args) -> int:
+    try:
+        orders = import_orders(Path(args.file), SQLiteOrderStore(), relative_to=args.relative_to)
+    except OrderFileError as exc:
+        print(f"error: {args.file} was not imported, nothing was written:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    print(f"imported {len(orders)} orders from {args.file}")
+    return 0
+
+
+def _cases_list(args) -> int:
+    cases = CaseBook().list(order_number=args.order, type=args.type)
+    if args.format == "json":
+        print(json.dumps([c.to_dict() for c in cases], ensure_ascii=False, indent=2))
+        return 0
+    if not cases:
+        print("no cases")
+    for c in cases:
+        amount = f"{c.amount:.2f} {c.currency}" if c.amount is not None else "-"
+        print(f"{c.reference}  {c.created_at}  {c.type:<16} {c.status:<8} {c.order_number or '-':<12} {amount}")
+    return 0
+
+
+def _policy_check(args) -> int:
+    try:
+        policy = load_policy(Path(args.file) if args.file else None)
+    except PolicyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"policy ok: currency {policy.currency}, stall after {policy.stall_days} days, "
+          f"automatic up to {policy.automatic_value_limit:g} {policy.currency}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Porter operator commands.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    orders = sub.add_parser("orders", help="the shop's orders").add_subparsers(dest="action", required=True)
+    imp = orders.add_parser("import", help="load an orders/v1 JSON file (idempotent; all or nothing)")
+    imp.add_argument("file")
+    imp.add_argument("--relative-to", type=_instant, metavar="INSTANT",
+                     help="move every date so that INSTANT becomes now (for demo files)")
+    imp.set_defaults(func=_orders_import)
+
+    cases = sub.add_parser("cases", help="outcomes recorded by Porter").add_subparsers(dest="action", required=True)
+    lst = cases.add_parser("list", help="list cases, oldest first")
+    lst.add_argument("--format", choices=("table", "json"), default="table")
+    lst.add_argument("--order", help="only this order number")
+    lst.add_argument("--type", help="only this case type")
+    lst.set_defaults(func=_cases_list)
+
+    policy = sub.add_parser("policy", help="the merchant's policy file").add_subparsers(dest="action", required=True)
+    chk = policy.add_parser("check", help="validate policy.yml (or FILE)")
+    chk.add_argument("file", nargs="?")
+    chk.set_defaults(func=_policy_check)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
