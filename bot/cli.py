@@ -64,6 +64,12 @@ def _policy_check(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from bot.serve import serve
+
+    return serve(Path(args.model), shell=args.shell)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Porter operator commands.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     chk = policy.add_parser("check", help="validate policy.yml (or FILE)")
     chk.add_argument("file", nargs="?")
     chk.set_defaults(func=_policy_check)
+    run = sub.add_parser("serve", help="run the action server and Rasa together (what `make run` does)")
+    run.add_argument("--model", required=True, help="trained model (.tar.gz)")
+    run.add_argument("--shell", action="store_true", help="chat in this terminal instead of serving HTTP")
+    run.set_defaults(func=_serve)
     return parser
 
 

@@ -25,6 +25,7 @@ class Policy:
     reship_value_limit: float
     automatic_value_limit: float
     discount_percent: float
+    pickup_hold_days: int
     verification_attempts: int
 
     def value_in_policy_currency(self, amount: float, currency: str) -> Optional[float]:
@@ -42,7 +43,7 @@ class Policy:
 
 
 _INTS = {"stall_days": (1, 120), "late_after_promised_days": (0, 60), "untracked_grace_days": (0, 120),
-         "delivered_wait_hours": (0, 24 * 30), "verification_attempts": (1, 10)}
+         "delivered_wait_hours": (0, 24 * 30), "pickup_hold_days": (1, 60), "verification_attempts": (1, 10)}
 _AMOUNTS = {"reship_value_limit", "automatic_value_limit"}
 
 

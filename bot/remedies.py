@@ -6,8 +6,8 @@ contract and stay stable.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import List, Tuple
+from dataclasses import dataclass
+from typing import Tuple
 
 from bot import situations as s
 from bot.policy import Policy

@@ -1,0 +1,62 @@
+# Porter's daily loop. `make run` and `make test` are the two commands a new machine needs.
+SHELL := /bin/bash
+PYTHON310 := $(shell command -v python3.10 >/dev/null 2>&1 && python3.10 -c 'print(1)' >/dev/null 2>&1 && echo python3.10 || ls -d $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10 2>/dev/null | head -n1)
+VENV := .venv
+BIN := $(VENV)/bin
+export PORTER_VAR_DIR ?= $(CURDIR)/var
+export RASA_CACHE_DIRECTORY ?= $(PORTER_VAR_DIR)/rasa-cache
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export RASA_PORT ?= 5005
+export ACTION_PORT ?= 5055
+export PORTER_TRACKER_DB ?= $(PORTER_VAR_DIR)/tracker.db
+MODEL := $(PORTER_VAR_DIR)/models/porter.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data/nlu data/stories data/rules -name '*.yml' 2>/dev/null) \
+	$(wildcard bot/nlu/*.py) bot/identifiers.py
+DEMO_ANCHOR := 2026-11-01T00:00:00Z
+
+.PHONY: install run shell train test validate test-stories pytest import-demo lock clean
+
+$(VENV)/.installed: requirements.lock
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON310) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==24.0
+	$(BIN)/pip install --quiet -r requirements.lock
+	@touch $@
+
+install: $(VENV)/.installed
+
+lock: ## re-pin requirements.lock from requirements.in in a throwaway venv
+	rm -rf /tmp/porter-lock && $(PYTHON310) -m venv /tmp/porter-lock && /tmp/porter-lock/bin/pip install -q -r requirements.in
+	{ echo "# Pinned by \`make lock\` from requirements.in; installs the same versions every time."; /tmp/porter-lock/bin/pip freeze; } > requirements.lock
+
+import-demo: install
+	$(BIN)/python -m bot orders import data/demo/orders.json --relative-to $(DEMO_ANCHOR)
+
+# Trains only when training data, domain, config or the NLU components changed since the last model.
+$(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
+	@mkdir -p $(dir $@)
+	$(BIN)/rasa train --config config.yml --domain domain.yml --data data --out $(dir $@) --fixed-model-name porter
+	@touch $@
+
+train: $(MODEL)
+
+run: import-demo $(MODEL)
+	$(BIN)/python -m bot serve --model $(MODEL)
+
+shell: import-demo $(MODEL)
+	$(BIN)/python -m bot serve --model $(MODEL) --shell
+
+validate: install
+	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
+
+pytest: $(MODEL)
+	$(BIN)/python -m pytest -q tests
+
+test-stories: $(MODEL)
+	$(BIN)/python -m bot test-stories --model $(MODEL)
+
+test: validate pytest test-stories
+
+clean:
+	rm -rf $(PORTER_VAR_DIR)/models $(PORTER_VAR_DIR)/rasa-cache results

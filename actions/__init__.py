@@ -1,0 +1,1 @@
+"""Porter's action server (``rasa run actions``): one module per concern."""

@@ -1,0 +1,83 @@
+"""The order lookup form: order number, then the email on the order.
+
+Nothing about an order is said before the email matches, not even whether the order number exists, so
+the form cannot be used to probe for orders. After too many wrong emails the form ends and a person
+takes over (action_resolve_order sees the unverified state).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions import services
+from bot import identifiers
+from bot.shop.store import verify
+
+logger = logging.getLogger(__name__)
+
+
+def _order_number_in(value: Any) -> Optional[str]:
+    text = str(value or "").strip()
+    return identifiers.first(text, "order_number") or identifiers.first(text.replace(" ", ""), "order_number")
+
+
+def _email_in(value: Any) -> Optional[str]:
+    match = identifiers.EMAIL_RE.search(str(value or ""))
+    return match.group(0) if match else None
+
+
+class ValidateOrderLookupForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_order_lookup_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> List[Text]:
+        if (tracker.get_slot("verification_failures") or 0) >= services.policy().verification_attempts:
+            return []  # give up: the form ends and action_resolve_order hands over to a person
+        return domain_slots
+
+    def _check(self, order_number: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher
+               ) -> Dict[Text, Any]:
+        order = services.store().get(order_number)
+        if verify(order, email=email):
+            logger.info("verified order %s for %s", order.order_number, identifiers.mask_email(email))
+            return {"order_number": order.order_number, "email": email,
+                    "verified_order": order.order_number, "verification_failures": 0}
+        failures = (tracker.get_slot("verification_failures") or 0) + 1
+        logger.info("verification failed (%d) for order %s with %s", failures, order_number,
+                    identifiers.mask_email(email))
+        if failures < services.policy().verification_attempts:
+            dispatcher.utter_message(response="utter_verification_failed", order_number=order_number)
+        return {"order_number": order_number, "email": None, "verified_order": None,
+                "verification_failures": failures}
+
+    def validate_order_number(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> Dict[Text, Any]:
+        order_number = _order_number_in(slot_value)
+        if not order_number:
+            dispatcher.utter_message(response="utter_invalid_order_number")
+            return {"order_number": None}
+        if identifiers.normalize_order_number(order_number) == \
+                identifiers.normalize_order_number(tracker.get_slot("verified_order") or ""):
+            return {"order_number": tracker.get_slot("verified_order")}
+        email = tracker.get_slot("email")
+        if email:
+            # An email given earlier must be checked against this order, never carried over unchecked.
+            return self._check(order_number, email, tracker, dispatcher)
+        return {"order_number": order_number, "verified_order": None}
+
+    def validate_email(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                       domain: DomainDict) -> Dict[Text, Any]:
+        email = _email_in(slot_value)
+        if not email:
+            dispatcher.utter_message(response="utter_invalid_email")
+            return {"email": None}
+        order_number = tracker.get_slot("order_number")
+        if not order_number or tracker.get_slot("verified_order"):
+            return {"email": email}
+        return self._check(order_number, email, tracker, dispatcher)

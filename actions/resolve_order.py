@@ -1,0 +1,111 @@
+"""After verification: say what happened, with evidence, and offer what the policy allows.
+
+The spoken part is chosen from the situation (bot.situations) and the offer from the policy
+(bot.remedies); this module only connects them to replies and to the next step of the conversation.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services, wording
+from actions.handoff import open_handoff
+from bot import remedies
+from bot import situations as s
+from bot.shop.models import Order
+
+logger = logging.getLogger(__name__)
+
+OFFER_RESPONSES = {
+    (remedies.REFUND, remedies.RESHIP): "utter_ask_fix_refund_reship",
+    (remedies.REFUND,): "utter_ask_fix_refund",
+    (remedies.NOTIFY, remedies.NONE): "utter_ask_fix_notify",
+    (remedies.DISCOUNT, remedies.NONE): "utter_ask_fix_discount",
+}
+
+CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
+                     "customs_documents_required": "utter_situation_customs_documents"}
+
+
+def offer_response(remedy: remedies.Remedy, situation_kind: str) -> str:
+    if remedy.fixes == (remedies.PERSON, remedies.NONE):
+        return "utter_ask_fix_person_customs" if situation_kind == s.CUSTOMS_HOLD else "utter_ask_fix_person_above_limit"
+    return OFFER_RESPONSES[remedy.fixes]
+
+
+def situation_reply(problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy,
+                    language: str) -> tuple[str, Dict[str, Any]]:
+    """(response name, placeholder values) that tell the shopper what happened."""
+    policy = services.policy()
+    shipment = order.shipment
+    values: Dict[str, Any] = {"order_number": order.order_number, "placed_at": wording.day(order.placed_at, language)}
+    if shipment:
+        values.update(carrier=shipment.carrier, tracking_number=shipment.tracking_number or "",
+                      promised_by=wording.day(shipment.promised_by, language),
+                      shipped_at=wording.day(shipment.shipped_at, language),
+                      scans=wording.scans(shipment.events, language),
+                      country=order.shipping_address.country, days=situation.days_since_last_scan or 0)
+    last = situation.last_event
+    if problem == "change_address":
+        if situation.kind == s.CANCELLED:
+            return "utter_situation_cancelled", values
+        if remedy.reason in (s.DELIVERED,):
+            return "utter_address_change_delivered", values
+        if remedy.reason == "update":
+            return "utter_address_change_before_shipping", values
+        if remedy.reason == "too_late":
+            return "utter_address_change_too_late", dict(values, discount=f"{policy.discount_percent:g}")
+        if situation.kind == s.ADDRESS_PROBLEM:
+            return "utter_situation_address_problem", values
+        return "utter_address_change_reship", values
+    kind = situation.kind
+    if kind == s.DELIVERED:
+        values["delivered_at"] = wording.day(last.at, language) if last else ""
+        if remedy.reason == "wait":
+            values["wait_until"] = wording.moment(last.at + timedelta(hours=policy.delivered_wait_hours), language)
+            return "utter_situation_delivered_wait", values
+        return "utter_situation_delivered_claim", values
+    if kind == s.AT_PICKUP_POINT:
+        values["pickup_deadline"] = wording.day(last.at + timedelta(days=policy.pickup_hold_days), language)
+        return "utter_situation_pickup", values
+    if kind == s.CUSTOMS_HOLD:
+        return CUSTOMS_RESPONSES.get(last.substatus, "utter_situation_customs_hold"), values
+    return f"utter_situation_{kind}", values
+
+
+class ActionResolveOrder(Action):
+    def name(self) -> Text:
+        return "action_resolve_order"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+                  ) -> List[Dict[Text, Any]]:
+        language = wording.language_of(tracker)
+        order_number = tracker.get_slot("verified_order")
+        if not order_number:
+            case = open_handoff(tracker, reason="verification_failed")
+            dispatcher.utter_message(response="utter_verification_handoff", case_reference=case.reference)
+            return [SlotSet("next_step", "handoff"), SlotSet("case_reference", case.reference),
+                    SlotSet("email", None), SlotSet("verification_failures", 0)]
+
+        order = services.store().get(order_number)
+        problem = tracker.get_slot("problem") or "where_is_my_order"
+        situation = s.classify(order, services.now(), services.policy())
+        remedy = remedies.decide(problem, order, situation, services.policy())
+        logger.info("order %s: problem %s, situation %s, remedy %s %s", order.order_number, problem,
+                    situation.kind, remedy.next_step, remedy.fixes)
+
+        response, values = situation_reply(problem, order, situation, remedy, language)
+        dispatcher.utter_message(response=response, **values)
+        events = [SlotSet("situation", situation.kind), SlotSet("offered_fixes", list(remedy.fixes)),
+                  SlotSet("fix", None), SlotSet("new_address", None), SlotSet("address_confirmed", None),
+                  SlotSet("next_step", remedy.next_step)]
+        if remedy.next_step == remedies.CHOOSE_FIX:
+            events.append(SlotSet("offer", offer_response(remedy, situation.kind)))
+        elif remedy.next_step == remedies.DONE:
+            dispatcher.utter_message(response="utter_anything_else")
+        return events

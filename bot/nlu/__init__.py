@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components: language detection, multilingual tokenization, identifier extraction."""

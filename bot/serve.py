@@ -1,0 +1,123 @@
+"""Runs the action server and the Rasa server together in the foreground, as `make run` promises.
+
+Both processes log to this terminal with a prefix; Ctrl-C (or SIGTERM) stops both; if either dies, the
+other is stopped too, so a half-running assistant is never left behind. The policy file is checked
+before anything starts.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from bot.paths import PROJECT_ROOT, var_dir
+from bot.policy import PolicyError, load_policy
+
+
+def auth_token() -> str:
+    """RASA_AUTH_TOKEN, or a random token generated once and kept (owner-only) under var/."""
+    token = os.environ.get("RASA_AUTH_TOKEN")
+    if token:
+        print("[porter] Rasa API token: from RASA_AUTH_TOKEN", flush=True)
+        return token
+    path = var_dir() / "rasa_auth_token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    print(f"[porter] Rasa API token: stored in {path} (set RASA_AUTH_TOKEN to choose your own)", flush=True)
+    return path.read_text().strip()
+
+
+def _pipe(process: subprocess.Popen, prefix: str) -> None:
+    for line in iter(process.stdout.readline, b""):
+        sys.stdout.write(f"[{prefix}] {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.5)
+    return False
+
+
+def _start(command: List[str], prefix: str, env: dict, capture: bool = True) -> subprocess.Popen:
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True,
+                               stdout=subprocess.PIPE if capture else None,
+                               stderr=subprocess.STDOUT if capture else None)
+    if capture:
+        threading.Thread(target=_pipe, args=(process, prefix), daemon=True).start()
+    return process
+
+
+def _stop(processes: List[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def serve(model: Path, shell: bool = False) -> int:
+    try:
+        load_policy()
+    except PolicyError as exc:
+        print(f"[porter] error: {exc}", file=sys.stderr)
+        return 2
+    if not model.exists():
+        print(f"[porter] error: no trained model at {model}; run `make train`", file=sys.stderr)
+        return 2
+    rasa_port = int(os.environ.get("RASA_PORT", "5005"))
+    action_port = int(os.environ.get("ACTION_PORT", "5055"))
+    env = dict(os.environ, ACTION_PORT=str(action_port),
+               PORTER_TRACKER_DB=os.environ.get("PORTER_TRACKER_DB", str(var_dir() / "tracker.db")),
+               PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    python = sys.executable
+    processes: List[subprocess.Popen] = []
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        actions = _start([python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
+                         "actions", env)
+        processes.append(actions)
+        if not _wait_for_port(action_port, actions, 60):
+            print("[porter] error: the action server did not start; see its log above", file=sys.stderr)
+            return 1
+        if shell:
+            rasa = _start([python, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "endpoints.yml"],
+                          "rasa", env, capture=False)
+            processes.append(rasa)
+            return rasa.wait()
+        rasa = _start([python, "-m", "rasa", "run", "--model", str(model), "--enable-api",
+                       "--auth-token", auth_token(), "--port", str(rasa_port), "--cors", "*",
+                       "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"], "rasa", env)
+        processes.append(rasa)
+        if _wait_for_port(rasa_port, rasa, 300):
+            print(f"[porter] ready: REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
+                  f"actions at http://localhost:{action_port}/webhook. Ctrl-C stops both.", flush=True)
+        while not stop.is_set():
+            if any(p.poll() is not None for p in processes):
+                print("[porter] a server stopped; stopping the other", file=sys.stderr)
+                return 1
+            stop.wait(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("[porter] stopping", flush=True)
+        _stop(processes)

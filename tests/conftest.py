@@ -1,0 +1,48 @@
+"""Shared fixtures: every test gets its own var/ folder with a real SQLite file and the demo shop."""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.paths import PROJECT_ROOT
+
+DEMO_FILE = PROJECT_ROOT / "data" / "demo" / "orders.json"
+DEMO_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def var(tmp_path, monkeypatch) -> Path:
+    """An isolated var/ for this test; the CLI, stores and actions all read these variables."""
+    monkeypatch.setenv("PORTER_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("PORTER_SHOP_DB", str(tmp_path / "shop.db"))
+    return tmp_path
+
+
+@pytest.fixture
+def demo_document() -> dict:
+    return json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def order_file(tmp_path, demo_document):
+    """Writes a (possibly modified) copy of the demo document and returns its path."""
+    def write(document=None, name="orders.json") -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(copy.deepcopy(document or demo_document), ensure_ascii=False), encoding="utf-8")
+        return path
+    return write
+
+
+@pytest.fixture
+def demo_store(var):
+    """The demo shop imported as `make run` does it: dates re-anchored to now."""
+    from bot.shop.importer import import_orders
+    from bot.shop.sqlite_store import SQLiteOrderStore
+
+    store = SQLiteOrderStore()
+    import_orders(DEMO_FILE, store, relative_to=DEMO_ANCHOR)
+    return store
