@@ -48,13 +48,14 @@ shell: import-demo $(MODEL)
 	$(BIN)/python -m bot serve --model $(MODEL) --shell
 
 validate: install
-	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data --fail-on-warnings
+	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data
 
 pytest: $(MODEL)
 	$(BIN)/python -m pytest -q tests
 
 test-stories: $(MODEL)
-	$(BIN)/python -m bot test-stories --model $(MODEL)
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors \
+		--out $(PORTER_VAR_DIR)/results/stories
 
 test: validate pytest test-stories
 

@@ -70,6 +70,17 @@ def _serve(args) -> int:
     return serve(Path(args.model), shell=args.shell)
 
 
+def _stories_export(args) -> int:
+    from bot.story_export import export_story
+
+    try:
+        print(export_story(args.conversation_id, args.name, args.url))
+    except Exception as exc:  # a developer tool: say what failed, in one line
+        print(f"error: could not export conversation {args.conversation_id}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Porter operator commands.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     chk = policy.add_parser("check", help="validate policy.yml (or FILE)")
     chk.add_argument("file", nargs="?")
     chk.set_defaults(func=_policy_check)
+    stories = sub.add_parser("stories", help="test stories").add_subparsers(dest="action", required=True)
+    exp = stories.add_parser("export", help="print a conversation of the running server as a test story")
+    exp.add_argument("conversation_id")
+    exp.add_argument("--name", help="story name (default: the conversation id)")
+    exp.add_argument("--url", help="Rasa server URL (default: http://localhost:$RASA_PORT)")
+    exp.set_defaults(func=_stories_export)
+
     run = sub.add_parser("serve", help="run the action server and Rasa together (what `make run` does)")
     run.add_argument("--model", required=True, help="trained model (.tar.gz)")
     run.add_argument("--shell", action="store_true", help="chat in this terminal instead of serving HTTP")

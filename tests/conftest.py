@@ -46,3 +46,26 @@ def demo_store(var):
     store = SQLiteOrderStore()
     import_orders(DEMO_FILE, store, relative_to=DEMO_ANCHOR)
     return store
+
+
+def make_tracker(slots=None, text="", intent=None, entities=None, events=None, sender="shopper-1"):
+    """A rasa_sdk Tracker as the action server receives it, with the latest user message."""
+    from rasa_sdk import Tracker
+
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.99} if intent else {},
+              "entities": entities or []}
+    all_slots = {"language": "en", "verification_failures": 0}
+    all_slots.update(slots or {})
+    return Tracker(sender, all_slots, latest, events or [], False, None, {}, "action_listen")
+
+
+@pytest.fixture
+def actions_env(demo_store, monkeypatch):
+    """Action modules pointed at this test's SQLite file (their services are cached per process)."""
+    from actions import services
+
+    for cached in (services.store, services.cases, services.policy):
+        cached.cache_clear()
+    yield demo_store
+    for cached in (services.store, services.cases, services.policy):
+        cached.cache_clear()

@@ -1,8 +1,8 @@
 """Rasa component: detects each message's language and exposes a confident result as the entity ``language``.
 
 The entity appears only when the detection is good enough to switch the conversation's language:
-a script that settles it (Han, Cyrillic, ...) or a statistical score above ``min_confidence`` on at
-least ``min_words`` words. "ok", an order number or an email never produce it, so they never switch
+a script that settles it (Han, Cyrillic, ...) or a statistical detection that leads the runner-up
+language by ``min_margin``, on at least ``min_words`` words. "ok", an order number or an email never produce it, so they never switch
 the reply language. The detected language is also stored on the message for the tokenizer.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ DETECTED_LANGUAGE = "detected_language"
 class LanguageDetector(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"supported_languages": ["en", "zh"], "detector": "lingua", "min_confidence": 0.75, "min_words": 2}
+        return {"supported_languages": ["en", "zh"], "detector": "lingua", "min_margin": 0.2, "min_words": 2}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self.config = config
@@ -40,9 +40,7 @@ class LanguageDetector(GraphComponent):
     def _is_confident(self, detection) -> bool:
         if detection.language is None:
             return False
-        if detection.by_script:
-            return detection.words >= self.config["min_words"]
-        return detection.confidence >= self.config["min_confidence"] and detection.words >= self.config["min_words"]
+        return detection.words >= self.config["min_words"] and detection.margin >= self.config["min_margin"]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:

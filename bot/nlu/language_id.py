@@ -40,6 +40,7 @@ class Detection:
     confidence: float
     words: int          # letter runs (Han characters count one each) left after removing identifiers
     by_script: bool
+    margin: float = 0.0  # lead of the best language over the runner-up (1.0 when the script decides)
 
 
 def strip_identifiers(text: str) -> str:
@@ -109,9 +110,9 @@ class LanguageIdentifier:
             return Detection(None, 0.0, 0, False)
         for pattern, language in _SCRIPT_LANGUAGE:
             if pattern.search(text):
-                return Detection(language, 1.0, words, True)
-        scores = self._detector.scores(text)
+                return Detection(language, 1.0, words, True, 1.0)
+        scores = sorted(self._detector.scores(text).items(), key=lambda item: item[1], reverse=True)
         if not scores:
             return Detection(None, 0.0, words, False)
-        language = max(scores, key=scores.get)
-        return Detection(language, float(scores[language]), words, False)
+        runner_up = scores[1][1] if len(scores) > 1 else 0.0
+        return Detection(scores[0][0], float(scores[0][1]), words, False, float(scores[0][1] - runner_up))

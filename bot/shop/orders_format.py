@@ -79,7 +79,7 @@ class _Checker:
             return None
 
 
-def _parse_order(raw: Any, index: int, problems: List[str]) -> Optional[Order]:
+def _parse_order(raw: Any, index: int, problems: List[str], stored: bool = False) -> Optional[Order]:
     if not isinstance(raw, dict):
         problems.append(f"order #{index + 1}: must be an object")
         return None
@@ -129,8 +129,9 @@ def _parse_order(raw: Any, index: int, problems: List[str]) -> Optional[Order]:
     else:
         fields = {}
         for key in ("name", "line1", "line2", "city", "region", "postal_code", "country"):
-            fields[key] = check.text(raw_address, key, f"shipping_address.{key}",
-                                     required=key in ("line1", "city", "country"))
+            # Addresses corrected in chat are kept as the shopper wrote them, in line1 alone.
+            required = key in ("line1", "country") if stored else key in ("line1", "city", "country")
+            fields[key] = check.text(raw_address, key, f"shipping_address.{key}", required=required)
         if fields["country"] and (len(fields["country"]) != 2 or not fields["country"].isupper()):
             check.fail("shipping_address.country", f"{fields['country']!r} must be an ISO 3166-1 alpha-2 code")
         address = Address(**fields)
@@ -251,8 +252,9 @@ def order_to_document(order: Order) -> dict:
 
 
 def order_from_document(document: dict) -> Order:
+    """An order as the store kept it (the import already validated it; chat may have changed its address)."""
     problems: List[str] = []
-    order = _parse_order(document, 0, problems)
+    order = _parse_order(document, 0, problems, stored=True)
     if problems:
         raise OrderFileError(problems)
     return order

@@ -1,0 +1,62 @@
+"""The order lookup form: verify before revealing, and give up safely after too many wrong answers."""
+import asyncio
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.order_lookup import ValidateOrderLookupForm
+from tests.conftest import make_tracker
+
+FORM = ValidateOrderLookupForm()
+
+
+def validate(slot, value, **slots):
+    dispatcher = CollectingDispatcher()
+    result = getattr(FORM, f"validate_{slot}")(value, dispatcher, make_tracker(slots=slots, text=str(value)), {})
+    return result, [m["response"] for m in dispatcher.messages], dispatcher.messages
+
+
+def test_order_number_is_found_in_what_the_shopper_typed(actions_env):
+    result, said, _ = validate("order_number", "it's #1001")
+    assert result == {"order_number": "#1001", "verified_order": None} and said == []
+    result, said, _ = validate("order_number", "订单号123456789")
+    assert result["order_number"] == "123456789"
+
+
+def test_something_that_is_not_an_order_number_is_asked_again(actions_env):
+    result, said, _ = validate("order_number", "I don't know")
+    assert result == {"order_number": None} and said == ["utter_invalid_order_number"]
+
+
+def test_the_right_email_verifies_the_order(actions_env):
+    result, said, _ = validate("email", "James.Miller@example.com", order_number="a10024")
+    assert result["verified_order"] == "A10024" and result["verification_failures"] == 0 and said == []
+
+
+def test_a_wrong_email_reveals_nothing_and_counts(actions_env):
+    result, said, messages = validate("email", "someone@example.com", order_number="A10024")
+    assert result["email"] is None and result["verified_order"] is None and result["verification_failures"] == 1
+    assert said == ["utter_verification_failed"]
+    revealed = {k: v for k, v in messages[0].items() if v and k not in ("response", "order_number")}
+    assert revealed.keys() <= {"template", "attachment", "buttons", "elements", "custom", "image", "text"}
+
+
+def test_an_unknown_order_gets_the_same_answer_as_a_wrong_email(actions_env):
+    _, said_unknown, unknown = validate("email", "someone@example.com", order_number="A99999")
+    _, said_wrong, wrong = validate("email", "someone@example.com", order_number="A10024")
+    assert said_unknown == said_wrong == ["utter_verification_failed"]
+    assert unknown[0].keys() == wrong[0].keys()
+
+
+def test_an_earlier_email_is_checked_against_a_new_order_number(actions_env):
+    # verified for A10024, then the shopper names another order: the old email must not unlock it
+    result, said, _ = validate("order_number", "A10023", email="james.miller@example.com", verified_order="A10024")
+    assert result["email"] is None and result["verified_order"] is None and said == ["utter_verification_failed"]
+
+
+def test_after_too_many_wrong_emails_the_form_stops_asking(actions_env):
+    tracker = make_tracker(slots={"verification_failures": 3})
+    required = asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {}))
+    assert required == []
+    tracker = make_tracker(slots={"verification_failures": 2})
+    assert asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {})) \
+        == ["order_number", "email"]

@@ -1,0 +1,143 @@
+"""The running assistant, as a shop installs it: both servers started by `python -m bot serve`, a shopper
+talking over the REST channel, and the outcome read back with `python -m bot cases list`.
+
+Needs the trained model (`make test` trains it first; PORTER_MODEL points elsewhere).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot.paths import PROJECT_ROOT
+
+MODEL = Path(os.environ.get("PORTER_MODEL", PROJECT_ROOT / "var" / "models" / "porter.tar.gz"))
+TOKEN = "end-to-end-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def porter(tmp_path_factory):
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` (make test does it for you)")
+    var = tmp_path_factory.mktemp("var")
+    env = dict(os.environ, PORTER_VAR_DIR=str(var), PORTER_SHOP_DB=str(var / "shop.db"), RASA_AUTH_TOKEN=TOKEN,
+               RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), RASA_TELEMETRY_ENABLED="false",
+               PORTER_TRACKER_DB=str(var / "tracker.db"))
+    subprocess.run([sys.executable, "-m", "bot", "orders", "import", "data/demo/orders.json",
+                    "--relative-to", "2026-11-01T00:00:00Z"], cwd=PROJECT_ROOT, env=env, check=True)
+    log = open(var / "serve.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(MODEL)], cwd=PROJECT_ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://localhost:{env['RASA_PORT']}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"porter stopped while starting:\n{(var / 'serve.log').read_text()[-3000:]}")
+        if "ready:" in (var / "serve.log").read_text(errors="replace"):
+            break
+        time.sleep(1)
+    else:
+        process.kill()
+        pytest.fail("porter did not become ready within 300 s")
+    yield {"base": base, "env": env, "process": process, "log": var / "serve.log"}
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def say(porter, sender: str, text: str) -> list[dict]:
+    response = requests.post(f"{porter['base']}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                             timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def cases(porter) -> list[dict]:
+    result = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json"], cwd=PROJECT_ROOT,
+                            env=porter["env"], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_a_stalled_parcel_is_refunded_end_to_end(porter):
+    sender = "e2e-en-refund"
+    assert "order number" in texts(say(porter, sender, "hi, my parcel never arrived"))
+    assert "email" in texts(say(porter, sender, "A10024"))
+    replies = say(porter, sender, "james.miller@example.com")
+    explained = texts(replies)
+    assert "12 days" in explained and "Los Angeles, US: in transit" in explained
+    buttons = [b for r in replies for b in r.get("buttons", [])]
+    assert [b["payload"] for b in buttons] == ['/inform{"fix":"refund"}', '/inform{"fix":"reship"}']
+
+    confirmed = texts(say(porter, sender, buttons[0]["payload"]))
+    reference = re.search(r"reference is (PC-[A-Z0-9]{6})", confirmed).group(1)
+    refund = next(c for c in cases(porter) if c["reference"] == reference)
+    assert (refund["type"], refund["order_number"], refund["amount"], refund["conversation_id"]) == \
+        ("refund", "A10024", 36.5, sender)
+    assert any(c["type"] == "carrier_claim" and c["order_number"] == "A10024" for c in cases(porter))
+
+    # clicking the same button again in a new conversation never refunds twice
+    say(porter, "e2e-en-again", "my parcel never arrived")
+    say(porter, "e2e-en-again", "A10024")
+    say(porter, "e2e-en-again", "james.miller@example.com")
+    assert reference in texts(say(porter, "e2e-en-again", '/inform{"fix":"refund"}'))
+    assert len([c for c in cases(porter) if c["type"] == "refund" and c["order_number"] == "A10024"]) == 1
+
+
+def test_a_chinese_shopper_changes_the_address_before_shipping(porter):
+    sender = "e2e-zh-address"
+    assert "订单号" in texts(say(porter, sender, "我想改一下收货地址"))
+    assert "邮箱" in texts(say(porter, sender, "A10030"))
+    assert "修改地址" in texts(say(porter, sender, "chen.jie@example.hk"))
+    read_back = say(porter, sender, "香港九龙弥敦道99号15楼C室")
+    assert "香港九龙弥敦道99号15楼C室" in texts(read_back)
+    done = texts(say(porter, sender, read_back[-1]["buttons"][0]["payload"]))
+    assert "已完成" in done
+    [case] = [c for c in cases(porter) if c["type"] == "address_change" and c["conversation_id"] == sender]
+    assert case["details"]["new_address"] == "香港九龙弥敦道99号15楼C室"
+
+
+def test_nothing_is_revealed_before_the_email_matches(porter):
+    sender = "e2e-prober"
+    say(porter, sender, "where is my order")
+    say(porter, sender, "A10024")
+    replies = texts(say(porter, sender, "guess@example.com")) + texts(say(porter, sender, "other@example.com"))
+    assert "YunExpress" not in replies and "Springfield" not in replies and "Los Angeles" not in replies
+    handed_over = texts(say(porter, sender, "third@example.com"))
+    assert "a person from our team" in handed_over
+    assert any(c["type"] == "handoff_request" and c["conversation_id"] == sender for c in cases(porter))
+
+
+def test_model_parse_shows_language_and_entities_inside_chinese_text(porter):
+    parsed = requests.post(f"{porter['base']}/model/parse", params={"token": TOKEN},
+                           json={"text": "订单号123456789的包裹还没到"}, timeout=30).json()
+    entities = {e["entity"]: e["value"] for e in parsed["entities"]}
+    assert entities == {"language": "zh", "order_number": "123456789"}
+    assert requests.post(f"{porter['base']}/model/parse", json={"text": "hi"}, timeout=30).status_code == 401
+
+
+def test_ctrl_c_stops_both_servers(porter):
+    process = porter["process"]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    for port in (porter["env"]["RASA_PORT"], porter["env"]["ACTION_PORT"]):
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"
