@@ -15,7 +15,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data/nlu data/stories data
 	$(wildcard bot/nlu/*.py) bot/identifiers.py
 DEMO_ANCHOR := 2026-11-01T00:00:00Z
 
-.PHONY: install run shell train test validate test-stories pytest import-demo lock clean
+.PHONY: install run shell train test validate test-stories pytest import-demo lock clean eval
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
@@ -58,6 +58,9 @@ test-stories: $(MODEL)
 		--out $(PORTER_VAR_DIR)/results/stories
 
 test: validate pytest test-stories
+
+eval: install ## train ours and Rasa's default pipeline, score on held-out data, write var/eval/report.md
+	$(BIN)/python benchmarks/nlu_report.py --out $(PORTER_VAR_DIR)/eval
 
 clean:
 	rm -rf $(PORTER_VAR_DIR)/models $(PORTER_VAR_DIR)/rasa-cache results

@@ -22,6 +22,25 @@ STATUS_LABELS = {
     "zh": {"Pending": "等待揽收", "InfoReceived": "已生成运单", "InTransit": "运输中", "OutForDelivery": "派送中",
            "AttemptFail": "派送未成功", "Delivered": "已签收", "AvailableForPickup": "待自提",
            "Exception": "异常", "Expired": "长时间无更新"},
+    "es": {"Pending": "esperando al transportista", "InfoReceived": "etiqueta creada", "InTransit": "en tránsito",
+           "OutForDelivery": "en reparto", "AttemptFail": "intento de entrega fallido", "Delivered": "entregado",
+           "AvailableForPickup": "listo para recoger", "Exception": "incidencia", "Expired": "sin novedades"},
+    "fr": {"Pending": "en attente du transporteur", "InfoReceived": "étiquette créée", "InTransit": "en transit",
+           "OutForDelivery": "en cours de livraison", "AttemptFail": "tentative de livraison échouée",
+           "Delivered": "livré", "AvailableForPickup": "disponible en point de retrait", "Exception": "incident signalé",
+           "Expired": "aucune nouvelle"},
+    "de": {"Pending": "wartet auf den Versanddienst", "InfoReceived": "Versandetikett erstellt",
+           "InTransit": "unterwegs", "OutForDelivery": "in Zustellung", "AttemptFail": "Zustellversuch fehlgeschlagen",
+           "Delivered": "zugestellt", "AvailableForPickup": "zur Abholung bereit", "Exception": "Problem gemeldet",
+           "Expired": "keine neuen Informationen"},
+    "ru": {"Pending": "ожидает передачи перевозчику", "InfoReceived": "создана накладная", "InTransit": "в пути",
+           "OutForDelivery": "передано курьеру", "AttemptFail": "неудачная попытка доставки", "Delivered": "доставлено",
+           "AvailableForPickup": "ожидает в пункте выдачи", "Exception": "проблема при доставке",
+           "Expired": "нет новостей"},
+    "pt": {"Pending": "aguardando a transportadora", "InfoReceived": "etiqueta criada", "InTransit": "em trânsito",
+           "OutForDelivery": "saiu para entrega", "AttemptFail": "tentativa de entrega sem sucesso",
+           "Delivered": "entregue", "AvailableForPickup": "disponível para retirada", "Exception": "problema informado",
+           "Expired": "sem novidades"},
 }
 SUBSTATUS_LABELS = {
     "en": {"customs_hold": "held by customs", "customs_documents_required": "customs needs documents",
@@ -33,11 +52,44 @@ SUBSTATUS_LABELS = {
            "customs_released": "海关已放行", "address_incorrect": "地址错误或不完整", "recipient_absent": "收件人不在",
            "recipient_refused": "收件人拒收", "returning_to_sender": "正在退回", "returned_to_sender": "已退回发件人",
            "damaged": "破损", "lost": "丢失", "delayed": "延误"},
+    "es": {"customs_hold": "retenido en aduana", "customs_documents_required": "la aduana pide documentos",
+           "customs_duties_unpaid": "impuestos de importación pendientes", "customs_released": "liberado por aduana",
+           "address_incorrect": "dirección incorrecta o incompleta", "recipient_absent": "no había nadie en casa",
+           "recipient_refused": "rechazado en la entrega", "returning_to_sender": "volviendo al remitente",
+           "returned_to_sender": "devuelto al remitente", "damaged": "dañado", "lost": "perdido", "delayed": "retrasado"},
+    "fr": {"customs_hold": "retenu en douane", "customs_documents_required": "la douane demande des documents",
+           "customs_duties_unpaid": "droits d'importation à payer", "customs_released": "dédouané",
+           "address_incorrect": "adresse incorrecte ou incomplète", "recipient_absent": "personne au domicile",
+           "recipient_refused": "refusé à la livraison", "returning_to_sender": "en retour vers l'expéditeur",
+           "returned_to_sender": "retourné à l'expéditeur", "damaged": "endommagé", "lost": "perdu", "delayed": "retardé"},
+    "de": {"customs_hold": "vom Zoll zurückgehalten", "customs_documents_required": "Zoll braucht Unterlagen",
+           "customs_duties_unpaid": "Einfuhrabgaben offen", "customs_released": "vom Zoll freigegeben",
+           "address_incorrect": "Adresse falsch oder unvollständig", "recipient_absent": "niemand angetroffen",
+           "recipient_refused": "Annahme verweigert", "returning_to_sender": "geht zurück an den Absender",
+           "returned_to_sender": "an den Absender zurückgeschickt", "damaged": "beschädigt", "lost": "verloren",
+           "delayed": "verspätet"},
+    "ru": {"customs_hold": "задержано на таможне", "customs_documents_required": "таможня запросила документы",
+           "customs_duties_unpaid": "нужно оплатить пошлину", "customs_released": "выпущено таможней",
+           "address_incorrect": "адрес неверный или неполный", "recipient_absent": "получателя не было дома",
+           "recipient_refused": "получатель отказался", "returning_to_sender": "возвращается отправителю",
+           "returned_to_sender": "возвращено отправителю", "damaged": "повреждено", "lost": "утеряно",
+           "delayed": "задерживается"},
+    "pt": {"customs_hold": "retido na alfândega", "customs_documents_required": "a alfândega pede documentos",
+           "customs_duties_unpaid": "impostos de importação a pagar", "customs_released": "liberado pela alfândega",
+           "address_incorrect": "endereço incorreto ou incompleto", "recipient_absent": "destinatário ausente",
+           "recipient_refused": "recusado na entrega", "returning_to_sender": "voltando ao remetente",
+           "returned_to_sender": "devolvido ao remetente", "damaged": "danificado", "lost": "extraviado",
+           "delayed": "atrasado"},
 }
 
 
+NO_SCANS = {"en": {"none": "no scans yet"}, "zh": {"none": "暂无物流记录"}, "es": {"none": "aún sin escaneos"},
+            "fr": {"none": "pas encore de scan"}, "de": {"none": "noch keine Scans"},
+            "ru": {"none": "пока нет отметок"}, "pt": {"none": "ainda sem registros"}}
+
+
 def _locale(language: Optional[str]) -> str:
-    return {"zh": "zh_Hans", "pt": "pt_PT"}.get(language or DEFAULT_LANGUAGE, language or DEFAULT_LANGUAGE)
+    return {"zh": "zh_Hans", "pt": "pt_BR"}.get(language or DEFAULT_LANGUAGE, language or DEFAULT_LANGUAGE)
 
 
 def day(value: date | datetime, language: Optional[str]) -> str:
@@ -68,7 +120,7 @@ def scans(events: Iterable[TrackingEvent], language: Optional[str], last: int = 
         where = f", {event.location}" if event.location else ""
         separator = "：" if language == "zh" else ": "
         lines.append(f"• {day(event.at, language)}{where}{separator}{status}")
-    return "\n".join(lines) if lines else ("• 暂无物流记录" if language == "zh" else "• no scans yet")
+    return "\n".join(lines) if lines else "• " + _label(NO_SCANS, language, "none")
 
 
 def language_of(tracker) -> str:

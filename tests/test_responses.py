@@ -8,7 +8,7 @@ from bot.paths import PROJECT_ROOT
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
 CONFIG = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
-REPLY_LANGUAGES = ["en", "zh"]  # English is the unconditioned variation
+REPLY_LANGUAGES = next(c for c in CONFIG["pipeline"] if c["name"].endswith("LanguageDetector"))["supported_languages"]
 
 
 def variations_by_language(variations):

@@ -1,0 +1,1 @@
+"""Measurements that print numbers (make eval); never timed assertions in tests."""

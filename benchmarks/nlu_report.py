@@ -1,0 +1,201 @@
+"""`make eval`: how well Porter understands each language, in numbers, beside Rasa's default pipeline.
+
+Trains both pipelines on data/nlu, scores them on the held-out sets in tests/nlu (never trained on), measures
+language identification on tests/langid, and writes var/eval/report.md with a confusion matrix per language.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+LANGUAGES = ["en", "zh", "es", "fr", "de", "ru", "pt"]
+IDENTIFIER_ENTITIES = {"order_number", "email", "phone", "tracking_number"}
+ANNOTATION = re.compile(r"\[([^\]]+)\]\(([a-z_]+)\)")
+
+
+def heldout(language: str) -> List[Tuple[str, str, List[Tuple[str, str]]]]:
+    """(text, intent, [(entity, value)]) for every held-out example of one language."""
+    data = yaml.safe_load((ROOT / "tests" / "nlu" / f"heldout_{language}.yml").read_text(encoding="utf-8"))
+    examples = []
+    for block in data["nlu"]:
+        for line in block["examples"].splitlines():
+            line = line.strip()
+            if line.startswith("- "):
+                raw = line[2:]
+                entities = [(name, value) for value, name in ANNOTATION.findall(raw)]
+                examples.append((ANNOTATION.sub(r"\1", raw), block["intent"], entities))
+    return examples
+
+
+def train(config: Path, name: str, out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config), "--nlu", "data/nlu",
+                    "--out", str(out), "--fixed-model-name", name], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+async def _parse_all(model: Path, texts: List[str]) -> List[dict]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(text) for text in texts]
+
+
+def score(model: Path, out: Path, label: str) -> Dict[str, dict]:
+    from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = {}
+    for language in LANGUAGES:
+        examples = heldout(language)
+        started = time.perf_counter()
+        parsed = asyncio.run(_parse_all(model, [text for text, _, _ in examples]))
+        ms = (time.perf_counter() - started) / len(examples) * 1000
+        gold = [intent for _, intent, _ in examples]
+        predicted = [p["intent"]["name"] for p in parsed]
+        predicted = ["out_of_scope" if p == "nlu_fallback" else p for p in predicted]  # the contract's rule
+        true_pos = false_pos = false_neg = 0
+        for (_, _, expected), p in zip(examples, parsed):
+            found = [(e["entity"], e["value"]) for e in p.get("entities", []) if e["entity"] in IDENTIFIER_ENTITIES]
+            remaining = list(found)
+            for item in expected:
+                if item in remaining:
+                    true_pos += 1
+                    remaining.remove(item)
+                else:
+                    false_neg += 1
+            false_pos += len(remaining)
+        labels = sorted(set(gold))
+        figure, axis = plt.subplots(figsize=(11, 11))
+        ConfusionMatrixDisplay.from_predictions(gold, predicted, labels=labels, ax=axis, xticks_rotation="vertical",
+                                                colorbar=False)
+        axis.set_title(f"{label}: intents, held-out {language}")
+        figure.tight_layout()
+        figure.savefig(out / f"confusion_{label}_{language}.png", dpi=80)
+        plt.close(figure)
+        results[language] = {
+            "n": len(examples), "accuracy": accuracy_score(gold, predicted),
+            "macro_f1": f1_score(gold, predicted, labels=labels, average="macro", zero_division=0),
+            "entity_precision": true_pos / (true_pos + false_pos) if true_pos + false_pos else 1.0,
+            "entity_recall": true_pos / (true_pos + false_neg) if true_pos + false_neg else 1.0,
+            "ms_per_message": ms,
+            "confidences": [(p["intent"]["confidence"], g == pr) for p, g, pr in zip(parsed, gold, predicted)],
+        }
+    return results
+
+
+def language_id(backend: str) -> Dict[str, dict]:
+    from bot.nlu.language_id import LanguageIdentifier
+
+    identifier = LanguageIdentifier(LANGUAGES, backend)
+    results = {}
+    for language in LANGUAGES:
+        lines = (ROOT / "tests" / "langid" / f"{language}.txt").read_text(encoding="utf-8").splitlines()
+        split = lines.index("---")
+        groups = {"short": [l for l in lines[:split] if l.strip()], "sentence": [l for l in lines[split + 1:] if l.strip()]}
+        row = {}
+        for group, texts in groups.items():
+            started = time.perf_counter()
+            detected = [identifier.detect(text).language for text in texts]
+            row[f"{group}_ms"] = (time.perf_counter() - started) / len(texts) * 1000
+            row[group] = sum(d == language for d in detected) / len(texts)
+            row[f"{group}_n"] = len(texts)
+        results[language] = row
+    return results
+
+
+def threshold_table(results: Dict[str, dict]) -> List[Tuple[float, float, float]]:
+    """(threshold, share of messages below it, accuracy above it) over all languages."""
+    pairs = [pair for row in results.values() for pair in row["confidences"]]
+    table = []
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        above = [ok for confidence, ok in pairs if confidence >= threshold]
+        below = [ok for confidence, ok in pairs if confidence < threshold]
+        table.append((threshold, len(below) / len(pairs), sum(above) / len(above) if above else 0.0,
+                      sum(below) / len(below) if below else float("nan")))
+    return table
+
+
+def write_report(out: Path, ours: dict, default: dict, times: dict, lid: dict) -> Path:
+    lines = ["# Porter NLU evaluation", "",
+             f"Held-out sets: tests/nlu (never trained on), {sum(r['n'] for r in ours.values())} messages. "
+             "`nlu_fallback` counts as `out_of_scope`.", "",
+             "## Intents and entities per language", "",
+             "| language | n | accuracy | macro-F1 | default accuracy | default macro-F1 | accuracy ratio | "
+             "entity precision | entity recall | ms/message |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for language in LANGUAGES:
+        o, d = ours[language], default[language]
+        lines.append(f"| {language} | {o['n']} | {o['accuracy']:.3f} | {o['macro_f1']:.3f} | {d['accuracy']:.3f} | "
+                     f"{d['macro_f1']:.3f} | {o['accuracy'] / d['accuracy']:.2f} | {o['entity_precision']:.3f} | "
+                     f"{o['entity_recall']:.3f} | {o['ms_per_message']:.1f} |")
+    lines += ["", "## Training time (NLU, this machine)", "",
+              "| pipeline | seconds |", "|---|---|",
+              f"| Porter (config.yml) | {times['ours']:.0f} |",
+              f"| Rasa default (benchmarks/default_pipeline.yml) | {times['default']:.0f} |",
+              f"| ratio | {times['ours'] / times['default']:.2f} |",
+              "", "## Language identification (tests/langid)", "",
+              "| detector | language | 1-3 words | sentences (4+ words) | ms/message |", "|---|---|---|---|---|"]
+    for backend, rows in lid.items():
+        for language in LANGUAGES:
+            r = rows[language]
+            lines.append(f"| {backend} | {language} | {r['short']:.3f} | {r['sentence']:.3f} | "
+                         f"{(r['short_ms'] + r['sentence_ms']) / 2:.2f} |")
+        overall_short = sum(r["short"] * r["short_n"] for r in rows.values()) / sum(r["short_n"] for r in rows.values())
+        overall_long = sum(r["sentence"] * r["sentence_n"] for r in rows.values()) / \
+            sum(r["sentence_n"] for r in rows.values())
+        lines.append(f"| {backend} | all | {overall_short:.3f} | {overall_long:.3f} | |")
+    lines += ["", "## Fallback threshold (Porter, all languages)", "",
+              "| threshold | messages below | accuracy above | accuracy below |", "|---|---|---|---|"]
+    for threshold, share, above, below in threshold_table(ours):
+        lines.append(f"| {threshold:.1f} | {share:.3f} | {above:.3f} | {below:.3f} |")
+    lines += ["", "Confusion matrices: `confusion_<pipeline>_<language>.png` beside this report."]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(ROOT / "var" / "eval"))
+    parser.add_argument("--skip-default", action="store_true", help="reuse the default pipeline's last results")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    times = {"ours": train(ROOT / "config.yml", "porter-nlu", out)}
+    ours = score(out / "porter-nlu.tar.gz", out, "porter")
+    cached = out / "default_results.json"
+    if args.skip_default and cached.exists():
+        saved = json.loads(cached.read_text())
+        default, times["default"] = saved["results"], saved["seconds"]
+    else:
+        times["default"] = train(ROOT / "benchmarks" / "default_pipeline.yml", "default-nlu", out)
+        default = score(out / "default-nlu.tar.gz", out, "default")
+        cached.write_text(json.dumps({"results": default, "seconds": times["default"]}))
+    lid = {backend: language_id(backend) for backend in ("lingua", "langdetect")}
+    report = write_report(out, ours, default, times, lid)
+    print(report.read_text())
+    print(f"report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
