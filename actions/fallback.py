@@ -11,6 +11,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.languages import native_list, supported_languages
+
 FALLBACK_INTENT = "nlu_fallback"
 
 
@@ -31,6 +33,11 @@ class ActionHandleFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
+        written_in = next((e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
+                           if e.get("entity") == "language"), None)
+        if written_in and written_in not in supported_languages():
+            dispatcher.utter_message(response="utter_unsupported_language", languages=native_list())
+            return [SlotSet("person_offered", False)]
         if misunderstood_in_a_row(tracker) >= 2:
             dispatcher.utter_message(response="utter_offer_person")
             return [SlotSet("person_offered", True)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
@@ -81,3 +81,15 @@ class ValidateOrderLookupForm(FormValidationAction):
         if not order_number or tracker.get_slot("verified_order"):
             return {"email": email}
         return self._check(order_number, email, tracker, dispatcher)
+
+
+class ActionAskEmail(Action):
+    """Asks for the email; after a mismatch, a shorter question (the apology has just been said)."""
+
+    def name(self) -> Text:
+        return "action_ask_email"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        again = (tracker.get_slot("verification_failures") or 0) > 0
+        dispatcher.utter_message(response="utter_ask_email_again" if again else "utter_ask_email")
+        return []

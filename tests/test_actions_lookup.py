@@ -60,3 +60,12 @@ def test_after_too_many_wrong_emails_the_form_stops_asking(actions_env):
     tracker = make_tracker(slots={"verification_failures": 2})
     assert asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {})) \
         == ["order_number", "email"]
+
+
+def test_after_a_mismatch_the_email_is_asked_for_briefly():
+    from actions.order_lookup import ActionAskEmail
+
+    for failures, expected in ((0, "utter_ask_email"), (1, "utter_ask_email_again")):
+        dispatcher = CollectingDispatcher()
+        asyncio.run(ActionAskEmail().run(dispatcher, make_tracker(slots={"verification_failures": failures}), {}))
+        assert dispatcher.messages[0]["response"] == expected

@@ -162,3 +162,10 @@ def test_a_new_session_keeps_language_and_verification_and_uses_the_channel_hint
     assert slots == {"language": "zh", "verified_order": "A10024"}
     _, slots, _ = run(ActionSessionStart(), slots={"language": None, "session_started_metadata": {"locale": "zh-CN"}})
     assert slots == {"language": "zh"}
+
+
+def test_an_unsupported_language_gets_the_list_of_languages():
+    messages, _, _ = run(ActionHandleFallback(), entities=[{"entity": "language", "value": "it"}],
+                         intent="nlu_fallback", slots={"language": "it"})
+    assert messages[0]["response"] == "utter_unsupported_language"
+    assert messages[0]["languages"] == "English, 中文, Español, Français, Deutsch, Русский, Português"

@@ -6,6 +6,7 @@ from bot.nlu.identifier_extractor import IdentifierExtractor
 from bot.nlu.language_detector import LanguageDetector
 from bot.nlu.language_id import LanguageIdentifier
 from bot.nlu.multilingual_tokenizer import MultilingualTokenizer
+from bot.paths import PROJECT_ROOT
 
 LANGUAGES = ["en", "zh", "es", "fr", "de", "ru", "pt"]
 
@@ -84,3 +85,57 @@ def test_an_invalid_order_number_pattern_is_rejected_at_start():
 
     with pytest.raises(InvalidConfigException, match="order_number_pattern"):
         IdentifierExtractor({"order_number_pattern": "(unclosed"})
+
+
+@pytest.mark.parametrize("text, language", [
+    ("can you speak Spanish?", "es"),
+    ("en français svp", "fr"),
+    ("能说中文吗", "zh"),
+    ("sprechen Sie Deutsch?", "de"),
+    ("можно по-русски?", "ru"),
+    ("fala português?", "pt"),
+    ("in English please", "en"),
+])
+def test_asking_for_a_language_switches_to_it(detector, text, language):
+    assert entities(parse(detector, text))["language"] == language
+
+
+@pytest.mark.parametrize("text, language", [
+    ("dove si trova il mio pacco per favore", "it"),
+    ("ik heb mijn bestelling nog niet ontvangen", "nl"),
+    ("nie otrzymałem jeszcze zamówienia", "pl"),
+    ("荷物がまだ届いていません", "ja"),
+])
+def test_unsupported_languages_become_not_understood(detector, text, language):
+    from bot.nlu.unsupported_language_gate import UnsupportedLanguageGate
+
+    message = parse(detector, text)
+    message.set("intent", {"name": "where_is_my_order", "confidence": 0.9})
+    UnsupportedLanguageGate().process([message])
+    assert entities(message)["language"] == language
+    assert message.get("intent")["name"] == "nlu_fallback"
+
+
+def test_supported_languages_pass_the_gate(detector):
+    from bot.nlu.unsupported_language_gate import UnsupportedLanguageGate
+
+    message = parse(detector, "wo ist mein Paket")
+    message.set("intent", {"name": "where_is_my_order", "confidence": 0.9})
+    UnsupportedLanguageGate().process([message])
+    assert message.get("intent")["name"] == "where_is_my_order"
+
+
+def test_the_chat_lexicon_is_learned_and_kept_in_the_model(tmp_path):
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("language_detector")
+    config = {**LanguageDetector.get_default_config(), "supported_languages": LANGUAGES,
+              "lexicon_data": str(PROJECT_ROOT / "data" / "nlu")}
+    trained = LanguageDetector.create(config, storage, resource, None)
+    trained.train(TrainingData())
+    loaded = LanguageDetector.load(config, storage, resource, None)
+    for word, language in (("merci", "fr"), ("valeu", "pt"), ("hallo", "de"), ("gracias", "es")):
+        assert loaded.identifier.detect(word).language == language

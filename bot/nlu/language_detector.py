@@ -4,10 +4,15 @@ The entity appears only when the detection is good enough to switch the conversa
 a script that settles it (Han, Cyrillic, ...) or a statistical detection that leads the runner-up
 language by ``min_margin``, on at least ``min_words`` words. "ok", an order number or an email never produce it, so they never switch
 the reply language. The detected language is also stored on the message for the tokenizer.
+
+Training counts the words shoppers type in each language from ``lexicon_data`` (data/nlu/<language>.yml)
+and keeps them in the model, which settles most one- and two-word messages ("merci", "valeu", "hallo").
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -17,25 +22,51 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.language_id import LanguageIdentifier
+from bot.nlu.language_id import Detection, LanguageIdentifier, build_lexicon
+from bot.nlu.language_request import requested_language
 
 DETECTED_LANGUAGE = "detected_language"
+LANGUAGE_SUPPORTED = "detected_language_supported"  # False only for a confident unsupported language
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
 class LanguageDetector(GraphComponent):
+    LEXICON_FILE = "lexicon.json"
+
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"supported_languages": ["en", "zh"], "detector": "lingua", "min_margin": 0.2, "min_words": 2}
+        return {"supported_languages": ["en", "zh"], "detector": "lingua", "min_margin": 0.2, "min_words": 2,
+                "lexicon_data": "data/nlu"}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[Text, Any], model_storage: Optional[ModelStorage] = None,
+                 resource: Optional[Resource] = None, lexicon: Optional[Dict[str, Dict[str, int]]] = None) -> None:
         self.config = config
-        self.identifier = LanguageIdentifier(config["supported_languages"], config["detector"])
+        self._model_storage = model_storage
+        self._resource = resource
+        self.identifier = LanguageIdentifier(config["supported_languages"], config["detector"], lexicon=lexicon)
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "LanguageDetector":
-        return cls(config)
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        lexicon = build_lexicon(Path(self.config["lexicon_data"]), self.config["supported_languages"])
+        with self._model_storage.write_to(self._resource) as folder:
+            (Path(folder) / self.LEXICON_FILE).write_text(json.dumps(lexicon, ensure_ascii=False), encoding="utf-8")
+        self.identifier = LanguageIdentifier(self.config["supported_languages"], self.config["detector"],
+                                             lexicon=lexicon)
+        return self._resource
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "LanguageDetector":
+        try:
+            with model_storage.read_from(resource) as folder:
+                lexicon = json.loads((Path(folder) / cls.LEXICON_FILE).read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError):
+            lexicon = None
+        return cls(config, model_storage, resource, lexicon)
 
     def _is_confident(self, detection) -> bool:
         if detection.language is None:
@@ -55,7 +86,11 @@ class LanguageDetector(GraphComponent):
                 continue
             detection = self.identifier.detect(text)
             message.set(DETECTED_LANGUAGE, detection.language)
+            requested = requested_language(text, self.identifier.supported)
+            if requested:  # "can you speak Spanish?" asks for Spanish, whatever language it is written in
+                detection = Detection(requested, 1.0, max(detection.words, self.config["min_words"]), True, 1.0)
             if self._is_confident(detection):
+                message.set(LANGUAGE_SUPPORTED, detection.supported)
                 entity = {"entity": "language", "value": detection.language, "start": 0, "end": len(text),
                           "confidence_entity": round(detection.confidence, 3), "extractor": self.__class__.__name__}
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)

@@ -7,10 +7,15 @@ about the shopper's language.
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence
+
+import yaml
 
 from bot.identifiers import find_identifiers
 
@@ -31,7 +36,12 @@ _LETTER_RUN = re.compile(r"[^\W\d_]+")
 
 _LINGUA_NAMES = {"en": "ENGLISH", "zh": "CHINESE", "es": "SPANISH", "fr": "FRENCH", "de": "GERMAN",
                  "ru": "RUSSIAN", "pt": "PORTUGUESE", "it": "ITALIAN", "nl": "DUTCH", "pl": "POLISH",
-                 "tr": "TURKISH", "ja": "JAPANESE", "ko": "KOREAN", "ar": "ARABIC"}
+                 "tr": "TURKISH", "ja": "JAPANESE", "ko": "KOREAN", "ar": "ARABIC", "sv": "SWEDISH",
+                 "da": "DANISH", "ro": "ROMANIAN", "cs": "CZECH", "hu": "HUNGARIAN", "id": "INDONESIAN",
+                 "vi": "VIETNAMESE", "fi": "FINNISH", "ca": "CATALAN"}
+# Latin-script languages shoppers of cross-border shops often write in that Porter does not speak: watched so
+# that such a message gets "I speak ..." instead of a confident guess in a language it is not.
+WATCHED_UNSUPPORTED = ("it", "nl", "pl", "tr", "sv", "da", "ro", "cs", "hu", "id", "vi", "fi", "ca")
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Detection:
     words: int          # letter runs (Han characters count one each) left after removing identifiers
     by_script: bool
     margin: float = 0.0  # lead of the best language over the runner-up (1.0 when the script decides)
+    supported: bool = True
 
 
 def strip_identifiers(text: str) -> str:
@@ -67,7 +78,7 @@ class _Lingua:
 
 
 class _Langdetect:
-    def __init__(self, languages: Sequence[str]):
+    def __init__(self, languages: Sequence[str]):  # noqa: D107
         from langdetect import detector_factory
 
         detector_factory.init_factory()
@@ -92,16 +103,74 @@ class _Langdetect:
 
 BACKENDS = {"lingua": _Lingua, "langdetect": _Langdetect}
 
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\([a-z_]+\)")
+SHORT_WORDS = 3  # up to this many words, the chat lexicon helps the statistical detector
+
+
+def chat_words(text: str) -> List[str]:
+    return [w.lower() for w in _LETTER_RUN.findall(strip_identifiers(text))]
+
+
+def build_lexicon(folder: Path, languages: Sequence[str]) -> Dict[str, Dict[str, int]]:
+    """Word counts per language from our own training files (data/nlu/<language>.yml).
+
+    Statistical detectors are weak on one or two chat words ("merci", "valeu", "obg", "hallo"); the words
+    shoppers actually type in each language, counted from the training data, settle most of them.
+    """
+    lexicon: Dict[str, Dict[str, int]] = {}
+    for language in languages:
+        path = Path(folder) / f"{language}.yml"
+        if not path.exists():
+            continue
+        counts: Counter = Counter()
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            for line in (block.get("examples") or "").splitlines():
+                if line.strip().startswith("- "):
+                    counts.update(chat_words(_ANNOTATION.sub(r"\1", line.strip()[2:])))
+        lexicon[language] = dict(counts)
+    return lexicon
+
+
+class _Lexicon:
+    """Naive Bayes over chat words, combined with the detector's scores for short messages."""
+
+    def __init__(self, counts: Dict[str, Dict[str, int]], smoothing: float = 0.5):
+        self.counts = counts
+        self.totals = {language: sum(words.values()) for language, words in counts.items()}
+        self.vocabulary = len({word for words in counts.values() for word in words}) or 1
+        self.smoothing = smoothing
+
+    def rescore(self, text: str, scores: Dict[str, float]) -> Dict[str, float]:
+        words = chat_words(text)
+        if not words or not any(w in c for c in self.counts.values() for w in words):
+            return scores
+        combined = {}
+        for language, score in scores.items():
+            counts, total = self.counts.get(language, {}), self.totals.get(language, 0)
+            likelihood = sum(math.log((counts.get(w, 0) + self.smoothing) / (total + self.smoothing * self.vocabulary))
+                             for w in words)
+            combined[language] = math.log(score + 1e-3) + likelihood
+        top = max(combined.values())
+        exp = {language: math.exp(value - top) for language, value in combined.items()}
+        norm = sum(exp.values())
+        return {language: value / norm for language, value in exp.items()}
+
 
 class LanguageIdentifier:
-    def __init__(self, supported: Sequence[str], backend: str = "lingua"):
+    def __init__(self, supported: Sequence[str], backend: str = "lingua", watch_unsupported: bool = True,
+                 unsupported_min_words: int = 3, unsupported_min_margin: float = 0.5,
+                 lexicon: Optional[Dict[str, Dict[str, int]]] = None):
         if backend not in BACKENDS:
             raise ValueError(f"language detector {backend!r} is unknown (choose from {', '.join(BACKENDS)})")
         unknown = [code for code in supported if code not in _LINGUA_NAMES]
         if unknown:
             raise ValueError(f"language {unknown[0]!r} is not supported by Porter's detector")
         self.supported: List[str] = list(supported)
-        self._detector = BACKENDS[backend](self.supported)
+        self.watched = [c for c in WATCHED_UNSUPPORTED if c not in supported] if watch_unsupported else []
+        self.unsupported_min_words = unsupported_min_words
+        self.unsupported_min_margin = unsupported_min_margin
+        self._detector = BACKENDS[backend](self.supported + self.watched)
+        self._lexicon = _Lexicon(lexicon) if lexicon else None
 
     def detect(self, text: str) -> Detection:
         text = unicodedata.normalize("NFC", strip_identifiers(text or ""))
@@ -110,9 +179,21 @@ class LanguageIdentifier:
             return Detection(None, 0.0, 0, False)
         for pattern, language in _SCRIPT_LANGUAGE:
             if pattern.search(text):
-                return Detection(language, 1.0, words, True, 1.0)
-        scores = sorted(self._detector.scores(text).items(), key=lambda item: item[1], reverse=True)
+                return Detection(language, 1.0, words, True, 1.0, language in self.supported)
+        scores = self._detector.scores(text)
         if not scores:
             return Detection(None, 0.0, words, False)
-        runner_up = scores[1][1] if len(scores) > 1 else 0.0
-        return Detection(scores[0][0], float(scores[0][1]), words, False, float(scores[0][1] - runner_up))
+        ranked = sorted(((scores.get(code, 0.0), code) for code in self.supported), reverse=True)
+        best_score, best = ranked[0]
+        watched = max(((scores.get(code, 0.0), code) for code in self.watched), default=(0.0, None))
+        if watched[1] and words >= self.unsupported_min_words \
+                and watched[0] - best_score >= self.unsupported_min_margin:
+            return Detection(watched[1], float(watched[0]), words, False, float(watched[0] - best_score), False)
+        # Among the supported languages only: a watched language never blurs the choice between them.
+        if self._lexicon and words <= SHORT_WORDS:
+            rescored = self._lexicon.rescore(text, {code: score for score, code in ranked})
+            ranked = sorted(((score, code) for code, score in rescored.items()), reverse=True)
+            best_score, best = ranked[0]
+        total = sum(score for score, _ in ranked) or 1.0
+        runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+        return Detection(best, best_score / total, words, False, (best_score - runner_up) / total)
