@@ -33,8 +33,12 @@ class ActionHandleFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
-        written_in = next((e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
-                           if e.get("entity") == "language"), None)
+        language = next((e for e in (tracker.latest_message or {}).get("entities") or []
+                         if e.get("entity") == "language"), {})
+        if language.get("role") == "requested":
+            dispatcher.utter_message(response="utter_language_switched")
+            return [SlotSet("person_offered", False)]
+        written_in = language.get("value")
         if written_in and written_in not in supported_languages():
             dispatcher.utter_message(response="utter_unsupported_language", languages=native_list())
             return [SlotSet("person_offered", False)]

@@ -67,7 +67,7 @@ def situation_reply(problem: str, order: Order, situation: s.Situation, remedy: 
     if kind == s.DELIVERED:
         values["delivered_at"] = wording.day(last.at, language) if last else ""
         if remedy.reason == "wait":
-            values["wait_until"] = wording.moment(last.at + timedelta(hours=policy.delivered_wait_hours), language)
+            values["wait_until"] = wording.day(last.at + timedelta(hours=policy.delivered_wait_hours), language)
             return "utter_situation_delivered_wait", values
         return "utter_situation_delivered_claim", values
     if kind == s.AT_PICKUP_POINT:

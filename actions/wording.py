@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Iterable, Optional
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
 from babel.numbers import format_currency
 
 from bot.shop.models import TrackingEvent
@@ -96,10 +96,6 @@ def day(value: date | datetime, language: Optional[str]) -> str:
     if isinstance(value, datetime):
         value = value.date()
     return format_date(value, format="long" if language == "zh" else "medium", locale=_locale(language))
-
-
-def moment(value: datetime, language: Optional[str]) -> str:
-    return format_datetime(value, format="medium", locale=_locale(language))
 
 
 def money(amount: float, currency: str, language: Optional[str]) -> str:

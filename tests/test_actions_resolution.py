@@ -169,3 +169,9 @@ def test_an_unsupported_language_gets_the_list_of_languages():
                          intent="nlu_fallback", slots={"language": "it"})
     assert messages[0]["response"] == "utter_unsupported_language"
     assert messages[0]["languages"] == "English, 中文, Español, Français, Deutsch, Русский, Português"
+
+
+def test_an_explicit_language_request_is_confirmed_not_treated_as_misunderstood():
+    messages, _, _ = run(ActionHandleFallback(), intent="nlu_fallback", slots={"language": "zh"},
+                         entities=[{"entity": "language", "value": "zh", "role": "requested"}])
+    assert messages[0]["response"] == "utter_language_switched"

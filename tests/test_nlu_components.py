@@ -97,7 +97,14 @@ def test_an_invalid_order_number_pattern_is_rejected_at_start():
     ("in English please", "en"),
 ])
 def test_asking_for_a_language_switches_to_it(detector, text, language):
-    assert entities(parse(detector, text))["language"] == language
+    [entity] = [e for e in parse(detector, text).get("entities") if e["entity"] == "language"]
+    assert (entity["value"], entity["role"]) == (language, "requested")
+
+
+def test_the_role_says_how_the_language_is_known(detector):
+    roles = {text: next(e.get("role") for e in parse(detector, text).get("entities") if e["entity"] == "language")
+             for text in ("我的包裹一直没到", "где моя посылка", "my parcel never came")}
+    assert roles == {"我的包裹一直没到": "script", "где моя посылка": "script", "my parcel never came": None}
 
 
 @pytest.mark.parametrize("text, language", [

@@ -3,7 +3,8 @@
 The entity appears only when the detection is good enough to switch the conversation's language:
 a script that settles it (Han, Cyrillic, ...) or a statistical detection that leads the runner-up
 language by ``min_margin``, on at least ``min_words`` words. "ok", an order number or an email never produce it, so they never switch
-the reply language. The detected language is also stored on the message for the tokenizer.
+the reply language. The entity's role says how the language is known (``script``, ``requested``, or none for
+a statistical detection). The detected language is also stored on the message for the tokenizer.
 
 Training counts the words shoppers type in each language from ``lexicon_data`` (data/nlu/<language>.yml)
 and keeps them in the model, which settles most one- and two-word messages ("merci", "valeu", "hallo").
@@ -27,6 +28,10 @@ from bot.nlu.language_request import requested_language
 
 DETECTED_LANGUAGE = "detected_language"
 LANGUAGE_SUPPORTED = "detected_language_supported"  # False only for a confident unsupported language
+# Entity roles that say how the language is known; the domain lets them switch the conversation's language
+# in more situations than a statistical guess.
+ROLE_SCRIPT = "script"          # the writing system settles it (Han, Cyrillic, kana...)
+ROLE_REQUESTED = "requested"    # the shopper asked for it
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
@@ -86,12 +91,16 @@ class LanguageDetector(GraphComponent):
                 continue
             detection = self.identifier.detect(text)
             message.set(DETECTED_LANGUAGE, detection.language)
+            role = ROLE_SCRIPT if detection.by_script else None
             requested = requested_language(text, self.identifier.supported)
             if requested:  # "can you speak Spanish?" asks for Spanish, whatever language it is written in
                 detection = Detection(requested, 1.0, max(detection.words, self.config["min_words"]), True, 1.0)
+                role = ROLE_REQUESTED
             if self._is_confident(detection):
                 message.set(LANGUAGE_SUPPORTED, detection.supported)
                 entity = {"entity": "language", "value": detection.language, "start": 0, "end": len(text),
                           "confidence_entity": round(detection.confidence, 3), "extractor": self.__class__.__name__}
+                if role:
+                    entity["role"] = role
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)
         return messages

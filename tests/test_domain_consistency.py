@@ -1,0 +1,33 @@
+"""The domain and the action server agree: every custom action the domain names exists, and vice versa."""
+import yaml
+
+from bot.paths import PROJECT_ROOT
+
+DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def registered_actions():
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    return set(executor.actions)
+
+
+def test_domain_actions_and_action_server_match():
+    assert set(DOMAIN["actions"]) == registered_actions()
+
+
+def test_every_response_an_action_names_exists():
+    import re
+
+    names = set()
+    for path in (PROJECT_ROOT / "actions").glob("*.py"):
+        names |= set(re.findall(r'"(utter_[a-z_]+)"', path.read_text(encoding="utf-8")))
+    names -= {"utter_situation_"}
+    missing = {n for n in names if n not in DOMAIN["responses"]}
+    assert not missing
+    situations = {f"utter_situation_{k}" for k in ("in_transit", "stalled", "untracked_overdue", "untracked_in_window",
+                                                   "failed_attempt", "address_problem", "lost", "not_shipped",
+                                                   "cancelled")}
+    assert situations <= set(DOMAIN["responses"])
