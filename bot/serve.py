@@ -41,9 +41,9 @@ def _pipe(process: subprocess.Popen, prefix: str) -> None:
         sys.stdout.flush()
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> bool:
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float, stop: threading.Event) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and process.poll() is None and not stop.is_set():
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -53,7 +53,9 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> bool
 
 
 def _start(command: List[str], prefix: str, env: dict, capture: bool = True) -> subprocess.Popen:
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=True,
+    # Servers get their own session so a terminal's Ctrl-C reaches only us and we stop them in order; the
+    # interactive shell (capture=False) stays in the terminal's session to read from it.
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=capture,
                                stdout=subprocess.PIPE if capture else None,
                                stderr=subprocess.STDOUT if capture else None)
     if capture:
@@ -64,13 +66,23 @@ def _start(command: List[str], prefix: str, env: dict, capture: bool = True) -> 
 def _stop(processes: List[subprocess.Popen]) -> None:
     for process in processes:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            _signal(process, signal.SIGTERM)
     deadline = time.monotonic() + 15
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _signal(process, signal.SIGKILL)
+
+
+def _signal(process: subprocess.Popen, signum: int) -> None:
+    try:
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signum)
+        else:
+            process.send_signal(signum)
+    except ProcessLookupError:
+        pass
 
 
 def serve(model: Path, shell: bool = False) -> int:
@@ -90,12 +102,16 @@ def serve(model: Path, shell: bool = False) -> int:
     python = sys.executable
     processes: List[subprocess.Popen] = []
     stop = threading.Event()
+    # Handle both explicitly: a shell starts background jobs with SIGINT ignored, and Python keeps that.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         actions = _start([python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
                          "actions", env)
         processes.append(actions)
-        if not _wait_for_port(action_port, actions, 60):
+        if not _wait_for_port(action_port, actions, 60, stop):
+            if stop.is_set():
+                return 0
             print("[porter] error: the action server did not start; see its log above", file=sys.stderr)
             return 1
         if shell:
@@ -107,7 +123,7 @@ def serve(model: Path, shell: bool = False) -> int:
                        "--auth-token", auth_token(), "--port", str(rasa_port), "--cors", "*",
                        "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"], "rasa", env)
         processes.append(rasa)
-        if _wait_for_port(rasa_port, rasa, 300):
+        if _wait_for_port(rasa_port, rasa, 300, stop):
             print(f"[porter] ready: REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
                   f"actions at http://localhost:{action_port}/webhook. Ctrl-C stops both.", flush=True)
         while not stop.is_set():
@@ -115,8 +131,6 @@ def serve(model: Path, shell: bool = False) -> int:
                 print("[porter] a server stopped; stopping the other", file=sys.stderr)
                 return 1
             stop.wait(0.5)
-        return 0
-    except KeyboardInterrupt:
         return 0
     finally:
         print("[porter] stopping", flush=True)

@@ -115,6 +115,16 @@ def test_a_chinese_shopper_changes_the_address_before_shipping(porter):
     assert case["details"]["new_address"] == "香港九龙弥敦道99号15楼C室"
 
 
+def test_a_postal_code_in_an_address_does_not_replace_the_order_number(porter):
+    sender = "e2e-en-postcode"
+    say(porter, sender, "I need to change my shipping address")
+    say(porter, sender, "A10030")
+    say(porter, sender, "chen.jie@example.hk")
+    assert "read it back" in texts(say(porter, sender, "Chen Jie, 12 rue des Lilas, 69003 Lyon, France"))
+    tracker = requests.get(f"{porter['base']}/conversations/{sender}/tracker", params={"token": TOKEN}, timeout=30).json()
+    assert tracker["slots"]["order_number"] == "A10030" and tracker["slots"]["verified_order"] == "A10030"
+
+
 def test_nothing_is_revealed_before_the_email_matches(porter):
     sender = "e2e-prober"
     say(porter, sender, "where is my order")

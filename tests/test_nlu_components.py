@@ -41,7 +41,7 @@ def test_a_confident_language_is_exposed_as_an_entity(detector, text, language):
     assert entities(parse(detector, text))["language"] == language
 
 
-@pytest.mark.parametrize("text", ["ok", "A10023", "ana.souza@example.com", "👍", "yes"])
+@pytest.mark.parametrize("text", ["ok", "A10023", "ana.souza@example.com", "👍", "yes", "hola"])
 def test_short_replies_and_identifiers_never_carry_a_language(detector, text):
     assert "language" not in entities(parse(detector, text))
 
@@ -146,3 +146,8 @@ def test_the_chat_lexicon_is_learned_and_kept_in_the_model(tmp_path):
     loaded = LanguageDetector.load(config, storage, resource, None)
     for word, language in (("merci", "fr"), ("valeu", "pt"), ("hallo", "de"), ("gracias", "es")):
         assert loaded.identifier.detect(word).language == language
+
+
+def test_one_word_is_enough_when_the_script_settles_the_language(detector):
+    assert entities(parse(detector, "здравствуйте"))["language"] == "ru"
+    assert entities(parse(detector, "好"))["language"] == "zh"

@@ -76,7 +76,9 @@ class LanguageDetector(GraphComponent):
     def _is_confident(self, detection) -> bool:
         if detection.language is None:
             return False
-        return detection.words >= self.config["min_words"] and detection.margin >= self.config["min_margin"]
+        # One word settles it when the script does ("здравствуйте"); otherwise it takes min_words.
+        enough_words = detection.words >= (1 if detection.by_script else self.config["min_words"])
+        return enough_words and detection.margin >= self.config["min_margin"]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:
