@@ -41,11 +41,12 @@ $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
 
 train: $(MODEL)
 
+# Deprecation warnings from Rasa's dependencies say nothing to an operator; keep the logs readable.
 run: import-demo $(MODEL)
-	$(BIN)/python -m bot serve --model $(MODEL)
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL)
 
 shell: import-demo $(MODEL)
-	$(BIN)/python -m bot serve --model $(MODEL) --shell
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL) --shell
 
 validate: install
 	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable, List, Optional
 
-import yaml
-
-from bot.paths import nlu_config_path
 
 DEFAULT_ORDER_NUMBER_PATTERN = r"(?:[A-Za-z]{1,3}[-#]?|#)?\d{4,12}"
 
@@ -49,17 +46,11 @@ def _order_re(pattern: str) -> re.Pattern:
     return re.compile(_NOT_WORD_BEFORE + "(" + pattern + ")" + r"(?![A-Za-z0-9@])")
 
 
-@lru_cache(maxsize=1)
 def configured_order_number_pattern() -> str:
-    """The shop's order-number pattern, read from the IdentifierExtractor entry in config.yml."""
-    try:
-        config = yaml.safe_load(nlu_config_path().read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        return DEFAULT_ORDER_NUMBER_PATTERN
-    for component in config.get("pipeline") or []:
-        if str(component.get("name", "")).endswith("IdentifierExtractor"):
-            return component.get("order_number_pattern", DEFAULT_ORDER_NUMBER_PATTERN)
-    return DEFAULT_ORDER_NUMBER_PATTERN
+    """The shop's order-number pattern: the IdentifierExtractor's setting in config.yml."""
+    from bot.nlu_settings import component_settings
+
+    return component_settings("IdentifierExtractor").get("order_number_pattern", DEFAULT_ORDER_NUMBER_PATTERN)
 
 
 def _overlaps(span: Found, taken: Iterable[Found]) -> bool:
