@@ -61,8 +61,12 @@ def train(config: Path, name: str, out: Path) -> float:
 
 
 async def _parse_all(model: Path, texts: List[str]) -> List[dict]:
-    from rasa.core.agent import Agent
+    import logging
 
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level otherwise
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 
