@@ -61,7 +61,7 @@ test-stories: $(MODEL)
 test: validate pytest test-stories
 
 eval: install ## train ours and Rasa's default pipeline, score on held-out data, write var/eval/report.md
-	$(BIN)/python benchmarks/nlu_report.py --out $(PORTER_VAR_DIR)/eval
+	$(BIN)/python benchmarks/nlu_report.py --out $(PORTER_VAR_DIR)/eval $(EVAL_ARGS)
 
 clean:
 	rm -rf $(PORTER_VAR_DIR)/models $(PORTER_VAR_DIR)/rasa-cache results
