@@ -78,7 +78,7 @@ class _Lingua:
 
 
 class _Langdetect:
-    def __init__(self, languages: Sequence[str]):  # noqa: D107
+    def __init__(self, languages: Sequence[str]):
         from langdetect import detector_factory
 
         detector_factory.init_factory()

@@ -24,10 +24,6 @@ class OrderStore(Protocol):
         ...
 
 
-class BackendUnavailable(RuntimeError):
-    """The order system could not be reached; the shopper gets an apology and a person, not a trace."""
-
-
 def same_secret(a: Optional[str], b: Optional[str]) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
 
