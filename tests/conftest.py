@@ -48,6 +48,29 @@ def demo_store(var):
     return store
 
 
+@pytest.fixture(scope="session")
+def remote_api():
+    """One local stand-in for every remote API Porter calls (Telegram, Graph API...) for the whole run."""
+    from tests.support.recorder import Recorder
+
+    recorder = Recorder()
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture(scope="session")
+def porter(tmp_path_factory, remote_api):
+    """Porter running as `make run` runs it, its channels pointed at remote_api. Shared by the live tests."""
+    from tests.support.porter_server import start_porter
+
+    try:
+        running = start_porter(tmp_path_factory.mktemp("porter-var"), remote_api.url)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield running
+    running.stop()
+
+
 def make_tracker(slots=None, text="", intent=None, entities=None, events=None, sender="shopper-1"):
     """A rasa_sdk Tracker as the action server receives it, with the latest user message."""
     from rasa_sdk import Tracker

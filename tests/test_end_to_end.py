@@ -1,67 +1,26 @@
 """The running assistant, as a shop installs it: both servers started by `python -m bot serve`, a shopper
 talking over the REST channel, and the outcome read back with `python -m bot cases list`.
 
-Needs the trained model (`make test` trains it first; PORTER_MODEL points elsewhere).
+Needs the trained model (`make test` trains it first; PORTER_MODEL points elsewhere). The `porter`
+fixture (conftest.py) is shared with the channel tests.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-import pytest
 import requests
 
 from bot.paths import PROJECT_ROOT
-
-MODEL = Path(os.environ.get("PORTER_MODEL", PROJECT_ROOT / "var" / "models" / "porter.tar.gz"))
-TOKEN = "end-to-end-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def porter(tmp_path_factory):
-    if not MODEL.exists():
-        pytest.fail(f"no trained model at {MODEL}: run `make train` (make test does it for you)")
-    var = tmp_path_factory.mktemp("var")
-    env = dict(os.environ, PORTER_VAR_DIR=str(var), PORTER_SHOP_DB=str(var / "shop.db"), RASA_AUTH_TOKEN=TOKEN,
-               RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), RASA_TELEMETRY_ENABLED="false",
-               PORTER_TRACKER_DB=str(var / "tracker.db"))
-    subprocess.run([sys.executable, "-m", "bot", "orders", "import", "data/demo/orders.json",
-                    "--relative-to", "2026-11-01T00:00:00Z"], cwd=PROJECT_ROOT, env=env, check=True)
-    log = open(var / "serve.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(MODEL)], cwd=PROJECT_ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://localhost:{env['RASA_PORT']}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"porter stopped while starting:\n{(var / 'serve.log').read_text()[-3000:]}")
-        if "ready:" in (var / "serve.log").read_text(errors="replace"):
-            break
-        time.sleep(1)
-    else:
-        process.kill()
-        pytest.fail("porter did not become ready within 300 s")
-    yield {"base": base, "env": env, "process": process, "log": var / "serve.log"}
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+from tests.support.porter_server import TOKEN, start_porter
 
 
 def say(porter, sender: str, text: str) -> list[dict]:
-    response = requests.post(f"{porter['base']}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+    response = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
                              timeout=60)
     response.raise_for_status()
     return response.json()
@@ -73,7 +32,7 @@ def texts(replies: list[dict]) -> str:
 
 def cases(porter) -> list[dict]:
     result = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json"], cwd=PROJECT_ROOT,
-                            env=porter["env"], capture_output=True, text=True, check=True)
+                            env=porter.env, capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
 
 
@@ -121,7 +80,7 @@ def test_a_postal_code_in_an_address_does_not_replace_the_order_number(porter):
     say(porter, sender, "A10030")
     say(porter, sender, "chen.jie@example.hk")
     assert "read it back" in texts(say(porter, sender, "Chen Jie, 12 rue des Lilas, 69003 Lyon, France"))
-    tracker = requests.get(f"{porter['base']}/conversations/{sender}/tracker", params={"token": TOKEN}, timeout=30).json()
+    tracker = requests.get(f"{porter.base}/conversations/{sender}/tracker", params={"token": TOKEN}, timeout=30).json()
     assert tracker["slots"]["order_number"] == "A10030" and tracker["slots"]["verified_order"] == "A10030"
 
 
@@ -137,17 +96,17 @@ def test_nothing_is_revealed_before_the_email_matches(porter):
 
 
 def test_model_parse_shows_language_and_entities_inside_chinese_text(porter):
-    parsed = requests.post(f"{porter['base']}/model/parse", params={"token": TOKEN},
+    parsed = requests.post(f"{porter.base}/model/parse", params={"token": TOKEN},
                            json={"text": "订单号123456789的包裹还没到"}, timeout=30).json()
     entities = {e["entity"]: e["value"] for e in parsed["entities"]}
     assert entities == {"language": "zh", "order_number": "123456789"}
-    assert requests.post(f"{porter['base']}/model/parse", json={"text": "hi"}, timeout=30).status_code == 401
+    assert requests.post(f"{porter.base}/model/parse", json={"text": "hi"}, timeout=30).status_code == 401
 
 
-def test_ctrl_c_stops_both_servers(porter):
-    process = porter["process"]
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 0
-    for port in (porter["env"]["RASA_PORT"], porter["env"]["ACTION_PORT"]):
+def test_ctrl_c_stops_every_server(tmp_path):
+    own = start_porter(tmp_path)  # its own instance: the shared one keeps serving the other live tests
+    own.process.send_signal(signal.SIGINT)
+    assert own.process.wait(timeout=30) == 0
+    for port in (own.env["RASA_PORT"], own.env["ACTION_PORT"], own.env["PORTER_WEB_PORT"]):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"

@@ -1,0 +1,93 @@
+"""Starts Porter as a shop runs it (`python -m bot serve`) on free ports with its own var/ folder.
+
+Channel and backend settings point at a local Recorder, so tests see what Porter sends to Telegram, the
+WhatsApp Graph API and the rest, without leaving this machine.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional
+
+from bot.paths import PROJECT_ROOT
+
+MODEL = Path(os.environ.get("PORTER_MODEL", PROJECT_ROOT / "var" / "models" / "porter.tar.gz"))
+TOKEN = "end-to-end-test-token"
+
+# Fake credentials for the channels; real ones come from the environment in production.
+TELEGRAM_BOT_TOKEN = "123456:TEST-telegram-token"
+TELEGRAM_WEBHOOK_SECRET = "telegram-secret-for-tests"
+WHATSAPP_APP_SECRET = "whatsapp-app-secret-for-tests"
+WHATSAPP_VERIFY_TOKEN = "whatsapp-verify-token-for-tests"
+WHATSAPP_ACCESS_TOKEN = "whatsapp-access-token-for-tests"
+WHATSAPP_PHONE_NUMBER_ID = "100200300"
+WIDGET_SECRET = "widget-secret-for-tests"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def channel_env(api_url: str) -> Dict[str, str]:
+    return {
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN, "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
+        "TELEGRAM_WEBHOOK_URL": "https://shop.example/webhooks/telegram/webhook",
+        "TELEGRAM_API_BASE": f"{api_url}/telegram",
+        "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET, "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN,
+        "WHATSAPP_ACCESS_TOKEN": WHATSAPP_ACCESS_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,
+        "WHATSAPP_API_BASE": f"{api_url}/graph",
+        "PORTER_WIDGET_SECRET": WIDGET_SECRET,
+    }
+
+
+@dataclass
+class RunningPorter:
+    base: str          # the Rasa server: REST, socket.io, channel webhooks, HTTP API
+    web: str           # the web server: storefront demo page (and, later, the agent desk)
+    env: Dict[str, str]
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)
+
+
+def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None
+                 ) -> RunningPorter:
+    if not MODEL.exists():
+        raise RuntimeError(f"no trained model at {MODEL}: run `make train` (make test does it for you)")
+    env = dict(os.environ, PORTER_VAR_DIR=str(var), PORTER_SHOP_DB=str(var / "shop.db"), RASA_AUTH_TOKEN=TOKEN,
+               RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), PORTER_WEB_PORT=str(free_port()),
+               RASA_TELEMETRY_ENABLED="false", PORTER_TRACKER_DB=str(var / "tracker.db"))
+    if api_url:
+        env.update(channel_env(api_url))
+    env.update(extra_env or {})
+    subprocess.run([sys.executable, "-m", "bot", "orders", "import", "data/demo/orders.json",
+                    "--relative-to", "2026-11-01T00:00:00Z"], cwd=PROJECT_ROOT, env=env, check=True,
+                   capture_output=True)
+    log_path = var / "serve.log"
+    log = open(log_path, "wb")
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(MODEL)], cwd=PROJECT_ROOT,
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"porter stopped while starting:\n{log_path.read_text()[-3000:]}")
+        if "ready:" in log_path.read_text(errors="replace"):
+            break
+        time.sleep(1)
+    else:
+        process.kill()
+        raise RuntimeError(f"porter did not become ready within 300 s:\n{log_path.read_text()[-3000:]}")
+    return RunningPorter(f"http://localhost:{env['RASA_PORT']}", f"http://localhost:{env['PORTER_WEB_PORT']}",
+                         env, process, log_path)
