@@ -27,7 +27,7 @@ WHATSAPP_APP_SECRET = "whatsapp-app-secret-for-tests"
 WHATSAPP_VERIFY_TOKEN = "whatsapp-verify-token-for-tests"
 WHATSAPP_ACCESS_TOKEN = "whatsapp-access-token-for-tests"
 WHATSAPP_PHONE_NUMBER_ID = "100200300"
-WIDGET_SECRET = "widget-secret-for-tests"
+IDENTITY_SECRET = "identity-secret-for-tests"
 
 
 def free_port() -> int:
@@ -44,7 +44,7 @@ def channel_env(api_url: str) -> Dict[str, str]:
         "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET, "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN,
         "WHATSAPP_ACCESS_TOKEN": WHATSAPP_ACCESS_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,
         "WHATSAPP_API_BASE": f"{api_url}/graph",
-        "PORTER_WIDGET_SECRET": WIDGET_SECRET,
+        "PORTER_IDENTITY_SECRET": IDENTITY_SECRET,
     }
 
 
