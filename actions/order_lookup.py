@@ -1,4 +1,5 @@
-"""The order lookup form: order number, then the email on the order.
+"""The order lookup form: order number, then the email on the order (unless the channel vouches for the
+shopper: a WhatsApp number or a signed-in storefront customer that matches the order).
 
 Nothing about an order is said before the email matches, not even whether the order number exists, so
 the form cannot be used to probe for orders. After too many wrong emails the form ends and a person
@@ -15,6 +16,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.channel_identity import trusted_identity
 from bot import identifiers
 from bot.shop.store import verify
 
@@ -39,6 +41,9 @@ class ValidateOrderLookupForm(FormValidationAction):
                              domain: DomainDict) -> List[Text]:
         if (tracker.get_slot("verification_failures") or 0) >= services.policy().verification_attempts:
             return []  # give up: the form ends and action_resolve_order hands over to a person
+        verified = tracker.get_slot("verified_order")
+        if verified and verified == tracker.get_slot("order_number"):
+            return [slot for slot in domain_slots if slot != "email"]  # the channel vouched for the shopper
         return domain_slots
 
     def _check(self, order_number: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher
@@ -65,6 +70,13 @@ class ValidateOrderLookupForm(FormValidationAction):
         if identifiers.normalize_order_number(order_number) == \
                 identifiers.normalize_order_number(tracker.get_slot("verified_order") or ""):
             return {"order_number": tracker.get_slot("verified_order")}
+        vouched = trusted_identity(tracker)
+        if vouched:
+            order = services.store().get(order_number)
+            if verify(order, email=vouched.get("email"), phone=vouched.get("phone")):
+                logger.info("verified order %s by the channel's signed %s", order.order_number, "/".join(vouched))
+                return {"order_number": order.order_number, "verified_order": order.order_number,
+                        "verification_failures": 0}
         email = tracker.get_slot("email")
         if email:
             # An email given earlier must be checked against this order, never carried over unchecked.

@@ -69,3 +69,36 @@ def test_after_a_mismatch_the_email_is_asked_for_briefly():
         dispatcher = CollectingDispatcher()
         asyncio.run(ActionAskEmail().run(dispatcher, make_tracker(slots={"verification_failures": failures}), {}))
         assert dispatcher.messages[0]["response"] == expected
+
+
+def _from_channel(kind, value, secret="s3cret"):
+    from bot.channels.identity import signed
+
+    return [{"event": "user", "text": "A10023", "metadata": {"identity": signed(kind, value, secret)}}]
+
+
+def test_a_whatsapp_number_on_the_order_verifies_it_without_the_email(actions_env, monkeypatch):
+    monkeypatch.setenv("PORTER_IDENTITY_SECRET", "s3cret")
+    tracker = make_tracker(text="A10023", events=_from_channel("phone", "351912345678"))  # wa_id has no '+'
+    result = FORM.validate_order_number("A10023", CollectingDispatcher(), tracker, {})
+    assert result["verified_order"] == "A10023"
+    tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in result.items()])
+    assert asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {})) \
+        == ["order_number"]
+
+
+def test_a_signed_in_storefront_customer_is_not_asked_for_the_email(actions_env, monkeypatch):
+    monkeypatch.setenv("PORTER_IDENTITY_SECRET", "s3cret")
+    tracker = make_tracker(text="A10024", events=_from_channel("email", "James.Miller@example.com"))
+    assert FORM.validate_order_number("A10024", CollectingDispatcher(), tracker, {})["verified_order"] == "A10024"
+
+
+def test_a_channel_identity_that_does_not_match_or_is_forged_still_asks_for_the_email(actions_env, monkeypatch):
+    monkeypatch.setenv("PORTER_IDENTITY_SECRET", "s3cret")
+    other_number = make_tracker(text="A10023", events=_from_channel("phone", "+4915112345678"))
+    assert FORM.validate_order_number("A10023", CollectingDispatcher(), other_number, {})["verified_order"] is None
+    forged = make_tracker(text="A10023", events=_from_channel("phone", "+351912345678", secret="guessed"))
+    assert FORM.validate_order_number("A10023", CollectingDispatcher(), forged, {})["verified_order"] is None
+    unsigned = make_tracker(text="A10023", events=[{"event": "user", "metadata": {
+        "identity": {"phone": "+351912345678"}}}])
+    assert FORM.validate_order_number("A10023", CollectingDispatcher(), unsigned, {})["verified_order"] is None
