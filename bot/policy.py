@@ -27,6 +27,13 @@ class Policy:
     discount_percent: float
     pickup_hold_days: int
     verification_attempts: int
+    partial_refund_percent: float
+    no_return_value_limit: float
+    return_window_days: int
+    return_requires_unused: bool
+    return_address: str
+    refund_bank_days: int
+    customs_handoff_days: int
 
     def value_in_policy_currency(self, amount: float, currency: str) -> Optional[float]:
         """The amount converted, or None when the currency has no rate (callers treat that as high value)."""
@@ -37,14 +44,21 @@ class Policy:
         value = self.value_in_policy_currency(amount, currency)
         return value is not None and value <= self.reship_value_limit
 
+    def needs_no_return(self, amount: float, currency: str) -> bool:
+        """Cheap items are refunded or replaced without sending them back: the postage costs more."""
+        value = self.value_in_policy_currency(amount, currency)
+        return value is not None and value <= self.no_return_value_limit
+
     def needs_person(self, amount: float, currency: str) -> bool:
         value = self.value_in_policy_currency(amount, currency)
         return value is None or value > self.automatic_value_limit
 
 
 _INTS = {"stall_days": (1, 120), "late_after_promised_days": (0, 60), "untracked_grace_days": (0, 120),
-         "delivered_wait_hours": (0, 24 * 30), "pickup_hold_days": (1, 60), "verification_attempts": (1, 10)}
-_AMOUNTS = {"reship_value_limit", "automatic_value_limit"}
+         "delivered_wait_hours": (0, 24 * 30), "pickup_hold_days": (1, 60), "verification_attempts": (1, 10),
+         "return_window_days": (0, 365), "refund_bank_days": (1, 60), "customs_handoff_days": (1, 60)}
+_AMOUNTS = {"reship_value_limit", "automatic_value_limit", "no_return_value_limit"}
+_PERCENTS = {"discount_percent", "partial_refund_percent"}
 
 
 def parse_policy(data: Any, source: str = "policy") -> Policy:
@@ -81,11 +95,18 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
         value = data[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             fail(key, "a number of at least 0")
-    discount = data["discount_percent"]
-    if isinstance(discount, bool) or not isinstance(discount, (int, float)) or not 0 <= discount <= 100:
-        fail("discount_percent", "a number from 0 to 100")
+    for key in _PERCENTS:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            fail(key, "a number from 0 to 100")
+    if not isinstance(data["return_requires_unused"], bool):
+        fail("return_requires_unused", "true or false")
+    if not isinstance(data["return_address"], str) or not data["return_address"].strip():
+        fail("return_address", "the address returns are sent to, as text")
     if data["reship_value_limit"] > data["automatic_value_limit"]:
         raise PolicyError(f"{source}: key 'reship_value_limit' must not exceed 'automatic_value_limit'")
+    if data["no_return_value_limit"] > data["automatic_value_limit"]:
+        raise PolicyError(f"{source}: key 'no_return_value_limit' must not exceed 'automatic_value_limit'")
     return Policy(**{k: (dict(v) if k == "exchange_rates" else v) for k, v in data.items()})
 
 

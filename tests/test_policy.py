@@ -19,6 +19,11 @@ def test_the_shipped_policy_is_valid():
     ({"reship_value_limit": 500}, "key 'reship_value_limit' must not exceed 'automatic_value_limit'"),
     ({"exchange_rates": {"EUR": 1, "USD": -1}}, "key 'exchange_rates.USD' must be a positive number"),
     ({"currency": "euro"}, "key 'currency' must be an ISO 4217 code"),
+    ({"partial_refund_percent": -5}, "key 'partial_refund_percent' must be a number from 0 to 100"),
+    ({"return_requires_unused": "yes"}, "key 'return_requires_unused' must be true or false"),
+    ({"return_address": " "}, "key 'return_address' must be the address returns are sent to"),
+    ({"no_return_value_limit": 900}, "key 'no_return_value_limit' must not exceed 'automatic_value_limit'"),
+    ({"customs_handoff_days": 0}, "key 'customs_handoff_days' must be a whole number from 1 to 60"),
 ])
 def test_mistakes_are_reported_with_the_key(change, message):
     with pytest.raises(PolicyError, match=message.replace("(", r"\(")):
