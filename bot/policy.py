@@ -1,9 +1,10 @@
 """The merchant's policy file: loaded once, checked strictly, so a typo never silently changes a decision."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import yaml
 
@@ -34,6 +35,11 @@ class Policy:
     return_address: str
     refund_bank_days: int
     customs_handoff_days: int
+    # Days from shipment to the promised delivery date: {region or "default": {service: days}}. Order systems
+    # that do not give a promised date themselves (Shopify) get it from here. Defaults keep code that builds a
+    # Policy by hand working; the policy file itself must always have both keys.
+    promised_days: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    shipping_regions: Dict[str, List[str]] = field(default_factory=dict)
 
     def value_in_policy_currency(self, amount: float, currency: str) -> Optional[float]:
         """The amount converted, or None when the currency has no rate (callers treat that as high value)."""
@@ -53,12 +59,81 @@ class Policy:
         value = self.value_in_policy_currency(amount, currency)
         return value is None or value > self.automatic_value_limit
 
+    def region_of(self, country: str) -> str:
+        """The shipping region a country (ISO 3166-1 alpha-2) belongs to, or "default"."""
+        country = (country or "").strip().upper()
+        for region, countries in self.shipping_regions.items():
+            if country in countries:
+                return region
+        return "default"
+
+    def promised_days_for(self, service: str, country: str) -> int:
+        table = self.promised_days.get(self.region_of(country)) or self.promised_days.get("default") or {}
+        if service not in table:
+            raise PolicyError(f"policy: key 'promised_days' has no days for service {service!r}")
+        return table[service]
+
+    def promised_by(self, shipped_at: datetime, service: str, country: str) -> date:
+        """The delivery date promised for a parcel shipped at ``shipped_at`` with ``service`` to ``country``."""
+        return shipped_at.date() + timedelta(days=self.promised_days_for(service, country))
+
 
 _INTS = {"stall_days": (1, 120), "late_after_promised_days": (0, 60), "untracked_grace_days": (0, 120),
          "delivered_wait_hours": (0, 24 * 30), "pickup_hold_days": (1, 60), "verification_attempts": (1, 10),
          "return_window_days": (0, 365), "refund_bank_days": (1, 60), "customs_handoff_days": (1, 60)}
 _AMOUNTS = {"reship_value_limit", "automatic_value_limit", "no_return_value_limit"}
 _PERCENTS = {"discount_percent", "partial_refund_percent"}
+_SERVICES = ("economy", "standard", "express")  # bot.shop.models.SERVICES (not imported: no cycle)
+_PROMISED_DAYS_RANGE = (1, 365)
+
+
+def _check_promised_days(data: dict, source: str) -> None:
+    table, regions = data["promised_days"], data["shipping_regions"]
+    if not isinstance(table, dict) or "default" not in table:
+        raise PolicyError(f"{source}: key 'promised_days' must be a mapping with a 'default' entry "
+                          f"(and optionally one per region of 'shipping_regions'), found {table!r}")
+    if not isinstance(regions, dict):
+        raise PolicyError(f"{source}: key 'shipping_regions' must be a mapping of region names to lists of "
+                          f"country codes, found {regions!r}")
+    low, high = _PROMISED_DAYS_RANGE
+    for region, days in table.items():
+        key = f"promised_days.{region}"
+        if not isinstance(days, dict):
+            raise PolicyError(f"{source}: key {key!r} must be a mapping of services ({', '.join(_SERVICES)}) "
+                              f"to days, found {days!r}")
+        for service in days:
+            if service not in _SERVICES:
+                raise PolicyError(f"{source}: key '{key}.{service}' is not a service "
+                                  f"(services: {', '.join(_SERVICES)})")
+        for service in _SERVICES:
+            if service not in days:
+                raise PolicyError(f"{source}: key '{key}.{service}' is missing")
+            value = days[service]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise PolicyError(f"{source}: key '{key}.{service}' must be a whole number from {low} to {high}, "
+                                  f"found {value!r}")
+        if region != "default" and region not in regions:
+            raise PolicyError(f"{source}: key {key!r} names a region that 'shipping_regions' does not define")
+    seen: Dict[str, str] = {}
+    for region, countries in regions.items():
+        key = f"shipping_regions.{region}"
+        if region == "default":
+            raise PolicyError(f"{source}: key {key!r}: 'default' means every country not listed; do not list it")
+        if region not in table:
+            raise PolicyError(f"{source}: key {key!r} has no days in 'promised_days'")
+        if not isinstance(countries, list) or not countries:
+            raise PolicyError(f"{source}: key {key!r} must be a non-empty list of country codes, "
+                              f"found {countries!r}")
+        for country in countries:
+            if isinstance(country, bool):
+                raise PolicyError(f"{source}: key {key!r} lists {country!r}: YAML reads a bare NO (Norway), "
+                                  f"YES, ON or OFF as true/false; put the code in quotes, like 'NO'")
+            if not (isinstance(country, str) and len(country) == 2 and country.isalpha() and country.isupper()):
+                raise PolicyError(f"{source}: key {key!r} must list ISO 3166-1 alpha-2 codes like PT, "
+                                  f"found {country!r}")
+            if country in seen:
+                raise PolicyError(f"{source}: key {key!r} lists {country}, already in region {seen[country]!r}")
+            seen[country] = region
 
 
 def parse_policy(data: Any, source: str = "policy") -> Policy:
@@ -107,7 +182,12 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: key 'reship_value_limit' must not exceed 'automatic_value_limit'")
     if data["no_return_value_limit"] > data["automatic_value_limit"]:
         raise PolicyError(f"{source}: key 'no_return_value_limit' must not exceed 'automatic_value_limit'")
-    return Policy(**{k: (dict(v) if k == "exchange_rates" else v) for k, v in data.items()})
+    _check_promised_days(data, source)
+    values = dict(data)
+    values["exchange_rates"] = dict(data["exchange_rates"])
+    values["promised_days"] = {str(region): dict(days) for region, days in data["promised_days"].items()}
+    values["shipping_regions"] = {str(region): list(c) for region, c in data["shipping_regions"].items()}
+    return Policy(**values)
 
 
 def load_policy(path: Optional[Path] = None) -> Policy:
