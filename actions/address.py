@@ -16,7 +16,8 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import services
-from actions.resolution import carry_out
+from actions.backend_guard import guard_backend
+from actions.fixes import carry_out
 from bot import remedies
 from bot.shop.models import Address
 from bot import situations as s
@@ -70,6 +71,7 @@ class ActionApplyAddressChange(Action):
     def name(self) -> Text:
         return "action_apply_address_change"
 
+    @guard_backend
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
         order = services.store().get(tracker.get_slot("verified_order") or "")

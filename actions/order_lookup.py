@@ -16,6 +16,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.backend_guard import guard_backend
 from actions.channel_identity import trusted_identity
 from bot import identifiers
 from bot.shop.store import verify
@@ -33,9 +34,28 @@ def _email_in(value: Any) -> Optional[str]:
     return match.group(0) if match else None
 
 
+def _find_order(number: str):
+    """The order by its number, or by the tracking number of its parcel."""
+    store = services.store()
+    return store.get(number) or store.find_by_tracking_number(number)
+
+
+def _asks_why(tracker: Tracker) -> bool:
+    """The shopper answered Porter's question with a question ("why do you need my email?")."""
+    message = tracker.latest_message or {}
+    text = (message.get("text") or "").strip()
+    intent = (message.get("intent") or {}).get("name")
+    return text.endswith(("?", "？", "¿")) or text.startswith("¿") or \
+        intent in ("nlu_fallback", "out_of_scope", "bot_challenge")
+
+
 class ValidateOrderLookupForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_order_lookup_form"
+
+    @guard_backend
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> List[Text]:
@@ -48,7 +68,7 @@ class ValidateOrderLookupForm(FormValidationAction):
 
     def _check(self, order_number: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher
                ) -> Dict[Text, Any]:
-        order = services.store().get(order_number)
+        order = _find_order(order_number)
         if verify(order, email=email):
             logger.info("verified order %s for %s", order.order_number, identifiers.mask_email(email))
             return {"order_number": order.order_number, "email": email,
@@ -65,14 +85,19 @@ class ValidateOrderLookupForm(FormValidationAction):
                               domain: DomainDict) -> Dict[Text, Any]:
         order_number = _order_number_in(slot_value)
         if not order_number:
-            dispatcher.utter_message(response="utter_invalid_order_number")
+            # Shoppers often have the tracking number at hand instead. It stays as typed until the email
+            # matches, so a tracking number never reveals which order it belongs to.
+            order_number = identifiers.first(str(slot_value or ""), "tracking_number")
+        if not order_number:
+            dispatcher.utter_message(response="utter_why_order_number" if _asks_why(tracker)
+                                     else "utter_invalid_order_number")
             return {"order_number": None}
         if identifiers.normalize_order_number(order_number) == \
                 identifiers.normalize_order_number(tracker.get_slot("verified_order") or ""):
             return {"order_number": tracker.get_slot("verified_order")}
         vouched = trusted_identity(tracker)
         if vouched:
-            order = services.store().get(order_number)
+            order = _find_order(order_number)
             if verify(order, email=vouched.get("email"), phone=vouched.get("phone")):
                 logger.info("verified order %s by the channel's signed %s", order.order_number, "/".join(vouched))
                 return {"order_number": order.order_number, "verified_order": order.order_number,
@@ -87,7 +112,7 @@ class ValidateOrderLookupForm(FormValidationAction):
                        domain: DomainDict) -> Dict[Text, Any]:
         email = _email_in(slot_value)
         if not email:
-            dispatcher.utter_message(response="utter_invalid_email")
+            dispatcher.utter_message(response="utter_why_email" if _asks_why(tracker) else "utter_invalid_email")
             return {"email": None}
         order_number = tracker.get_slot("order_number")
         if not order_number or tracker.get_slot("verified_order"):

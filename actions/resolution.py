@@ -1,4 +1,4 @@
-"""Offering the fixes as buttons, understanding the shopper's pick, and carrying it out once.
+"""Offering the fixes as buttons and understanding the shopper's pick (actions/fixes.py carries it out).
 
 Buttons carry ``/inform{"fix":"refund"}`` so they work on every channel; a shopper who types instead
 ("refund please", "yes", "no thanks") is understood too.
@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions import services, wording
-from actions.handoff import open_handoff
+from actions.backend_guard import guard_backend
+from actions.fixes import carry_out
 from bot import remedies
 
 logger = logging.getLogger(__name__)
@@ -83,78 +81,7 @@ class ActionCarryOutFix(Action):
     def name(self) -> Text:
         return "action_carry_out_fix"
 
+    @guard_backend
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
         return carry_out(tracker.get_slot("fix"), dispatcher, tracker)
-
-
-def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Record the chosen fix as a case (once per order and problem) and confirm it to the shopper."""
-    language = wording.language_of(tracker)
-    order = services.store().get(tracker.get_slot("verified_order") or "")
-    events: List[Dict[Text, Any]] = [SlotSet("fix", None), SlotSet("offered_fixes", None), SlotSet("offer", None)]
-    if fix == remedies.NONE or order is None:
-        dispatcher.utter_message(response="utter_no_fix_chosen")
-        dispatcher.utter_message(response="utter_anything_else")
-        return events
-    if fix == remedies.PERSON:
-        case = open_handoff(tracker, reason=f"{tracker.get_slot('situation')}")
-        dispatcher.utter_message(response="utter_handoff_requested", case_reference=case.reference)
-        return events + [SlotSet("case_reference", case.reference)]
-
-    problem = tracker.get_slot("problem") or "where_is_my_order"
-    situation = tracker.get_slot("situation") or ""
-    common = dict(order_number=order.order_number, conversation_id=tracker.sender_id)
-    key = f"{order.order_number}:{problem}:{fix}"
-    book = services.cases()
-    shipment = order.shipment
-    if fix == remedies.REFUND:
-        case, created = book.open_case(type="refund", idempotency_key=key, amount=order.total,
-                                       currency=order.currency,
-                                       details={"method": "original_payment", "situation": situation}, **common)
-        if created:
-            dispatcher.utter_message(response="utter_refund_done", case_reference=case.reference,
-                                     amount=wording.money(order.total, order.currency, language))
-    elif fix == remedies.RESHIP:
-        address = tracker.get_slot("new_address") or order.shipping_address.one_line()
-        case, created = book.open_case(type="reshipment", idempotency_key=key, amount=order.total,
-                                       currency=order.currency,
-                                       details={"address": address, "situation": situation}, **common)
-        if created:
-            dispatcher.utter_message(response="utter_reship_done", case_reference=case.reference, address=address)
-    elif fix == remedies.NOTIFY:
-        case, created = book.open_case(type="scan_alert", idempotency_key=key,
-                                       details={"tracking_number": shipment.tracking_number if shipment else None},
-                                       **common)
-        if created:
-            dispatcher.utter_message(response="utter_notify_done", case_reference=case.reference,
-                                     carrier=shipment.carrier if shipment else "")
-    elif fix == remedies.DISCOUNT:
-        percent = services.policy().discount_percent
-        code = "SORRY-" + secrets.token_hex(3).upper()
-        case, created = book.open_case(type="discount", idempotency_key=key,
-                                       details={"percent": percent, "code": code}, **common)
-        if created:
-            dispatcher.utter_message(response="utter_discount_done", case_reference=case.reference,
-                                     discount=f"{percent:g}", discount_code=case.details["code"])
-    else:
-        logger.warning("unknown fix %r", fix)
-        dispatcher.utter_message(response="utter_default")
-        return events
-    if not created:
-        dispatcher.utter_message(response="utter_already_done", order_number=order.order_number,
-                                 case_reference=case.reference)
-    elif shipment and remedies.needs_carrier_claim(situation, fix):
-        claim, _ = book.open_case(type="carrier_claim", idempotency_key=f"{order.order_number}:carrier_claim",
-                                  amount=order.total, currency=order.currency,
-                                  details={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
-                                           "situation": situation, "remedy_case": case.reference,
-                                           "evidence": ["order", "payment", "proof_of_shipment",
-                                                        "tracking_history", "conversation"]},
-                                  **common)
-        dispatcher.utter_message(response="utter_claim_opened", carrier=shipment.carrier,
-                                 claim_reference=claim.reference)
-    dispatcher.utter_message(response="utter_anything_else")
-    logger.info("fix %s for order %s: case %s (%s)", fix, order.order_number, case.reference,
-                "new" if created else "existing")
-    return events + [SlotSet("case_reference", case.reference)]

@@ -13,7 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services, wording
+from actions import problem_replies, services, wording
+from actions.backend_guard import guard_backend
 from actions.handoff import open_handoff
 from bot import remedies
 from bot import situations as s
@@ -26,7 +27,14 @@ OFFER_RESPONSES = {
     (remedies.REFUND,): "utter_ask_fix_refund",
     (remedies.NOTIFY, remedies.NONE): "utter_ask_fix_notify",
     (remedies.DISCOUNT, remedies.NONE): "utter_ask_fix_discount",
+    (remedies.REPLACE, remedies.PARTIAL_REFUND, remedies.REFUND): "utter_ask_fix_item_problem",
+    (remedies.CANCEL, remedies.NONE): "utter_ask_fix_cancel",
+    (remedies.REFUSE, remedies.NONE): "utter_ask_fix_refuse",
+    (remedies.PARTIAL_REFUND, remedies.RETURN, remedies.NONE): "utter_ask_fix_keep_or_return",
+    (remedies.RETURN, remedies.NONE): "utter_ask_fix_return",
 }
+PERSON_OFFERS = {"customs": "utter_ask_fix_person_customs", "window_closed": "utter_ask_fix_person_exception",
+                 "condition": "utter_ask_fix_person_exception"}
 
 CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
                      "customs_documents_required": "utter_situation_customs_documents"}
@@ -34,7 +42,9 @@ CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
 
 def offer_response(remedy: remedies.Remedy, situation_kind: str) -> str:
     if remedy.fixes == (remedies.PERSON, remedies.NONE):
-        return "utter_ask_fix_person_customs" if situation_kind == s.CUSTOMS_HOLD else "utter_ask_fix_person_above_limit"
+        if situation_kind == s.CUSTOMS_HOLD:
+            return "utter_ask_fix_person_customs"
+        return PERSON_OFFERS.get(remedy.reason, "utter_ask_fix_person_above_limit")
     return OFFER_RESPONSES[remedy.fixes]
 
 
@@ -82,8 +92,11 @@ class ActionResolveOrder(Action):
     def name(self) -> Text:
         return "action_resolve_order"
 
+    @guard_backend
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
+        if tracker.get_slot("backend_down"):  # the lookup already apologised and handed over
+            return [SlotSet("backend_down", False), SlotSet("next_step", "handoff")]
         language = wording.language_of(tracker)
         order_number = tracker.get_slot("verified_order")
         if not order_number:
@@ -93,19 +106,46 @@ class ActionResolveOrder(Action):
                     SlotSet("email", None), SlotSet("verification_failures", 0)]
 
         order = services.store().get(order_number)
-        problem = tracker.get_slot("problem") or "where_is_my_order"
-        situation = s.classify(order, services.now(), services.policy())
-        remedy = remedies.decide(problem, order, situation, services.policy())
+        policy = services.policy()
+        situation = s.classify(order, services.now(), policy)
+        problem = remedies.effective_problem(tracker.get_slot("problem") or "where_is_my_order", situation)
+        answers = {remedies.PHOTO: tracker.get_slot("photo"), remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
+                   remedies.ITEM_UNUSED: tracker.get_slot("item_unused")}
+        remedy = remedies.decide(problem, order, situation, policy, answers)
         logger.info("order %s: problem %s, situation %s, remedy %s %s", order.order_number, problem,
                     situation.kind, remedy.next_step, remedy.fixes)
 
-        response, values = situation_reply(problem, order, situation, remedy, language)
-        dispatcher.utter_message(response=response, **values)
-        events = [SlotSet("situation", situation.kind), SlotSet("offered_fixes", list(remedy.fixes)),
-                  SlotSet("fix", None), SlotSet("new_address", None), SlotSet("address_confirmed", None),
-                  SlotSet("next_step", remedy.next_step)]
+        replies = problem_replies.explain(problem, order, situation, remedy, language)
+        if replies is None:
+            replies = [situation_reply(problem, order, situation, remedy, language)]
+        for response, values in replies:
+            dispatcher.utter_message(response=response, **values)
+        events = [SlotSet("problem", problem), SlotSet("situation", situation.kind),
+                  SlotSet("offered_fixes", list(remedy.fixes)), SlotSet("fix", None), SlotSet("new_address", None),
+                  SlotSet("address_confirmed", None), SlotSet("next_step", remedy.next_step),
+                  SlotSet("detail_needed", remedy.ask)]
+        if problem == "customs_issue" and situation.kind == s.CUSTOMS_HOLD:
+            events += self._customs_follow_up(dispatcher, tracker, order, situation, remedy)
         if remedy.next_step == remedies.CHOOSE_FIX:
             events.append(SlotSet("offer", offer_response(remedy, situation.kind)))
         elif remedy.next_step == remedies.DONE:
             dispatcher.utter_message(response="utter_anything_else")
         return events
+
+    @staticmethod
+    def _customs_follow_up(dispatcher: CollectingDispatcher, tracker: Tracker, order: Order,
+                           situation: s.Situation, remedy: remedies.Remedy) -> List[Dict[Text, Any]]:
+        """A customs question is recorded for the logistics team, and handed to them when it is stuck."""
+        last = situation.last_event
+        case, _ = services.cases().open_case(
+            type="customs_assist", idempotency_key=f"{order.order_number}:customs_assist",
+            order_number=order.order_number, conversation_id=tracker.sender_id,
+            details={"substatus": last.substatus if last else None, "days_held": situation.days_since_last_scan,
+                     "carrier": order.shipment.carrier if order.shipment else None})
+        if remedy.next_step == remedies.HANDOFF:
+            handoff = open_handoff(tracker, reason="customs_stuck")
+            dispatcher.utter_message(response="utter_customs_handoff", days=situation.days_since_last_scan or 0,
+                                     case_reference=handoff.reference)
+            return [SlotSet("case_reference", handoff.reference)]
+        dispatcher.utter_message(response="utter_customs_case_opened", case_reference=case.reference)
+        return [SlotSet("case_reference", case.reference)]

@@ -18,7 +18,7 @@ from bot.db import connect
 from bot.paths import shop_db_path
 
 CASE_TYPES = ("refund", "reshipment", "address_change", "carrier_claim", "handoff_request",
-              "scan_alert", "discount")
+              "scan_alert", "discount", "cancellation", "return", "customs_assist")
 ONE_PER_ORDER = ("refund", "reshipment")
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: references are read aloud and retyped
 

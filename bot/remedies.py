@@ -7,7 +7,7 @@ contract and stay stable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Mapping, Optional, Tuple
 
 from bot import situations as s
 from bot.policy import Policy
@@ -19,15 +19,29 @@ NOTIFY = "notify"
 DISCOUNT = "discount"
 PERSON = "person"
 NONE = "none"
-FIXES = (REFUND, RESHIP, NOTIFY, DISCOUNT, PERSON, NONE)
+REPLACE = "replace"              # send a new item (damaged, wrong, defective)
+PARTIAL_REFUND = "partial_refund"  # part of the price back, the shopper keeps the item
+CANCEL = "cancel"                # cancel before shipment, full refund
+REFUSE = "refuse"                # shipped by post: refuse the parcel, refund once it is back
+RETURN = "return"                # send the item back for a refund
+FIXES = (REFUND, RESHIP, NOTIFY, DISCOUNT, PERSON, NONE, REPLACE, PARTIAL_REFUND, CANCEL, REFUSE, RETURN)
 
 CHOOSE_FIX = "choose_fix"
 COLLECT_ADDRESS = "collect_address"
+COLLECT_DETAILS = "collect_details"  # one more answer first: a photo, the reason to cancel, the item's state
+HANDOFF = "handoff"
 DONE = "done"
+
+# What COLLECT_DETAILS asks for; the names are slots of the details form.
+PHOTO = "photo"
+CANCEL_REASON = "cancel_reason"
+ITEM_UNUSED = "item_unused"
+
+ITEM_PROBLEMS = ("damaged_item", "wrong_item", "quality_issue")
 
 # Fixes that move money or goods: never twice for one order, and a carrier claim goes with them
 # when the carrier lost track of the parcel.
-MONEY_FIXES = (REFUND, RESHIP)
+MONEY_FIXES = (REFUND, RESHIP, REPLACE, PARTIAL_REFUND, CANCEL)
 CLAIM_SITUATIONS = (s.STALLED, s.LOST, s.DELIVERED)
 
 
@@ -37,6 +51,8 @@ class Remedy:
     fixes: Tuple[str, ...] = ()
     # Why the offer looks the way it does, for the reply ("wait", "too_late", "above_limit", ...).
     reason: str = ""
+    # For COLLECT_DETAILS: the details-form slot to fill.
+    ask: Optional[str] = None
 
 
 def _money(order: Order, policy: Policy, fixes: Tuple[str, ...]) -> Remedy:
@@ -78,9 +94,92 @@ def for_address_change(order: Order, situation: s.Situation, policy: Policy) -> 
     return Remedy(CHOOSE_FIX, (DISCOUNT, NONE), "too_late")
 
 
-def decide(problem: str, order: Order, situation: s.Situation, policy: Policy) -> Remedy:
+def for_item_problem(order: Order, policy: Policy, answers: Mapping[str, object]) -> Remedy:
+    """Damaged, wrong or defective: a photo first (or the shopper says they have none), then three fixes."""
+    if answers.get(PHOTO) is None:
+        return Remedy(COLLECT_DETAILS, ask=PHOTO)
+    return _money(order, policy, (REPLACE, PARTIAL_REFUND, REFUND))
+
+
+def for_cancel(order: Order, situation: s.Situation, policy: Policy, answers: Mapping[str, object]) -> Remedy:
+    kind = situation.kind
+    if kind == s.CANCELLED:
+        return Remedy(DONE, (), "already_cancelled")
+    if kind == s.NOT_SHIPPED:
+        return _money(order, policy, (CANCEL, NONE))
+    if order.shipment and order.shipment.service != "express":
+        return Remedy(CHOOSE_FIX, (REFUSE, NONE), "postal")
+    # Express: sending it back costs more than the goods. Understand why first, then offer to keep it.
+    if not answers.get(CANCEL_REASON):
+        return Remedy(COLLECT_DETAILS, ask=CANCEL_REASON)
+    if policy.needs_person(order.total, order.currency):
+        return Remedy(CHOOSE_FIX, (PERSON, NONE), "above_limit")
+    return Remedy(CHOOSE_FIX, (PARTIAL_REFUND, RETURN, NONE), "express")
+
+
+def for_return(order: Order, situation: s.Situation, policy: Policy, answers: Mapping[str, object]) -> Remedy:
+    kind = situation.kind
+    if kind == s.CANCELLED:
+        return Remedy(DONE, (), "already_cancelled")
+    if kind != s.DELIVERED:
+        return Remedy(DONE, (), "not_delivered_yet")
+    if (situation.hours_since_delivery or 0) > policy.return_window_days * 24:
+        return Remedy(CHOOSE_FIX, (PERSON, NONE), "window_closed")
+    if policy.return_requires_unused:
+        unused = answers.get(ITEM_UNUSED)
+        if unused is None:
+            return Remedy(COLLECT_DETAILS, ask=ITEM_UNUSED)
+        if unused is False:
+            return Remedy(CHOOSE_FIX, (PERSON, NONE), "condition")
+    return Remedy(CHOOSE_FIX, (RETURN, NONE), "return")
+
+
+def for_customs(order: Order, situation: s.Situation, policy: Policy) -> Remedy:
+    if (situation.days_since_last_scan or 0) >= policy.customs_handoff_days:
+        return Remedy(HANDOFF, (), "customs_stuck")
+    return Remedy(CHOOSE_FIX, (PERSON, NONE), "customs")
+
+
+def effective_problem(problem: str, situation: s.Situation) -> str:
+    """What the shopper's request means for this order's state.
+
+    "I want my money back" is a cancellation before shipment, a return after delivery, and otherwise a
+    parcel problem; a customs question about a parcel that is not at customs is a tracking question.
+    """
+    kind = situation.kind
+    if problem == "request_refund":
+        if kind in (s.NOT_SHIPPED, s.CANCELLED):
+            return "cancel_order"
+        return "return_item" if kind == s.DELIVERED else "parcel_not_received"
+    if problem == "customs_issue" and kind != s.CUSTOMS_HOLD:
+        return "where_is_my_order"
+    if problem == "return_item" and kind == s.NOT_SHIPPED:
+        return "cancel_order"
+    if problem == "cancel_order" and kind == s.DELIVERED:
+        return "return_item"
+    return problem
+
+
+def decide(problem: str, order: Order, situation: s.Situation, policy: Policy,
+           answers: Optional[Mapping[str, object]] = None) -> Remedy:
+    """The playbook's table: what to do next for this problem, order and tracking situation.
+
+    `answers` holds what the details form already collected (photo, cancel_reason, item_unused).
+    """
+    answers = answers or {}
+    problem = effective_problem(problem, situation)
     if problem == "change_address":
         return for_address_change(order, situation, policy)
+    if problem in ITEM_PROBLEMS:
+        return for_item_problem(order, policy, answers)
+    if problem == "cancel_order":
+        return for_cancel(order, situation, policy, answers)
+    if problem == "return_item":
+        return for_return(order, situation, policy, answers)
+    if problem == "refund_status":
+        return Remedy(DONE, (), "refund_status")
+    if problem == "customs_issue":
+        return for_customs(order, situation, policy)
     return for_missing_parcel(order, situation, policy)
 
 

@@ -66,3 +66,87 @@ def test_carrier_claims_go_with_money_fixes_when_the_carrier_failed():
     assert r.needs_carrier_claim(s.LOST, r.RESHIP)
     assert not r.needs_carrier_claim(s.ADDRESS_PROBLEM, r.RESHIP)
     assert not r.needs_carrier_claim(s.IN_TRANSIT, r.NOTIFY)
+
+
+# The rest of the playbook's table: item problems, cancellations, returns, refunds, customs.
+@pytest.mark.parametrize("problem", ["damaged_item", "wrong_item", "quality_issue"])
+def test_item_problems_ask_for_a_photo_then_offer_three_fixes(demo_store, problem):
+    _, first = decide(demo_store, "A10025", problem=problem)
+    assert (first.next_step, first.ask) == (r.COLLECT_DETAILS, r.PHOTO)
+    for photo in ("wamid.IMG123", "none"):  # a photo, or the shopper has none: both go on
+        order = demo_store.get("A10025")
+        situation = s.classify(order, datetime.now(timezone.utc), POLICY)
+        then = r.decide(problem, order, situation, POLICY, {r.PHOTO: photo})
+        assert (then.next_step, then.fixes) == (r.CHOOSE_FIX, (r.REPLACE, r.PARTIAL_REFUND, r.REFUND))
+
+
+def test_an_expensive_damaged_item_goes_to_a_person(demo_store):
+    order = demo_store.get("A10031")
+    remedy = r.decide("damaged_item", order, s.classify(order, datetime.now(timezone.utc), POLICY), POLICY,
+                      {r.PHOTO: "none"})
+    assert (remedy.next_step, remedy.fixes, remedy.reason) == (r.CHOOSE_FIX, (r.PERSON, r.NONE), "above_limit")
+
+
+def test_cheap_items_are_not_sent_back():
+    assert POLICY.needs_no_return(12.5, "EUR") and not POLICY.needs_no_return(28.0, "GBP")
+    assert not POLICY.needs_no_return(1.0, "XXX")  # unknown currency: never assume cheap
+
+
+@pytest.mark.parametrize("number, next_step, fixes, reason, ask", [
+    ("A10030", r.CHOOSE_FIX, (r.CANCEL, r.NONE), "", None),              # not shipped: cancel, refund in full
+    ("A10023", r.CHOOSE_FIX, (r.REFUSE, r.NONE), "postal", None),        # shipped by post: refuse it
+    ("A10033", r.COLLECT_DETAILS, (), "", r.CANCEL_REASON),              # express: ask why first
+    ("A10034", r.COLLECT_DETAILS, (), "", r.ITEM_UNUSED),                # delivered: it is a return
+])
+def test_cancellation_rows(demo_store, number, next_step, fixes, reason, ask):
+    _, remedy = decide(demo_store, number, problem="cancel_order")
+    assert (remedy.next_step, remedy.fixes, remedy.reason, remedy.ask) == (next_step, fixes, reason, ask)
+
+
+def test_express_cancellation_offers_to_keep_it_for_a_partial_refund(demo_store):
+    order = demo_store.get("A10033")
+    situation = s.classify(order, datetime.now(timezone.utc), POLICY)
+    remedy = r.decide("cancel_order", order, situation, POLICY, {r.CANCEL_REASON: "found it cheaper locally"})
+    assert (remedy.fixes, remedy.reason) == ((r.PARTIAL_REFUND, r.RETURN, r.NONE), "express")
+
+
+@pytest.mark.parametrize("number, answers, next_step, fixes, reason", [
+    ("A10034", {r.ITEM_UNUSED: True}, r.CHOOSE_FIX, (r.RETURN, r.NONE), "return"),
+    ("A10034", {r.ITEM_UNUSED: False}, r.CHOOSE_FIX, (r.PERSON, r.NONE), "condition"),
+    ("A10035", {}, r.CHOOSE_FIX, (r.PERSON, r.NONE), "window_closed"),     # delivered 46 days ago
+    ("A10023", {}, r.DONE, (), "not_delivered_yet"),
+])
+def test_return_rows(demo_store, number, answers, next_step, fixes, reason):
+    order = demo_store.get(number)
+    remedy = r.decide("return_item", order, s.classify(order, datetime.now(timezone.utc), POLICY), POLICY, answers)
+    assert (remedy.next_step, remedy.fixes, remedy.reason) == (next_step, fixes, reason)
+
+
+def test_the_return_window_comes_from_the_policy(demo_store):
+    generous = replace(POLICY, return_window_days=60, return_requires_unused=False)
+    order = demo_store.get("A10035")
+    remedy = r.decide("return_item", order, s.classify(order, datetime.now(timezone.utc), generous), generous)
+    assert remedy.fixes == (r.RETURN, r.NONE)
+
+
+@pytest.mark.parametrize("number, next_step, reason", [
+    ("A10028", r.CHOOSE_FIX, "customs"),   # held 4 days: explain, record, a person can help
+    ("A10023", r.CHOOSE_FIX, ""),          # not at customs at all: the parcel's real situation
+])
+def test_customs_rows(demo_store, number, next_step, reason):
+    _, remedy = decide(demo_store, number, problem="customs_issue")
+    assert (remedy.next_step, remedy.reason) == (next_step, reason)
+
+
+def test_a_parcel_stuck_at_customs_goes_to_the_logistics_team(demo_store):
+    _, remedy = decide(demo_store, "A10028", problem="customs_issue", now=datetime.now(timezone.utc) + timedelta(days=2))
+    assert (remedy.next_step, remedy.reason) == (r.HANDOFF, "customs_stuck")
+
+
+@pytest.mark.parametrize("number, fixes", [
+    ("A10030", (r.CANCEL, r.NONE)),      # not shipped: cancel
+    ("A10024", (r.REFUND, r.RESHIP)),    # stalled: the parcel's own remedy
+])
+def test_a_refund_request_follows_the_order_state(demo_store, number, fixes):
+    assert decide(demo_store, number, problem="request_refund")[1].fixes == fixes
+    assert decide(demo_store, "A10034", problem="request_refund")[1].ask == r.ITEM_UNUSED  # delivered: a return

@@ -1,0 +1,51 @@
+"""The details form: the one answer a decision still needs (a photo, why cancel, is the item unused).
+
+action_resolve_order names the slot in `detail_needed`; the form asks only that, then the order is decided
+again with the answer. A shopper who cannot send a photo says so and goes on: the photo helps the team,
+it is never a condition for help.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from bot import remedies
+
+NO_PHOTO = "none"
+
+
+def latest_attachment(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The first image a channel attached to the shopper's latest message (see bot/channels)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            for attachment in (event.get("metadata") or {}).get("attachments") or []:
+                if isinstance(attachment, dict) and attachment.get("type") == "image" and attachment.get("id"):
+                    return attachment
+            return None
+    return None
+
+
+class ValidateDetailsForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_details_form"
+
+    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: DomainDict) -> List[Text]:
+        needed = tracker.get_slot("detail_needed")
+        return [needed] if needed in domain_slots else []
+
+    async def extract_photo(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+                            ) -> Dict[Text, Any]:
+        if tracker.get_slot("requested_slot") != remedies.PHOTO:
+            return {}
+        attachment = latest_attachment(tracker)
+        text = (tracker.latest_message.get("text") or "").strip()
+        if attachment:
+            caption = text if text and text != "[image]" else None
+            return {"photo": f"{attachment.get('channel', 'chat')}:{attachment['id']}", "photo_caption": caption}
+        # Anything else ("I can't", "no camera", a description) means: go on without a photo.
+        return {"photo": NO_PHOTO, "photo_caption": text or None}

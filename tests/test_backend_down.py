@@ -1,0 +1,55 @@
+"""A shop backend that is down: the shopper is told plainly and handed to a person; nothing crashes.
+
+The real Shopify adapter talks to a local server that answers 503, as Shopify does during an outage.
+"""
+import asyncio
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from actions.resolution import ActionCarryOutFix
+from actions.resolve_order import ActionResolveOrder
+from bot.cases import CaseBook
+from tests.conftest import make_tracker
+from tests.support.recorder import Recorder
+
+
+@pytest.fixture
+def shopify_down(var, monkeypatch):
+    server = Recorder()
+    server.route("/", lambda request: (503, {"errors": "Service Unavailable"}))
+    monkeypatch.setenv("PORTER_ORDER_BACKEND", "shopify")
+    monkeypatch.setenv("SHOPIFY_SHOP_URL", server.url)
+    monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", "shpat_test")
+    monkeypatch.setenv("PORTER_BACKEND_ATTEMPTS", "2")
+    monkeypatch.setenv("PORTER_BACKEND_BACKOFF", "0.01")
+    for cached in (services.store, services.cases, services.policy):
+        cached.cache_clear()
+    yield server
+    for cached in (services.store, services.cases, services.policy):
+        cached.cache_clear()
+    server.close()
+
+
+@pytest.mark.parametrize("action, slots", [
+    (ActionResolveOrder(), {"verified_order": "A10024", "problem": "parcel_not_received"}),
+    (ActionCarryOutFix(), {"verified_order": "A10024", "problem": "parcel_not_received", "fix": "refund"}),
+])
+def test_a_backend_outage_gets_an_apology_a_person_and_a_case(shopify_down, action, slots):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, make_tracker(slots=slots, sender="outage-1"), {}))
+    assert [m["response"] for m in dispatcher.messages] == ["utter_backend_down"]
+    [case] = CaseBook().list(type="handoff_request")
+    assert case.details["reason"] == "backend_down" and dispatcher.messages[0]["case_reference"] == case.reference
+    slots_set = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert slots_set["next_step"] == "handoff" and slots_set["backend_down"] is True
+    assert len(shopify_down.received("/admin/api")) == 2  # retried once, then gave up
+    assert not CaseBook().list(type="refund")
+
+
+def test_after_the_apology_the_order_step_stays_quiet(var):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionResolveOrder().run(dispatcher, make_tracker(slots={"backend_down": True}), {}))
+    assert dispatcher.messages == []
+    assert {e["name"]: e["value"] for e in events} == {"backend_down": False, "next_step": "handoff"}
