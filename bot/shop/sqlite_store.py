@@ -73,3 +73,10 @@ class SQLiteOrderStore:
         updated = replace(order, shipping_address=address)
         self.upsert_many([updated])
         return updated
+
+    def refund(self, order_number: str, amount: float, note: str) -> Optional[str]:
+        """Always None: the embedded store keeps no payments. The refund case Porter records is the refund's
+        record, and the shop pays it out from there. Raises KeyError for an unknown order, like the others."""
+        if self.get(order_number) is None:
+            raise KeyError(order_number)
+        return None

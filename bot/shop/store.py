@@ -1,7 +1,13 @@
 """The interface every order backend implements, and the choice of backend from configuration.
 
-Actions talk only to this interface. The embedded SQLite store is the default; later adapters (Shopify)
-implement the same methods, selected by ``PORTER_ORDER_BACKEND``.
+Actions talk only to this interface. ``PORTER_ORDER_BACKEND`` selects the store: ``sqlite`` (the default, the
+embedded store the orders/v1 import fills) or ``shopify`` (``bot.shop.shopify_store``). With
+``PORTER_TRACKING_BACKEND`` set (``aftership``, ``17track``), shipments take their events from that tracking
+service, whatever the store (``bot.tracking``).
+
+Every method of a store backed by a remote system raises ``bot.http_client.BackendUnavailable`` when that
+system (or the tracking service) cannot answer; a missing or wrong setting raises
+``bot.http_client.BackendConfigError`` (a ValueError) from ``open_store()``, naming the variable.
 """
 from __future__ import annotations
 
@@ -23,6 +29,10 @@ class OrderStore(Protocol):
     def update_shipping_address(self, order_number: str, address: Address) -> Order:
         ...
 
+    def refund(self, order_number: str, amount: float, note: str) -> Optional[str]:
+        """Returns the money in the order system; its refund id, or None when the store keeps no payments
+        (the embedded store: the case Porter records is the refund's record)."""
+
 
 def same_secret(a: Optional[str], b: Optional[str]) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
@@ -39,10 +49,24 @@ def verify(order: Optional[Order], email: Optional[str] = None, phone: Optional[
     return False
 
 
+ORDER_BACKENDS = ("sqlite", "shopify")
+
+
 def open_store() -> OrderStore:
-    backend = os.environ.get("PORTER_ORDER_BACKEND", "sqlite")
+    from bot.http_client import BackendConfigError
+    from bot.tracking import TrackedOrderStore, open_tracking
+
+    backend = (os.environ.get("PORTER_ORDER_BACKEND") or "sqlite").strip().lower()
     if backend == "sqlite":
         from bot.shop.sqlite_store import SQLiteOrderStore
 
-        return SQLiteOrderStore()
-    raise ValueError(f"PORTER_ORDER_BACKEND={backend!r} is not a known order backend (known: sqlite)")
+        store = SQLiteOrderStore()
+    elif backend == "shopify":
+        from bot.shop.shopify_store import ShopifyOrderStore
+
+        store = ShopifyOrderStore.from_env()
+    else:
+        raise BackendConfigError(f"PORTER_ORDER_BACKEND={backend!r} is not a known order backend "
+                                 f"(known: {', '.join(ORDER_BACKENDS)})")
+    tracking = open_tracking()
+    return TrackedOrderStore(store, tracking) if tracking else store
