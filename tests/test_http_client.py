@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -39,6 +40,13 @@ class HeaderRecorder(Recorder):
                 super().end_headers()
 
         self._server.RequestHandlerClass = WithHeaders
+        server, default = self._server, self._server.handle_error
+
+        def quiet(request, client_address) -> None:
+            # A client that timed out on a slow route has hung up: nothing to report.
+            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                default(request, client_address)
+        server.handle_error = quiet
 
     def headers(self, **values: str) -> None:
         self._local.headers = {k.replace("_", "-"): v for k, v in values.items()}
