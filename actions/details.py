@@ -44,6 +44,9 @@ class ValidateDetailsForm(FormValidationAction):
             return {}
         attachment = latest_attachment(tracker)
         text = (tracker.latest_message.get("text") or "").strip()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if not attachment and intent in ("human_handoff", "cancel_order"):
+            return {}  # not an answer: the rules hand over or leave the form
         if attachment:
             caption = text if text and text != "[image]" else None
             return {"photo": f"{attachment.get('channel', 'chat')}:{attachment['id']}", "photo_caption": caption}

@@ -189,3 +189,10 @@ def test_stop_leaves_the_form_and_forgets_half_given_answers(actions_env):
     assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
     slots = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
     assert slots["order_number"] is None and slots["requested_slot"] is None and slots["problem"] is None
+
+
+@pytest.mark.parametrize("intent", ["human_handoff", "cancel_order"])
+def test_asking_for_a_person_or_to_stop_is_not_taken_as_no_photo(actions_env, intent):
+    tracker = make_tracker(text="stop", intent=intent, events=[{"event": "user", "metadata": {}}],
+                           slots={"requested_slot": "photo"})
+    assert asyncio.run(ValidateDetailsForm().extract_photo(CollectingDispatcher(), tracker, {})) == {}
