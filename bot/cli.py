@@ -64,6 +64,23 @@ def _policy_check(args) -> int:
     return 0
 
 
+def _channels_undelivered(args) -> int:
+    from bot.channels.whatsapp_window import UndeliveredMessages
+    from bot.identifiers import mask_phone
+
+    messages = UndeliveredMessages().list(channel=args.channel)
+    if args.format == "json":
+        print(json.dumps([m.to_dict() for m in messages], ensure_ascii=False, indent=2))
+        return 0
+    if not messages:
+        print("no undelivered messages")
+    for m in messages:
+        text = " ".join(m.text.split())
+        text = text if len(text) <= 60 else text[:59] + "…"
+        print(f"{m.created_at}  {m.channel:<9} {mask_phone(m.recipient):<6} {text}\n    reason: {m.reason}")
+    return 0
+
+
 def _serve(args) -> int:
     from bot.serve import serve
 
@@ -109,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--name", help="story name (default: the conversation id)")
     exp.add_argument("--url", help="Rasa server URL (default: http://localhost:$RASA_PORT)")
     exp.set_defaults(func=_stories_export)
+
+    channels = sub.add_parser("channels", help="messaging channels (WhatsApp...)").add_subparsers(
+        dest="action", required=True)
+    und = channels.add_parser("undelivered", help="replies that could not be sent (e.g. outside WhatsApp's "
+                                                  "24-hour window), oldest first; numbers masked in the table")
+    und.add_argument("--format", choices=("table", "json"), default="table")
+    und.add_argument("--channel", help="only this channel (e.g. whatsapp)")
+    und.set_defaults(func=_channels_undelivered)
 
     run = sub.add_parser("serve", help="run the action server and Rasa together (what `make run` does)")
     run.add_argument("--model", required=True, help="trained model (.tar.gz)")
