@@ -251,3 +251,12 @@ def test_an_unknown_tracking_backend_is_named(monkeypatch):
     with pytest.raises(ValueError, match="PORTER_TRACKING_BACKEND='parcelmonkey' is not a known tracking backend "
                                          "\\(known: none, aftership, 17track\\)"):
         open_tracking()
+
+
+def test_tracking_with_unreadable_events_is_unusable(api, service):
+    broken = payload("gettrackinfo_lost.json")
+    broken["data"]["accepted"][0]["track_info"]["tracking"]["providers"][0]["events"][0]["address"] = "Lisboa"
+    broken["data"]["accepted"][0]["track_info"]["tracking"]["providers"][0]["events"][0]["location"] = None
+    api.route("/gettrackinfo", lambda r: (200, broken))
+    with pytest.raises(BackendUnavailable, match="answered tracking Porter cannot read"):
+        service.track("", NUMBER)

@@ -102,8 +102,8 @@ def test_a_parcel_aftership_does_not_know_is_none(api, aftership):
 
 
 def test_the_unwrapped_tracking_of_later_versions_is_read_too(api, aftership):
-    api.route("/trackings/china-post/", lambda r: (200, {"meta": {"code": 200},
-                                                         "data": payload("tracking_customs_hold.json")["data"]["tracking"]}))
+    unwrapped = payload("tracking_customs_hold.json")["data"]["tracking"]
+    api.route("/trackings/china-post/", lambda r: (200, {"meta": {"code": 200}, "data": unwrapped}))
     assert aftership.track("China Post", "LP00123456789012").substatus == "customs_hold"
 
 
@@ -246,3 +246,19 @@ def test_the_version_is_a_setting(api, monkeypatch):
     monkeypatch.setenv("AFTERSHIP_API_VERSION", "2024-04")
     assert open_tracking().prefix == "/tracking/2024-04"
     assert isinstance(AfterShipTracking("k"), AfterShipTracking)
+
+
+def test_a_tracking_with_unreadable_checkpoints_is_unusable(api, aftership):
+    broken = payload("tracking_customs_hold.json")
+    broken["data"]["tracking"]["checkpoints"][0]["tag"] = ["InfoReceived"]
+    api.route("/trackings/china-post/", lambda r: (200, broken))
+    with pytest.raises(BackendUnavailable, match="answered a tracking Porter cannot read"):
+        aftership.track("China Post", "LP00123456789012")
+
+
+def test_text_fields_that_are_not_text_are_left_out(api, aftership):
+    odd = payload("tracking_customs_hold.json")
+    odd["data"]["tracking"]["checkpoints"][2].update(location={"city": "Lisboa"}, message=None)
+    api.route("/trackings/china-post/", lambda r: (200, odd))
+    last = aftership.track("China Post", "LP00123456789012").events[-1]
+    assert (last.location, last.description) == ("Lisboa, PRT", "Delayed (Customs clearance)")

@@ -2,7 +2,6 @@
 (tests/data/payloads/shopify): mapping to Porter's orders, what Porter sends, and the failure cases."""
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import time
@@ -101,7 +100,8 @@ def test_what_porter_asks_shopify(shop, store):
     first = shop.received("/orders.json")[0]
     assert first.method == "GET" and first.query["name"] == ["#1001"] and first.query["status"] == ["any"]
     assert first.headers["x-shopify-access-token"] == TOKEN
-    assert [r.path for r in shop.received()][-1].endswith("/orders/5801000000001/fulfillments/5300000000001/events.json")
+    events = "/orders/5801000000001/fulfillments/5300000000001/events.json"
+    assert [r.path for r in shop.received()][-1].endswith(events)
 
 
 def test_an_order_number_typed_without_the_hash_is_found(shop, store):
@@ -201,7 +201,8 @@ def test_finding_an_order_by_tracking_number_follows_the_pages(shop, store, serv
         server.headers(Link=f'<{server.url}{shop.base}/orders.json?limit=250&page_info=p2>; rel="next"')
         return 200, payload("orders_scan_page1.json")
     shop.route("/orders.json", orders)
-    shop.route("/orders/5801000000001.json", lambda r: (200, {"order": payload("orders_by_name_shipped.json")["orders"][0]}))
+    full = {"order": payload("orders_by_name_shipped.json")["orders"][0]}
+    shop.route("/orders/5801000000001.json", lambda r: (200, full))
     shop.route("/orders/5801000000001/fulfillments/", lambda r: (200, payload("fulfillment_events.json")))
     order = store.find_by_tracking_number("lp00123456789012")
     assert order.order_number == "#1001" and order.shipment.tracking_number == "LP00123456789012"
@@ -403,3 +404,11 @@ def test_the_embedded_store_records_refunds_as_cases_only(demo_store):
     with pytest.raises(KeyError):
         demo_store.refund("A99999", 1, "x")
     assert callable(getattr(OrderStore, "refund"))
+
+
+def test_an_order_with_unreadable_fields_is_unusable(shop, store):
+    document = payload("orders_by_name_unfulfilled.json")
+    document["orders"][0]["line_items"][0]["quantity"] = "two"
+    shop.route("/orders.json", lambda r: (200, document))
+    with pytest.raises(BackendUnavailable, match="answered an order Porter cannot read \\(ValueError\\)"):
+        store.get("#1030")

@@ -1,4 +1,5 @@
-"""Orders from a Shopify shop, through the Admin REST API, version 2024-07 (https://shopify.dev/docs/api/admin-rest/2024-07).
+"""Orders from a Shopify shop through the Admin REST API, version 2024-07
+(https://shopify.dev/docs/api/admin-rest/2024-07).
 
 Calls (all under ``{SHOPIFY_SHOP_URL}/admin/api/{version}/``, header ``X-Shopify-Access-Token``):
 
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -144,9 +144,12 @@ def event_from_shopify(raw: Mapping[str, Any]) -> Optional[TrackingEvent]:
     status = EVENT_STATUSES.get(str(raw.get("status") or ""))
     if at is None or status is None:
         return None
-    location = ", ".join(p for p in (raw.get("city"), raw.get("province"), raw.get("country")) if p)
+    parts = (raw.get("city"), raw.get("province"), raw.get("country"))
+    location = ", ".join(p for p in parts if isinstance(p, str) and p)
+    message = raw.get("message")
     return TrackingEvent(at=at, location=location, status=status[0], substatus=status[1],
-                         description=raw.get("message") or str(raw.get("status")).replace("_", " "))
+                         description=message if isinstance(message, str) and message
+                         else str(raw.get("status")).replace("_", " "))
 
 
 class ShopifyOrderStore:
@@ -268,9 +271,18 @@ class ShopifyOrderStore:
             status=status, items=items, shipping_address=address, shipment=shipment,
         )
 
+    def _order(self, raw: Mapping[str, Any]) -> Order:
+        """order_from_shopify, with an answer Porter cannot read reported as BackendUnavailable."""
+        try:
+            return self.order_from_shopify(raw)
+        except BackendUnavailable:
+            raise
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise BackendUnavailable(BACKEND, f"answered an order Porter cannot read ({type(exc).__name__})")
+
     def get(self, order_number: str) -> Optional[Order]:
         raw = self._find_raw(order_number)
-        return self.order_from_shopify(raw) if raw else None
+        return self._order(raw) if raw else None
 
     def find_by_tracking_number(self, tracking_number: str) -> Optional[Order]:
         wanted = tracking_number.strip().upper()
@@ -287,7 +299,7 @@ class ShopifyOrderStore:
                 if any(wanted in (n.upper() for n in _tracking_numbers(f))
                        for f in fulfillments or [] if isinstance(f, dict)):
                     full = self.api.get(self._path(f"orders/{raw.get('id')}.json"))
-                    return self.order_from_shopify(self._body(full, "order", dict)) if full else None
+                    return self._order(self._body(full, "order", dict)) if full else None
             path, params = (response.links.get("next") or {}).get("url"), None
             if not path:
                 return None
@@ -312,7 +324,7 @@ class ShopifyOrderStore:
         response = self.api.put(self._path(f"orders/{raw.get('id')}.json"), body)
         if response is None:
             raise KeyError(order_number)
-        updated = self.order_from_shopify(self._body(response, "order", dict))
+        updated = self._order(self._body(response, "order", dict))
         logger.info("Shopify: shipping address of order %s updated", updated.order_number)
         return updated
 

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from bot.http_client import BackendUnavailable, JsonApi, checked_base_url, require_env
 from bot.shop.models import TRACKING_TAGS, TrackingEvent
-from bot.tracking.base import Tracking, parse_time, place, sort_events
+from bot.tracking.base import Tracking, parse_time, place, sort_events, text
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +101,11 @@ def parse_tracking(raw: Mapping[str, Any]) -> Tracking:
         if at is None:
             continue
         status, substatus = normalize(checkpoint.get("tag"), checkpoint.get("subtag"))
-        location = checkpoint.get("location") or place(checkpoint.get("city"), checkpoint.get("state"),
-                                                       checkpoint.get("country_iso3"))
+        location = text(checkpoint.get("location")) or place(checkpoint.get("city"), checkpoint.get("state"),
+                                                             checkpoint.get("country_iso3"))
         events.append(TrackingEvent(at=at, location=location, status=status, substatus=substatus,
-                                    description=checkpoint.get("message") or checkpoint.get("subtag_message") or ""))
+                                    description=text(checkpoint.get("message"))
+                                    or text(checkpoint.get("subtag_message"))))
     status, substatus = normalize(raw.get("tag"), raw.get("subtag"))
     return Tracking(status=status, substatus=substatus, events=sort_events(events), carrier=raw.get("slug"))
 
@@ -148,7 +149,10 @@ class AfterShipTracking:
             return None
         if not isinstance(raw, dict):
             raise BackendUnavailable(self.name, "answered with a tracking that is not an object")
-        return parse_tracking(raw)
+        try:
+            return parse_tracking(raw)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise BackendUnavailable(self.name, f"answered a tracking Porter cannot read ({type(exc).__name__})")
 
     def _data(self, response) -> Dict[str, Any]:
         body = response.data if response else None

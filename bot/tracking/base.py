@@ -58,13 +58,18 @@ def parse_time(value: Any) -> Optional[datetime]:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def text(value: Any) -> str:
+    """A carrier's text field, or "" when it is missing or not text."""
+    return value.strip() if isinstance(value, str) else ""
+
+
 def place(*parts: Any) -> str:
     """'Shenzhen, CN' from the non-empty parts, without repeats."""
     seen: List[str] = []
     for part in parts:
-        text = str(part).strip() if part else ""
-        if text and text not in seen:
-            seen.append(text)
+        value = text(part)
+        if value and value not in seen:
+            seen.append(value)
     return ", ".join(seen)
 
 

@@ -22,7 +22,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from bot.http_client import BackendCredentialsError, BackendUnavailable, JsonApi, checked_base_url, require_env
 from bot.shop.models import TrackingEvent
-from bot.tracking.base import Tracking, parse_time, place, sort_events
+from bot.tracking.base import Tracking, parse_time, place, sort_events, text
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ def parse_track_info(info: Mapping[str, Any]) -> Tracking:
     for provider in providers:
         if not isinstance(provider, dict):
             continue
-        carrier = carrier or (provider.get("provider") or {}).get("name")
+        carrier = carrier or text((provider.get("provider") or {}).get("name")) or None
         for event in provider.get("events") or []:
             if not isinstance(event, dict):
                 continue
@@ -110,10 +110,10 @@ def parse_track_info(info: Mapping[str, Any]) -> Tracking:
             else:
                 event_status, event_substatus = STAGES.get(event.get("stage") or "", ("InTransit", None))
             address = event.get("address") or {}
-            location = event.get("location") or place(address.get("city"), address.get("state"),
-                                                       address.get("country"))
+            location = text(event.get("location")) or place(address.get("city"), address.get("state"),
+                                                             address.get("country"))
             events.append(TrackingEvent(at=at, location=location, status=event_status, substatus=event_substatus,
-                                        description=event.get("description") or ""))
+                                        description=text(event.get("description"))))
     return Tracking(status=status, substatus=substatus, events=sort_events(events), carrier=carrier)
 
 
@@ -137,7 +137,10 @@ class SeventeenTrack:
             found = self._track_info(number)
         if not isinstance(found, dict) or not found:
             return None
-        return parse_track_info(found)
+        try:
+            return parse_track_info(found)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise BackendUnavailable(self.name, f"answered tracking Porter cannot read ({type(exc).__name__})")
 
     def _call(self, endpoint: str, number: str) -> Dict[str, Any]:
         # Both calls are safe to repeat: one reads, the other refuses a duplicate registration.
