@@ -36,3 +36,4 @@ def now() -> datetime:
 
 
 policy()  # fail fast on a bad policy file
+store()  # ...and on a missing or unknown backend setting (no network call: adapters connect on first use)

@@ -23,7 +23,7 @@ def test_importing_twice_gives_the_same_store(var):
     first = [o.to_dict() for o in store.all()]
     import_orders(DEMO_FILE, store)
     assert [o.to_dict() for o in store.all()] == first
-    assert len(first) == 15
+    assert len(first) == 18
 
 
 def test_a_changed_order_overwrites_the_old_one(var, demo_document, order_file):
