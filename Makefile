@@ -14,8 +14,11 @@ MODEL := $(PORTER_VAR_DIR)/models/porter.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data/nlu data/stories data/rules -name '*.yml' 2>/dev/null) \
 	$(wildcard bot/nlu/*.py) bot/identifiers.py
 DEMO_ANCHOR := 2026-11-01T00:00:00Z
+WEB_DIR := bot/web
+WIDGET := $(WEB_DIR)/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: install run shell train test validate test-stories pytest import-demo lock clean eval
+.PHONY: install install-web browser run shell train test validate test-stories pytest import-demo lock clean eval
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
@@ -24,7 +27,23 @@ $(VENV)/.installed: requirements.lock
 	$(BIN)/pip install --quiet -r requirements.lock
 	@touch $@
 
-install: $(VENV)/.installed
+# The storefront's chat widget (rasa-webchat), pinned by bot/web/package-lock.json and served by our web server.
+$(WIDGET): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found; the chat widget needs Node.js: apt-get install -y nodejs npm"; exit 1; }
+	cd $(WEB_DIR) && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+install-web: $(WIDGET)
+
+# Browser tests drive Debian's Chromium through Playwright (`playwright install` cannot download here).
+$(CHROMIUM):
+	@test "$$(id -u)" = 0 || { echo "error: $(CHROMIUM) is missing; install it with: sudo apt-get install -y chromium"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+browser: $(CHROMIUM)
+
+install: $(VENV)/.installed $(WIDGET)
 
 lock: ## re-pin requirements.lock from requirements.in in a throwaway venv
 	rm -rf /tmp/porter-lock && $(PYTHON310) -m venv /tmp/porter-lock && /tmp/porter-lock/bin/pip install -q -r requirements.in
@@ -42,7 +61,7 @@ $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
 train: $(MODEL)
 
 # Deprecation warnings from Rasa's dependencies say nothing to an operator; keep the logs readable.
-run: import-demo $(MODEL)
+run: import-demo $(MODEL) $(WIDGET)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL)
 
 shell: import-demo $(MODEL)
@@ -51,7 +70,7 @@ shell: import-demo $(MODEL)
 validate: install
 	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data
 
-pytest: $(MODEL)
+pytest: $(MODEL) $(WIDGET) $(CHROMIUM)
 	$(BIN)/python -m pytest -q tests
 
 test-stories: $(MODEL)

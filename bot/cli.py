@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -87,6 +88,12 @@ def _serve(args) -> int:
     return serve(Path(args.model), shell=args.shell)
 
 
+def _web(args) -> int:
+    from bot.web.app import run
+
+    return run(args.port, host=args.host, socket_url=args.socket_url)
+
+
 def _stories_export(args) -> int:
     from bot.story_export import export_story
 
@@ -135,10 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     und.add_argument("--channel", help="only this channel (e.g. whatsapp)")
     und.set_defaults(func=_channels_undelivered)
 
-    run = sub.add_parser("serve", help="run the action server and Rasa together (what `make run` does)")
+    run = sub.add_parser("serve", help="run the action server, Rasa and the web server together "
+                         "(what `make run` does)")
     run.add_argument("--model", required=True, help="trained model (.tar.gz)")
     run.add_argument("--shell", action="store_true", help="chat in this terminal instead of serving HTTP")
     run.set_defaults(func=_serve)
+
+    web = sub.add_parser("web", help="the web server: the storefront demo page with the chat widget")
+    web.add_argument("--port", type=int, default=int(os.environ.get("PORTER_WEB_PORT", "8080")),
+                     help="port (default: $PORTER_WEB_PORT or 8080)")
+    web.add_argument("--host", default=os.environ.get("PORTER_WEB_HOST", "127.0.0.1"),
+                     help="interface to listen on (default: $PORTER_WEB_HOST or 127.0.0.1)")
+    web.add_argument("--socket-url", help="where browsers reach Rasa's socket.io channel "
+                                          "(default: $PORTER_SOCKET_URL or http://localhost:$RASA_PORT)")
+    web.set_defaults(func=_web)
     return parser
 
 

@@ -1,8 +1,10 @@
-"""Runs the action server and the Rasa server together in the foreground, as `make run` promises.
+"""Runs the action server, the Rasa server and the web server together in the foreground, as `make run`
+promises.
 
-Both processes log to this terminal with a prefix; Ctrl-C (or SIGTERM) stops both; if either dies, the
-other is stopped too, so a half-running assistant is never left behind. The policy file is checked
-before anything starts.
+Every process logs to this terminal with a prefix; Ctrl-C (or SIGTERM) stops them all; if one dies, the
+others are stopped too, so a half-running assistant is never left behind. The policy file is checked
+before anything starts. The children share one identity secret (PORTER_IDENTITY_SECRET): the web server
+signs a signed-in shopper's identity with it and the action server checks it.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 from bot.paths import PROJECT_ROOT, var_dir
 from bot.policy import PolicyError, load_policy
@@ -32,6 +34,24 @@ def auth_token() -> str:
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
     print(f"[porter] Rasa API token: stored in {path} (set RASA_AUTH_TOKEN to choose your own)", flush=True)
+    return path.read_text().strip()
+
+
+def identity_secret() -> str:
+    """PORTER_IDENTITY_SECRET, or a random secret generated once and kept (owner-only) under var/."""
+    secret = os.environ.get("PORTER_IDENTITY_SECRET")
+    if secret:
+        print("[porter] identity secret: from PORTER_IDENTITY_SECRET", flush=True)
+        return secret
+    path = var_dir() / "identity_secret"
+    if not path.exists():
+        # Created owner-only from the start: the secret is never readable by others, even for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+    path.chmod(0o600)
+    print(f"[porter] identity secret: stored in {path} (set PORTER_IDENTITY_SECRET to share one between "
+          "machines)", flush=True)
     return path.read_text().strip()
 
 
@@ -96,7 +116,9 @@ def serve(model: Path, shell: bool = False) -> int:
         return 2
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     action_port = int(os.environ.get("ACTION_PORT", "5055"))
-    env = dict(os.environ, ACTION_PORT=str(action_port),
+    web_port = int(os.environ.get("PORTER_WEB_PORT", "8080"))
+    env = dict(os.environ, ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port), PORTER_WEB_PORT=str(web_port),
+               PORTER_IDENTITY_SECRET=identity_secret(),
                PORTER_TRACKER_DB=os.environ.get("PORTER_TRACKER_DB", str(var_dir() / "tracker.db")),
                PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     python = sys.executable
@@ -105,6 +127,9 @@ def serve(model: Path, shell: bool = False) -> int:
     # Handle both explicitly: a shell starts background jobs with SIGINT ignored, and Python keeps that.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # A closed terminal (or tmux session) sends SIGHUP: the servers live in their own sessions and would
+    # be left running without us, holding the ports.
+    signal.signal(signal.SIGHUP, lambda *_: stop.set())
     try:
         actions = _start([python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
                          "actions", env)
@@ -123,12 +148,15 @@ def serve(model: Path, shell: bool = False) -> int:
                        "--auth-token", auth_token(), "--port", str(rasa_port), "--cors", "*",
                        "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"], "rasa", env)
         processes.append(rasa)
-        if _wait_for_port(rasa_port, rasa, 300, stop):
-            print(f"[porter] ready: REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
-                  f"actions at http://localhost:{action_port}/webhook. Ctrl-C stops both.", flush=True)
+        web = _start([python, "-m", "bot", "web", "--port", str(web_port)], "web", env)
+        processes.append(web)
+        if _wait_for_port(rasa_port, rasa, 300, stop) and _wait_for_port(web_port, web, 60, stop):
+            print(f"[porter] ready: storefront with the chat widget at http://localhost:{web_port}/, "
+                  f"REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
+                  f"actions at http://localhost:{action_port}/webhook. Ctrl-C stops all three.", flush=True)
         while not stop.is_set():
             if any(p.poll() is not None for p in processes):
-                print("[porter] a server stopped; stopping the other", file=sys.stderr)
+                print("[porter] a server stopped; stopping the others", file=sys.stderr)
                 return 1
             stop.wait(0.5)
         return 0

@@ -1,0 +1,87 @@
+"""The web server's application: shared settings, templates, static files and the widget bundle, with each
+page of the site (the storefront now, the agent desk later) mounted as its own blueprint.
+
+The chat widget is the npm package rasa-webchat, installed by `make install-web` (`npm ci` in this folder)
+and served from here: a shop page never loads it from a CDN at run time.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sanic import Sanic, response
+from sanic.request import Request
+
+from bot.channels.identity import identity_secret
+
+WEB_ROOT = Path(__file__).resolve().parent
+TEMPLATES = WEB_ROOT / "templates"
+STATIC = WEB_ROOT / "static"
+WIDGET_BUNDLE = WEB_ROOT / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+WIDGET_URL = "/widget/webchat.js"
+DEFAULT_PORT = 8080
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    socket_url: str                 # where the widget's browser connects: Rasa's socket.io channel
+    identity_secret: Optional[str]  # signs the identity of a signed-in customer (bot.channels.identity)
+
+    @classmethod
+    def from_env(cls, socket_url: Optional[str] = None) -> "WebConfig":
+        """PORTER_SOCKET_URL (a public URL behind a proxy), else the local Rasa server on RASA_PORT."""
+        url = socket_url or os.environ.get("PORTER_SOCKET_URL") or \
+            f"http://localhost:{os.environ.get('RASA_PORT', '5005')}"
+        return cls(socket_url=url.rstrip("/"), identity_secret=identity_secret())
+
+
+def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
+    from bot.web import storefront
+
+    app = Sanic(name)
+    app.config.FALLBACK_ERROR_FORMAT = "text"
+    app.ctx.porter = config
+    app.ctx.templates = Environment(loader=FileSystemLoader(str(TEMPLATES)),
+                                    autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    app.static("/static", str(STATIC), name="static")
+
+    @app.get(WIDGET_URL)
+    async def widget_bundle(_: Request):
+        if not WIDGET_BUNDLE.exists():
+            return response.text("The chat widget is not installed: run `make install-web`.\n", status=503)
+        return await response.file(WIDGET_BUNDLE, mime_type="application/javascript; charset=utf-8",
+                                   headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.get("/healthz")
+    async def health(_: Request):
+        return response.json({"status": "ok", "widget_installed": WIDGET_BUNDLE.exists()})
+
+    @app.on_response
+    async def security_headers(_: Request, resp) -> None:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+
+    app.blueprint(storefront.blueprint)
+    return app
+
+
+def render(request: Request, template: str, **context) -> str:
+    return request.app.ctx.templates.get_template(template).render(**context)
+
+
+def run(port: int, host: str = "127.0.0.1", socket_url: Optional[str] = None) -> int:
+    config = WebConfig.from_env(socket_url)
+    if not WIDGET_BUNDLE.exists():
+        print(f"warning: {WIDGET_BUNDLE} is missing; run `make install-web`", flush=True)
+    if not config.identity_secret:
+        print("note: PORTER_IDENTITY_SECRET is not set, so signed-in customers are not vouched for "
+              "(`python -m bot serve` sets one)", flush=True)
+    print(f"storefront at http://localhost:{port}/ (widget connects to {config.socket_url})", flush=True)
+    create_app(config).run(host=host, port=port, access_log=False, motd=False)
+    return 0

@@ -1,0 +1,193 @@
+"""The storefront as a shopper uses it: Debian's Chromium, driven by Playwright, opens the demo shop that
+`python -m bot serve` serves, opens the chat bubble and talks to Porter over socket.io.
+
+Needs /usr/bin/chromium (`make browser`, which `make test` runs) and the widget bundle (`make install-web`).
+The `porter` fixture (conftest.py) is the running assistant shared with the other live tests.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from bot.channels.identity import trusted
+from bot.paths import PROJECT_ROOT, var_dir
+from bot.web.app import WIDGET_BUNDLE
+from tests.support.porter_server import IDENTITY_SECRET
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the networking flags Chromium keeps trying to reach Google's hosts, which this machine refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+REPLY = 60_000  # ms: the first replies of a fresh server can take a while on 2 cores
+REFERENCE = re.compile(r"PC-[A-Z0-9]{6}")
+expect.set_options(timeout=REPLY)  # every expect() below waits for what the shopper should see, up to REPLY
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install -y chromium)")
+    if not WIDGET_BUNDLE.exists():
+        pytest.fail(f"{WIDGET_BUNDLE} is missing: run `make install-web`")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_shopper(browser: Browser, locale: str = "en-US") -> Page:
+    """A shopper with their own browser profile (fresh local storage), in the given browser language."""
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(REPLY)
+    return context.new_page()
+
+
+def open_chat(page: Page) -> None:
+    page.locator("button.rw-launcher").first.click()
+    expect(page.locator("textarea.rw-new-message")).to_be_visible()
+
+
+def say(page: Page, text: str) -> None:
+    box = page.locator("textarea.rw-new-message")
+    box.fill(text)
+    box.press("Enter")
+    expect(page.locator(".rw-client").last).to_have_text(text)
+
+
+def conversation(page: Page):
+    return page.locator("#rw-messages")
+
+
+def porter_says(page: Page, text) -> None:
+    """Waits until one of Porter's messages shows `text` (a string or a compiled pattern)."""
+    expect(page.locator(".rw-response").filter(has_text=text).first).to_be_visible()
+
+
+def shoot(page: Page, name: str) -> Path:
+    """What the shopper sees, kept for people to look at: var/screenshots/NAME (printed with pytest -s)."""
+    path = var_dir() / "screenshots" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+    return path
+
+
+def widget_session(page: Page) -> str:
+    """The conversation id the widget keeps in the browser (Rasa's sender id for this shopper)."""
+    return page.evaluate("JSON.parse(window.localStorage.getItem('chat_session')).session_id")
+
+
+@pytest.fixture
+def undo_cases(porter):
+    """Removes the cases opened by the given conversations after the test, so the shared demo shop stays as
+    the other live tests expect it (test_end_to_end refunds A10024 itself, and checks it is refunded once)."""
+    conversations: list[str] = []
+    yield conversations
+    with sqlite3.connect(porter.env["PORTER_SHOP_DB"]) as db:
+        db.executemany("DELETE FROM cases WHERE conversation_id = ?", [(c,) for c in conversations])
+
+
+def cases(porter) -> list[dict]:
+    result = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json"], cwd=PROJECT_ROOT,
+                            env=porter.env, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_a_shopper_gets_a_refund_in_the_chat_widget_and_keeps_the_conversation_after_a_reload(
+        porter, browser, undo_cases):
+    page = new_shopper(browser)
+    page.goto(f"{porter.web}/")
+    expect(page.get_by_role("heading", name="Quiet things for the home, shipped worldwide.")).to_be_visible()
+
+    open_chat(page)
+    porter_says(page, "Hi, I'm Porter")
+    undo_cases.append(widget_session(page))
+    say(page, "my parcel never arrived")
+    porter_says(page, "What is your order number?")
+    say(page, "A10024")
+    porter_says(page, "the email address you used")
+    say(page, "james.miller@example.com")
+    porter_says(page, "no new scan for 12 days")
+    porter_says(page, "Los Angeles, US: in transit")
+    refund = page.locator(".rw-reply", has_text="Full refund")
+    expect(refund).to_be_visible()
+    expect(page.locator(".rw-reply", has_text="Send a new one free")).to_be_visible()
+
+    shoot(page, "storefront-choices.png")
+    refund.click()
+    # A fresh refund ("Done: ... Your reference is PC-...") or, when an earlier test refunded this order
+    # already, the same case again ("already taken care of ... PC-..."): never a second refund.
+    answer = page.locator(".rw-response").filter(has_text=re.compile(r"(Done|already taken care of).*PC-"))
+    expect(answer.first).to_be_visible()
+    reference = REFERENCE.search(answer.first.inner_text()).group(0)
+    porter_says(page, "Is there anything else I can help you with?")
+    refund_case = next(c for c in cases(porter) if c["reference"] == reference)
+    assert (refund_case["type"], refund_case["order_number"]) == ("refund", "A10024")
+
+    shoot(page, "storefront-refund.png")
+
+    page.reload()
+    expect(page.get_by_role("heading", name="Quiet things for the home, shipped worldwide.")).to_be_visible()
+    if not page.locator("textarea.rw-new-message").is_visible():
+        open_chat(page)
+    for shown in ("my parcel never arrived", "A10024", "james.miller@example.com", "no new scan for 12 days",
+                  reference):
+        expect(conversation(page)).to_contain_text(shown)
+    # the reloaded page continues the conversation; it does not greet the shopper a second time
+    expect(page.locator(".rw-response", has_text="Hi, I'm Porter")).to_have_count(1)
+    say(page, "thanks")
+    porter_says(page, "You're welcome")
+    page.context.close()
+
+
+def test_a_french_shopper_is_greeted_and_answered_in_french(porter, browser):
+    page = new_shopper(browser, locale="en-US")  # the page's ?lang=fr wins over the browser's language
+    page.goto(f"{porter.web}/?lang=fr")
+    open_chat(page)
+    expect(page.locator("textarea.rw-new-message")).to_have_attribute("placeholder", "Écrivez un message...")
+    porter_says(page, "Bonjour, je suis Porter")
+    say(page, "mon colis n'est jamais arrivé")
+    porter_says(page, "Quel est votre numéro de commande ?")
+    page.context.close()
+
+
+def test_a_signed_in_customer_is_not_asked_for_the_email(porter, browser):
+    page = new_shopper(browser)
+    page.goto(f"{porter.web}/?customer=claire.dubois@example.fr")
+    expect(page.get_by_text("Signed in as claire.dubois@example.fr")).to_be_visible()
+    open_chat(page)
+    porter_says(page, "Hi, I'm Porter")
+    say(page, "where is my order")
+    porter_says(page, "What is your order number?")
+    say(page, "#1001")
+    porter_says(page, "economy mail without tracking")
+    expect(page.locator(".rw-reply", has_text="Full refund")).to_be_visible()
+    expect(conversation(page)).not_to_contain_text("email address")
+    page.context.close()
+
+
+def test_the_page_signs_the_customer_and_escapes_what_it_is_given(porter):
+    page = requests.get(f"{porter.web}/", params={"customer": "Claire.Dubois@Example.fr", "lang": "fr"}, timeout=30)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    widget = json.loads(re.search(r'<script id="porter-widget" type="application/json">(.*?)</script>',
+                                  page.text).group(1))
+    assert widget["socketUrl"] == porter.base and widget["locale"] == "fr"
+    signed_in = {"identity": widget["identity"]}
+    assert trusted(signed_in, secret=IDENTITY_SECRET) == {"email": "claire.dubois@example.fr"}
+    assert trusted(signed_in, secret="another-secret") == {}
+
+    hostile = '"><script>alert(1)</script>'
+    page = requests.get(f"{porter.web}/", params={"customer": hostile + "@x.io", "lang": hostile}, timeout=30)
+    assert page.status_code == 200 and "<script>alert" not in page.text
+    assert '"identity": null' in page.text and '"locale": null' in page.text
+
+    bundle = requests.get(f"{porter.web}/widget/webchat.js", timeout=30)
+    assert bundle.status_code == 200 and "WebChat" in bundle.text[:2000]
