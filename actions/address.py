@@ -42,7 +42,9 @@ class ValidateAddressForm(FormValidationAction):
 
     def validate_new_address(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> Dict[Text, Any]:
-        text = str(slot_value or "")
+        if slot_value is None:
+            return {}  # the form is just starting (slots cleared by action_resolve_order): nothing given yet
+        text = str(slot_value)
         if not looks_like_address(text):
             dispatcher.utter_message(response="utter_invalid_new_address")
             return {"new_address": None}

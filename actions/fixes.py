@@ -205,7 +205,7 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
     if not created:
         dispatcher.utter_message(response="utter_already_done", order_number=order.order_number,
                                  case_reference=case.reference)
-    elif order.shipment and remedies.needs_carrier_claim(situation, fix):
+    elif order.shipment and remedies.needs_carrier_claim(situation, fix, problem):
         _open_carrier_claim(ctx, case)
     dispatcher.utter_message(response="utter_anything_else")
     logger.info("fix %s for order %s: case %s (%s)", fix, order.order_number, case.reference,

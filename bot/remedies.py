@@ -183,5 +183,10 @@ def decide(problem: str, order: Order, situation: s.Situation, policy: Policy,
     return for_missing_parcel(order, situation, policy)
 
 
-def needs_carrier_claim(situation_kind: str, fix: str) -> bool:
-    return fix in MONEY_FIXES and situation_kind in CLAIM_SITUATIONS
+PARCEL_PROBLEMS = ("where_is_my_order", "parcel_not_received", "delivery_failed")
+
+
+def needs_carrier_claim(situation_kind: str, fix: str, problem: str = "parcel_not_received") -> bool:
+    """The carrier lost track of the parcel and we paid for it: claim it back. A broken, wrong or unwanted
+    item is the shop's matter, not the carrier's, even when the parcel was delivered."""
+    return problem in PARCEL_PROBLEMS and fix in MONEY_FIXES and situation_kind in CLAIM_SITUATIONS

@@ -139,6 +139,12 @@ def test_addresses_are_checked_and_read_back():
         {"address_confirmed": None, "new_address": None}
 
 
+def test_a_form_that_is_just_starting_does_not_complain_about_an_address_not_yet_given():
+    dispatcher = CollectingDispatcher()
+    assert ValidateAddressForm().validate_new_address(None, dispatcher, make_tracker(), {}) == {}
+    assert dispatcher.messages == []
+
+
 def test_two_misunderstandings_in_a_row_offer_a_person():
     fallback = {"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     understood = {"event": "user", "parse_data": {"intent": {"name": "greet"}}}

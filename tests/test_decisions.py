@@ -66,6 +66,8 @@ def test_carrier_claims_go_with_money_fixes_when_the_carrier_failed():
     assert r.needs_carrier_claim(s.LOST, r.RESHIP)
     assert not r.needs_carrier_claim(s.ADDRESS_PROBLEM, r.RESHIP)
     assert not r.needs_carrier_claim(s.IN_TRANSIT, r.NOTIFY)
+    assert not r.needs_carrier_claim(s.DELIVERED, r.REFUND, "damaged_item")  # the shop's matter
+    assert not r.needs_carrier_claim(s.DELIVERED, r.REFUND, "return_item")
 
 
 # The rest of the playbook's table: item problems, cancellations, returns, refunds, customs.
