@@ -29,7 +29,7 @@ def guard_backend(run: Run) -> Run:
             logger.warning("%s: %s; handing over to a person", self.name(), exc)
             case = open_handoff(tracker, reason="backend_down")
             dispatcher.utter_message(response="utter_backend_down", case_reference=case.reference)
-            # backend_down tells action_resolve_order (run next by the form's closing rule) to stay quiet.
-            return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("backend_down", True),
+            # form_exit tells action_resolve_order (run next by the form's closing rule) to stay quiet.
+            return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("form_exit", "backend_down"),
                     SlotSet("next_step", "handoff"), SlotSet("case_reference", case.reference)]
     return guarded

@@ -46,7 +46,18 @@ def _asks_why(tracker: Tracker) -> bool:
     text = (message.get("text") or "").strip()
     intent = (message.get("intent") or {}).get("name")
     return text.endswith(("?", "？", "¿")) or text.startswith("¿") or \
-        intent in ("nlu_fallback", "out_of_scope", "bot_challenge")
+        intent in ("nlu_fallback", "out_of_scope", "deny")
+
+
+def _asks_to_stop(tracker: Tracker) -> bool:
+    """"stop" / "cancel that" in the middle of the lookup, as opposed to "cancel my order A10030"."""
+    message = tracker.latest_message or {}
+    text = message.get("text") or ""
+    return (message.get("intent") or {}).get("name") == "cancel_order" and not any(
+        identifiers.first(text, kind) for kind in ("order_number", "email", "tracking_number"))
+
+
+STOPPED = {"order_number": None, "email": None, "requested_slot": None, "form_exit": "stopped"}
 
 
 class ValidateOrderLookupForm(FormValidationAction):
@@ -59,6 +70,8 @@ class ValidateOrderLookupForm(FormValidationAction):
 
     async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> List[Text]:
+        if tracker.get_slot("form_exit"):
+            return []  # stopped, or the backend is down: the form ends here
         if (tracker.get_slot("verification_failures") or 0) >= services.policy().verification_attempts:
             return []  # give up: the form ends and action_resolve_order hands over to a person
         verified = tracker.get_slot("verified_order")
@@ -83,6 +96,8 @@ class ValidateOrderLookupForm(FormValidationAction):
 
     def validate_order_number(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> Dict[Text, Any]:
+        if _asks_to_stop(tracker):
+            return STOPPED
         order_number = _order_number_in(slot_value)
         if not order_number:
             # Shoppers often have the tracking number at hand instead. It stays as typed until the email
@@ -110,6 +125,8 @@ class ValidateOrderLookupForm(FormValidationAction):
 
     def validate_email(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                        domain: DomainDict) -> Dict[Text, Any]:
+        if _asks_to_stop(tracker):
+            return STOPPED
         email = _email_in(slot_value)
         if not email:
             dispatcher.utter_message(response="utter_why_email" if _asks_why(tracker) else "utter_invalid_email")

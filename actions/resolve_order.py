@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import problem_replies, services, wording
 from actions.backend_guard import guard_backend
+from actions.form_control import stop
 from actions.handoff import open_handoff
 from bot import remedies
 from bot import situations as s
@@ -95,8 +96,11 @@ class ActionResolveOrder(Action):
     @guard_backend
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
-        if tracker.get_slot("backend_down"):  # the lookup already apologised and handed over
-            return [SlotSet("backend_down", False), SlotSet("next_step", "handoff")]
+        exit_reason = tracker.get_slot("form_exit")
+        if exit_reason == "backend_down":  # the lookup already apologised and handed over
+            return [SlotSet("form_exit", None), SlotSet("next_step", "handoff")]
+        if exit_reason == "stopped":
+            return stop(dispatcher, tracker) + [SlotSet("next_step", remedies.DONE)]
         language = wording.language_of(tracker)
         order_number = tracker.get_slot("verified_order")
         if not order_number:

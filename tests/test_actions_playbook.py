@@ -170,6 +170,7 @@ def test_a_tracking_number_finds_the_order_but_reveals_nothing_before_the_email(
 
 @pytest.mark.parametrize("text, intent, expected", [
     ("why do you need my email?", "nlu_fallback", "utter_why_email"),
+    ("why do you need that", "deny", "utter_why_email"),  # a "no" to the question gets the reason too
     ("¿para qué necesitas mi correo?", "out_of_scope", "utter_why_email"),
     ("为什么要我的邮箱？", "nlu_fallback", "utter_why_email"),
     ("james at example", "inform", "utter_invalid_email"),
@@ -179,6 +180,19 @@ def test_a_question_inside_the_form_gets_an_answer_and_the_question_again(action
     result = ValidateOrderLookupForm().validate_email(
         text, dispatcher, make_tracker(text=text, intent=intent, slots={"order_number": "A10024"}), {})
     assert result == {"email": None} and responses(dispatcher.messages) == [expected]
+
+
+@pytest.mark.parametrize("text, stops", [("cancel that", True), ("stop", True),
+                                         ("cancel my order A10030", False), ("cancel, it's chen.jie@example.hk", False)])
+def test_stop_in_the_lookup_ends_the_form_but_a_cancellation_with_details_goes_on(actions_env, text, stops):
+    tracker = make_tracker(text=text, intent="cancel_order", slots={"requested_slot": "email",
+                                                                    "order_number": "A10030"})
+    result = ValidateOrderLookupForm().validate_email(text, CollectingDispatcher(), tracker, {})
+    assert (result.get("form_exit") == "stopped") is stops
+    if stops:
+        assert result["requested_slot"] is None
+        said, slots = resolve(None, "cancel_order", form_exit="stopped")
+        assert responses(said) == ["utter_form_stopped"] and slots["next_step"] == "done"
 
 
 def test_stop_leaves_the_form_and_forgets_half_given_answers(actions_env):

@@ -43,13 +43,13 @@ def test_a_backend_outage_gets_an_apology_a_person_and_a_case(shopify_down, acti
     [case] = CaseBook().list(type="handoff_request")
     assert case.details["reason"] == "backend_down" and dispatcher.messages[0]["case_reference"] == case.reference
     slots_set = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-    assert slots_set["next_step"] == "handoff" and slots_set["backend_down"] is True
+    assert slots_set["next_step"] == "handoff" and slots_set["form_exit"] == "backend_down"
     assert len(shopify_down.received("/admin/api")) == 2  # retried once, then gave up
     assert not CaseBook().list(type="refund")
 
 
 def test_after_the_apology_the_order_step_stays_quiet(var):
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(ActionResolveOrder().run(dispatcher, make_tracker(slots={"backend_down": True}), {}))
+    events = asyncio.run(ActionResolveOrder().run(dispatcher, make_tracker(slots={"form_exit": "backend_down"}), {}))
     assert dispatcher.messages == []
-    assert {e["name"]: e["value"] for e in events} == {"backend_down": False, "next_step": "handoff"}
+    assert {e["name"]: e["value"] for e in events} == {"form_exit": None, "next_step": "handoff"}
