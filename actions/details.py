@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
@@ -52,3 +53,11 @@ class ValidateDetailsForm(FormValidationAction):
             return {"photo": f"{attachment.get('channel', 'chat')}:{attachment['id']}", "photo_caption": caption}
         # Anything else ("I can't", "no camera", a description) means: go on without a photo.
         return {"photo": NO_PHOTO, "photo_caption": text or None}
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> List[Dict[Text, Any]]:
+        # rasa_sdk keeps only the required slot (photo) of what extract_photo returned; keep its caption too.
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        if any(event.get("name") == "photo" for event in events):
+            events.append(SlotSet("photo_caption", tracker.get_slot("photo_caption")))
+        return events

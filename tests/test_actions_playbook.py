@@ -210,3 +210,21 @@ def test_asking_for_a_person_or_to_stop_is_not_taken_as_no_photo(actions_env, in
     tracker = make_tracker(text="stop", intent=intent, events=[{"event": "user", "metadata": {}}],
                            slots={"requested_slot": "photo"})
     assert asyncio.run(ValidateDetailsForm().extract_photo(CollectingDispatcher(), tracker, {})) == {}
+
+
+def test_the_photo_caption_survives_the_forms_validation(actions_env):
+    """Extraction and validation as rasa_sdk runs them: the caption is not a required slot but is kept."""
+    events = [{"event": "user", "text": "the box was crushed", "metadata": {"attachments": [
+        {"type": "image", "channel": "telegram", "id": "FILE9"}]}}]
+    tracker = make_tracker(text="the box was crushed", events=events,
+                           slots={"requested_slot": "photo", "detail_needed": "photo"})
+    domain = {"slots": {name: {"type": "text", "mappings": [{"type": "custom"}]}
+                        for name in ("photo", "photo_caption", "cancel_reason", "item_unused")},
+              "forms": {"details_form": {"required_slots": ["photo", "cancel_reason", "item_unused"]}}}
+    dispatcher = CollectingDispatcher()
+    form = ValidateDetailsForm()
+    extracted = asyncio.run(form.get_extraction_events(dispatcher, tracker, domain))
+    tracker.add_slots(extracted)
+    tracker.events.extend(extracted)
+    validated = {e["name"]: e["value"] for e in asyncio.run(form.get_validation_events(dispatcher, tracker, domain))}
+    assert validated == {"photo": "telegram:FILE9", "photo_caption": "the box was crushed"}
