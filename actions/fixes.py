@@ -19,6 +19,7 @@ from actions import services, wording
 from actions.handoff import open_handoff
 from bot import remedies
 from bot.cases import Case
+from bot.http_client import BackendUnavailable
 from bot.shop.models import Order
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,19 @@ class Context:
         return {slot: self.tracker.get_slot(slot) for slot in slots if self.tracker.get_slot(slot)}
 
 
+def _pay_back(ctx: Context, case: Case) -> None:
+    """Refund through the shop's order system when it takes refunds (Shopify); the embedded store keeps
+    no payments, so there the case is the record the shop pays out from. A failure marks the case and
+    reaches the backend guard, which apologises and hands over."""
+    try:
+        refund_id = services.store().refund(ctx.order.order_number, case.amount or 0.0, note=case.reference)
+    except BackendUnavailable:
+        services.cases().update(case.reference, status="failed", details={"failure": "order system unavailable"})
+        raise
+    if refund_id:
+        services.cases().update(case.reference, status="done", details={"refund_id": refund_id})
+
+
 def _refund(ctx: Context) -> Tuple[Case, bool]:
     policy = services.policy()
     item_problem = ctx.problem in remedies.ITEM_PROBLEMS
@@ -57,6 +71,8 @@ def _refund(ctx: Context) -> Tuple[Case, bool]:
         type="refund", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"method": "original_payment", "situation": ctx.situation, "problem": ctx.problem,
                  "return_required": send_back, **ctx.evidence}, **ctx.common)
+    if created and not send_back:  # an item to send back is refunded when it arrives
+        _pay_back(ctx, case)
     if created:
         ctx.dispatcher.utter_message(response="utter_refund_done", case_reference=case.reference,
                                      amount=ctx.money(ctx.order.total))
@@ -105,6 +121,7 @@ def _partial_refund(ctx: Context) -> Tuple[Case, bool]:
         details={"method": "original_payment", "partial_percent": percent, "keeps_item": True,
                  "problem": ctx.problem, **ctx.evidence}, **ctx.common)
     if created:
+        _pay_back(ctx, case)
         ctx.dispatcher.utter_message(response="utter_partial_refund_done", case_reference=case.reference,
                                      amount=ctx.money(amount))
     return case, created
@@ -117,6 +134,7 @@ def _cancel(ctx: Context) -> Tuple[Case, bool]:
         type="refund", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"method": "original_payment", "reason": "cancelled_before_shipping"}, **ctx.common)
     if created:
+        _pay_back(ctx, refund)
         book.open_case(type="cancellation", idempotency_key=f"{ctx.order.order_number}:cancellation",
                        details={"refund_case": refund.reference, "stage": "before_shipping"}, **ctx.common)
         ctx.dispatcher.utter_message(response="utter_cancel_done", case_reference=refund.reference,

@@ -120,3 +120,17 @@ class CaseBook:
         with connect(self.path) as conn:
             row = conn.execute("SELECT * FROM cases WHERE reference = ?", (reference.strip().upper(),)).fetchone()
         return _row_to_case(row) if row else None
+
+    def update(self, reference: str, *, status: Optional[str] = None,
+               details: Optional[Dict[str, Any]] = None) -> Case:
+        """Records what happened after the case was opened (a payment id, a failure); keys are merged."""
+        with connect(self.path) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute("SELECT * FROM cases WHERE reference = ?", (reference,)).fetchone()
+            if row is None:
+                raise KeyError(reference)
+            case = _row_to_case(row)
+            merged = {**case.details, **(details or {})}
+            conn.execute("UPDATE cases SET status = ?, details = ? WHERE reference = ?",
+                         (status or case.status, json.dumps(merged, ensure_ascii=False, sort_keys=True), reference))
+        return self.get(reference)

@@ -412,3 +412,33 @@ def test_an_order_with_unreadable_fields_is_unusable(shop, store):
     shop.route("/orders.json", lambda r: (200, document))
     with pytest.raises(BackendUnavailable, match="answered an order Porter cannot read \\(ValueError\\)"):
         store.get("#1030")
+
+
+# --- carried out from the conversation -------------------------------------------------------------------
+
+def test_a_refund_chosen_in_chat_is_paid_back_through_shopify_once(shop, var):
+    import asyncio
+
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions import services
+    from actions.resolution import ActionCarryOutFix
+    from bot.cases import CaseBook
+    from tests.conftest import make_tracker
+
+    refund_shop(shop)
+    for cached in (services.store, services.cases, services.policy):
+        cached.cache_clear()
+    try:
+        for attempt in range(2):  # the same button pressed twice
+            dispatcher = CollectingDispatcher()
+            tracker = make_tracker(slots={"verified_order": "#1001", "problem": "parcel_not_received",
+                                          "fix": "refund", "situation": "stalled"}, sender="shopify-chat")
+            asyncio.run(ActionCarryOutFix().run(dispatcher, tracker, {}))
+    finally:
+        for cached in (services.store, services.cases, services.policy):
+            cached.cache_clear()
+    [case] = CaseBook().list(type="refund")
+    assert (case.status, case.details["refund_id"], case.amount) == ("done", "9300000000001", 29.9)
+    assert len(shop.received("/refunds.json")) == 1
+    assert shop.received("/refunds.json")[0].json["refund"]["note"] == case.reference
