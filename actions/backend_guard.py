@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import open_handoff
+from actions.handoff import hand_over
 from bot.http_client import BackendUnavailable
 
 logger = logging.getLogger(__name__)
@@ -27,9 +27,8 @@ def guard_backend(run: Run) -> Run:
             return await run(self, dispatcher, tracker, domain)
         except BackendUnavailable as exc:
             logger.warning("%s: %s; handing over to a person", self.name(), exc)
-            case = open_handoff(tracker, reason="backend_down")
-            dispatcher.utter_message(response="utter_backend_down", case_reference=case.reference)
-            # form_exit tells action_resolve_order (run next by the form's closing rule) to stay quiet.
-            return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("form_exit", "backend_down"),
-                    SlotSet("next_step", "handoff"), SlotSet("case_reference", case.reference)]
+            # The conversation is paused by the handoff, so nothing runs after the form until a person
+            # hands it back.
+            return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("next_step", "handoff")] + \
+                hand_over(tracker, dispatcher, "backend_down", response="utter_backend_down")
     return guarded

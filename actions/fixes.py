@@ -16,7 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, wording
-from actions.handoff import open_handoff
+from actions.handoff import hand_over
 from bot import remedies
 from bot.cases import Case
 from bot.http_client import BackendUnavailable
@@ -206,9 +206,7 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
         dispatcher.utter_message(response="utter_anything_else")
         return events
     if fix == remedies.PERSON:
-        case = open_handoff(tracker, reason=f"{tracker.get_slot('situation')}")
-        dispatcher.utter_message(response="utter_handoff_requested", case_reference=case.reference)
-        return events + [SlotSet("case_reference", case.reference)]
+        return events + hand_over(tracker, dispatcher, reason=f"{tracker.get_slot('situation')}")
     action = FIX_ACTIONS.get(fix or "")
     if action is None:
         logger.warning("unknown fix %r", fix)

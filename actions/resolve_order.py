@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import problem_replies, services, wording
 from actions.backend_guard import guard_backend
 from actions.form_control import stop
-from actions.handoff import open_handoff
+from actions.handoff import hand_over
 from bot import remedies
 from bot import situations as s
 from bot.shop.models import Order
@@ -96,18 +96,13 @@ class ActionResolveOrder(Action):
     @guard_backend
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
-        exit_reason = tracker.get_slot("form_exit")
-        if exit_reason == "backend_down":  # the lookup already apologised and handed over
-            return [SlotSet("form_exit", None), SlotSet("next_step", "handoff")]
-        if exit_reason == "stopped":
+        if tracker.get_slot("form_exit") == "stopped":
             return stop(dispatcher, tracker) + [SlotSet("next_step", remedies.DONE)]
         language = wording.language_of(tracker)
         order_number = tracker.get_slot("verified_order")
         if not order_number:
-            case = open_handoff(tracker, reason="verification_failed")
-            dispatcher.utter_message(response="utter_verification_handoff", case_reference=case.reference)
-            return [SlotSet("next_step", "handoff"), SlotSet("case_reference", case.reference),
-                    SlotSet("email", None), SlotSet("verification_failures", 0)]
+            return [SlotSet("next_step", "handoff"), SlotSet("email", None), SlotSet("verification_failures", 0)] \
+                + hand_over(tracker, dispatcher, "verification_failed", response="utter_verification_handoff")
 
         order = services.store().get(order_number)
         policy = services.policy()
@@ -147,9 +142,7 @@ class ActionResolveOrder(Action):
             details={"substatus": last.substatus if last else None, "days_held": situation.days_since_last_scan,
                      "carrier": order.shipment.carrier if order.shipment else None})
         if remedy.next_step == remedies.HANDOFF:
-            handoff = open_handoff(tracker, reason="customs_stuck")
-            dispatcher.utter_message(response="utter_customs_handoff", days=situation.days_since_last_scan or 0,
-                                     case_reference=handoff.reference)
-            return [SlotSet("case_reference", handoff.reference)]
+            return hand_over(tracker, dispatcher, "customs_stuck", response="utter_customs_handoff",
+                             days=situation.days_since_last_scan or 0)
         dispatcher.utter_message(response="utter_customs_case_opened", case_reference=case.reference)
         return [SlotSet("case_reference", case.reference)]

@@ -181,3 +181,22 @@ def test_an_explicit_language_request_is_confirmed_not_treated_as_misunderstood(
     messages, _, _ = run(ActionHandleFallback(), intent="nlu_fallback", slots={"language": "zh"},
                          entities=[{"entity": "language", "value": "zh", "role": "requested"}])
     assert messages[0]["response"] == "utter_language_switched"
+
+
+def test_asking_for_a_person_queues_a_ticket_with_the_conversation_and_pauses_porter(actions_env):
+    from bot.handoff.tickets import TicketStore
+
+    events = [{"event": "user", "text": "my parcel never came", "timestamp": 1.0},
+              {"event": "bot", "text": "What is your order number?", "timestamp": 2.0},
+              {"event": "user", "text": "I want a human", "timestamp": 3.0}]
+    messages, slots, returned = run(ActionRequestHandoff(), events=events, sender="wants-a-person",
+                                    slots={"verified_order": "A10024", "problem": "parcel_not_received",
+                                           "language": "es"})
+    assert any(e["event"] == "pause" for e in returned)
+    [ticket] = TicketStore().queue()
+    assert (ticket.conversation_id, ticket.order_number, ticket.language, ticket.problem) == \
+        ("wants-a-person", "A10024", "es", "parcel_not_received")
+    assert [line["who"] for line in ticket.transcript] == ["shopper", "bot", "shopper"]
+    assert ticket.case_reference == slots["case_reference"]
+    run(ActionRequestHandoff(), events=events, sender="wants-a-person")  # asking again: same place in the queue
+    assert len(TicketStore().queue()) == 1

@@ -11,6 +11,7 @@ from actions import services
 from actions.resolution import ActionCarryOutFix
 from actions.resolve_order import ActionResolveOrder
 from bot.cases import CaseBook
+from bot.handoff.tickets import TicketStore
 from tests.conftest import make_tracker
 from tests.support.recorder import Recorder
 
@@ -43,13 +44,8 @@ def test_a_backend_outage_gets_an_apology_a_person_and_a_case(shopify_down, acti
     [case] = CaseBook().list(type="handoff_request")
     assert case.details["reason"] == "backend_down" and dispatcher.messages[0]["case_reference"] == case.reference
     slots_set = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
-    assert slots_set["next_step"] == "handoff" and slots_set["form_exit"] == "backend_down"
+    assert slots_set["next_step"] == "handoff" and any(e["event"] == "pause" for e in events)
+    [ticket] = TicketStore().queue()  # a person takes over, with the conversation so far
+    assert (ticket.reason, ticket.conversation_id) == ("backend_down", "outage-1")
     assert len(shopify_down.received("/admin/api")) == 2  # retried once, then gave up
     assert not CaseBook().list(type="refund")
-
-
-def test_after_the_apology_the_order_step_stays_quiet(var):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(ActionResolveOrder().run(dispatcher, make_tracker(slots={"form_exit": "backend_down"}), {}))
-    assert dispatcher.messages == []
-    assert {e["name"]: e["value"] for e in events} == {"form_exit": None, "next_step": "handoff"}
