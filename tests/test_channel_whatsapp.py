@@ -300,10 +300,11 @@ def test_a_photo_reaches_the_bot_as_its_caption_with_the_media_id(porter, remote
     wait_for(remote_api, wa_id, since, saying("reference"))
     assert user_events(porter, wa_id)[-1]["text"] == "/human_handoff"
 
-    since = time.time()
-    assert post(porter, notification(message(wa_id, "image", id="MEDIA-2", mime_type="image/png"))).status_code == 200
-    wait_for(remote_api, wa_id, since, lambda found: len(found) >= 1)
-    assert user_events(porter, wa_id)[-1]["text"] == "[image]"
+    # a photo without a caption, in a conversation of its own (the one above is now with a person, paused)
+    other, since = "447700900017", time.time()
+    assert post(porter, notification(message(other, "image", id="MEDIA-2", mime_type="image/png"))).status_code == 200
+    wait_for(remote_api, other, since, lambda found: len(found) >= 1)
+    assert user_events(porter, other)[-1]["text"] == "[image]"
 
 
 def test_a_photo_of_a_damaged_item_is_kept_on_the_replacement_case(porter, remote_api):
