@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 Reply = Tuple[int, object]  # status, JSON-serialisable body (or bytes)
