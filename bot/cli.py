@@ -82,6 +82,49 @@ def _channels_undelivered(args) -> int:
     return 0
 
 
+def _read_password(args) -> str:
+    """From stdin (first line) with --password-stdin, else typed twice at a prompt that does not echo."""
+    import getpass
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"password for {args.name}: ")
+    if password and getpass.getpass("again: ") != password:
+        raise ValueError("the two passwords differ")
+    return password
+
+
+def _agents_add(args) -> int:
+    from bot.handoff.agents import AgentError, AgentStore, check_name, check_role
+
+    try:
+        check_name(args.name), check_role(args.role)  # before asking for a password
+        agent = AgentStore().add(args.name, _read_password(args), role=args.role)
+    except (AgentError, ValueError) as exc:
+        print(f"error: {exc}; no agent was added", file=sys.stderr)
+        return 2
+    except (EOFError, KeyboardInterrupt):
+        print("\nerror: no password given; no agent was added", file=sys.stderr)
+        return 2
+    print(f"added {agent.role} {agent.name}: they sign in at the desk, /desk on the web server")
+    return 0
+
+
+def _agents_list(args) -> int:
+    from bot.handoff.agents import AgentStore
+
+    agents = AgentStore().list()
+    if args.format == "json":
+        print(json.dumps([{"name": a.name, "role": a.role, "created_at": a.created_at} for a in agents],
+                         ensure_ascii=False, indent=2))
+        return 0
+    if not agents:
+        print("no agents: add one with `python -m bot agents add NAME`")
+    for a in agents:
+        print(f"{a.name:<24} {a.role:<6} created {a.created_at}")
+    return 0
+
+
 def _serve(args) -> int:
     from bot.serve import serve
 
@@ -142,13 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
     und.add_argument("--channel", help="only this channel (e.g. whatsapp)")
     und.set_defaults(func=_channels_undelivered)
 
+    agents = sub.add_parser("agents", help="accounts for the agent desk").add_subparsers(dest="action",
+                                                                                       required=True)
+    add = agents.add_parser("add", help="create an agent account (asks for the password)")
+    add.add_argument("name", help="what the agent types to sign in, e.g. maria.silva")
+    add.add_argument("--role", choices=("agent", "admin"), default="agent",
+                     help="admin may also act on tickets another agent claimed (default: agent)")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of stdin instead of a prompt")
+    add.set_defaults(func=_agents_add)
+    agl = agents.add_parser("list", help="list agent accounts")
+    agl.add_argument("--format", choices=("table", "json"), default="table")
+    agl.set_defaults(func=_agents_list)
+
     run = sub.add_parser("serve", help="run the action server, Rasa and the web server together "
                          "(what `make run` does)")
     run.add_argument("--model", required=True, help="trained model (.tar.gz)")
     run.add_argument("--shell", action="store_true", help="chat in this terminal instead of serving HTTP")
     run.set_defaults(func=_serve)
 
-    web = sub.add_parser("web", help="the web server: the storefront demo page with the chat widget")
+    web = sub.add_parser("web", help="the web server: the storefront demo page with the chat widget, "
+                         "and the agent desk at /desk")
     web.add_argument("--port", type=int, default=int(os.environ.get("PORTER_WEB_PORT", "8080")),
                      help="port (default: $PORTER_WEB_PORT or 8080)")
     web.add_argument("--host", default=os.environ.get("PORTER_WEB_HOST", "127.0.0.1"),
