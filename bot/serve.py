@@ -144,14 +144,19 @@ def serve(model: Path, shell: bool = False) -> int:
                           "rasa", env, capture=False)
             processes.append(rasa)
             return rasa.wait()
+        token = auth_token()
         rasa = _start([python, "-m", "rasa", "run", "--model", str(model), "--enable-api",
-                       "--auth-token", auth_token(), "--port", str(rasa_port), "--cors", "*",
+                       "--auth-token", token, "--port", str(rasa_port), "--cors", "*",
                        "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"], "rasa", env)
         processes.append(rasa)
-        web = _start([python, "-m", "bot", "web", "--port", str(web_port)], "web", env)
+        # The agent desk (in the web server) reads and writes conversations through Rasa's HTTP API.
+        web_env = dict(env, RASA_AUTH_TOKEN=token,
+                       PORTER_RASA_URL=os.environ.get("PORTER_RASA_URL") or f"http://localhost:{rasa_port}")
+        web = _start([python, "-m", "bot", "web", "--port", str(web_port)], "web", web_env)
         processes.append(web)
         if _wait_for_port(rasa_port, rasa, 300, stop) and _wait_for_port(web_port, web, 60, stop):
             print(f"[porter] ready: storefront with the chat widget at http://localhost:{web_port}/, "
+                  f"agent desk at http://localhost:{web_port}/desk, "
                   f"REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
                   f"actions at http://localhost:{action_port}/webhook. Ctrl-C stops all three.", flush=True)
         while not stop.is_set():

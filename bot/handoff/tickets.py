@@ -214,3 +214,8 @@ class TicketStore:
             rows = conn.execute("SELECT * FROM ticket_messages WHERE ticket_id = ? AND id > ? ORDER BY id",
                                 (ticket_id, after_id)).fetchall()
         return [TicketMessage(**dict(r)) for r in rows]
+
+    def remove_message(self, message_id: int) -> None:
+        """Takes back an agent's reply that could not be delivered (the desk says so and keeps the draft)."""
+        with connect(self.path) as conn:
+            conn.execute("DELETE FROM ticket_messages WHERE id = ?", (message_id,))

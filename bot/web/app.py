@@ -1,5 +1,5 @@
 """The web server's application: shared settings, templates, static files and the widget bundle, with each
-page of the site (the storefront now, the agent desk later) mounted as its own blueprint.
+page of the site (the storefront, the agent desk) mounted as its own blueprint.
 
 The chat widget is the npm package rasa-webchat, installed by `make install-web` (`npm ci` in this folder)
 and served from here: a shop page never loads it from a CDN at run time.
@@ -42,7 +42,7 @@ class WebConfig:
 
 
 def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
-    from bot.web import storefront
+    from bot.web import desk, storefront
 
     app = Sanic(name)
     app.config.FALLBACK_ERROR_FORMAT = "text"
@@ -68,6 +68,7 @@ def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
         resp.headers.setdefault("Referrer-Policy", "same-origin")
 
     app.blueprint(storefront.blueprint)
+    app.blueprint(desk.blueprint)
     return app
 
 
@@ -75,13 +76,26 @@ def render(request: Request, template: str, **context) -> str:
     return request.app.ctx.templates.get_template(template).render(**context)
 
 
+def _log_to_terminal() -> None:
+    """Porter's own loggers (the desk's sign-ins, claims, replies: names masked) to stderr; Sanic has its own."""
+    ours = logging.getLogger("bot")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s - %(message)s"))
+        ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+        ours.propagate = False
+
+
 def run(port: int, host: str = "127.0.0.1", socket_url: Optional[str] = None) -> int:
+    _log_to_terminal()
     config = WebConfig.from_env(socket_url)
     if not WIDGET_BUNDLE.exists():
         print(f"warning: {WIDGET_BUNDLE} is missing; run `make install-web`", flush=True)
     if not config.identity_secret:
         print("note: PORTER_IDENTITY_SECRET is not set, so signed-in customers are not vouched for "
               "(`python -m bot serve` sets one)", flush=True)
-    print(f"storefront at http://localhost:{port}/ (widget connects to {config.socket_url})", flush=True)
+    print(f"storefront at http://localhost:{port}/ (widget connects to {config.socket_url}), "
+          f"agent desk at http://localhost:{port}/desk", flush=True)
     create_app(config).run(host=host, port=port, access_log=False, motd=False)
     return 0

@@ -1,0 +1,601 @@
+"""The agent desk at /desk: where people take over the conversations Porter handed to them.
+
+An agent signs in (accounts: `python -m bot agents add`), sees the queue of waiting tickets oldest first,
+claims one, reads the context summary and the whole conversation (the transcript kept on the ticket, then
+what the shopper wrote since, read from Rasa's tracker), writes internal notes, and replies. A reply is a
+bot event appended to the conversation through Rasa's HTTP API with `output_channel=latest` and
+`execute_side_effects=true`: Rasa then sends it through the channel the shopper last wrote on (the widget's
+socket.io room, Telegram, WhatsApp); on the REST channel, which cannot push, it is only recorded.
+"Hand back to Porter" and "resolve" both resume the conversation and close the ticket.
+
+Security: every route of this blueprint except the sign-in form needs a signed-in agent (checked once, in
+the blueprint's request middleware, so a new route cannot forget it): pages redirect to the sign-in form,
+/desk/api answers 401. State changes are POSTs carrying the session's CSRF token, from a page of this
+origin, with the session cookie HttpOnly and SameSite=Strict. Shopper text only ever reaches the page as
+JSON data that desk.js puts in with textContent; templates autoescape. Logs name agents as `m***` and
+tickets by number, never by conversation id (on WhatsApp that is the shopper's phone number).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import quote, urlsplit
+
+import aiohttp
+import yaml
+from sanic import Blueprint, response
+from sanic.request import Request
+
+from bot.handoff.agents import AgentStore, Session, mask_name
+from bot.handoff.tickets import CLAIMED, HANDED_BACK, RESOLVED, WAITING, Ticket, TicketMessage, TicketStore
+from bot.paths import PROJECT_ROOT, var_dir
+from bot.web.app import render
+
+logger = logging.getLogger(__name__)
+
+blueprint = Blueprint("desk", url_prefix="/desk")
+
+COOKIE = "porter_desk"
+CSRF_HEADER = "X-CSRF-Token"
+SIGN_IN = "/desk/sign-in"
+PUBLIC_PATHS = (SIGN_IN,)       # the only desk routes a visitor without a session may use
+MAX_TEXT = 4000                 # a reply or note; WhatsApp takes 4096 characters, Telegram 4096
+DESK_MESSAGE_KEY = "porter_desk_message"   # metadata on the bot event of an agent's reply: the message id
+RASA_TIMEOUT = aiohttp.ClientTimeout(total=15)
+SIGN_IN_LIMIT, SIGN_IN_WINDOW = 10, 15 * 60   # failed sign-ins per name or address before a pause, seconds
+
+LANGUAGES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German",
+             "ru": "Russian", "pt": "Portuguese"}
+CHANNELS = {"socketio": "Storefront chat", "rest": "REST API", "whatsapp": "WhatsApp", "telegram": "Telegram",
+            "twilio": "WhatsApp (Twilio)"}
+PROBLEMS = {"where_is_my_order": "Where is my order", "parcel_not_received": "Parcel not received",
+            "delivery_failed": "Delivery failed", "change_address": "Change of address",
+            "cancel_order": "Cancel the order", "request_refund": "Wants a refund",
+            "refund_status": "Where is my refund", "return_item": "Return an item", "damaged_item": "Damaged item",
+            "wrong_item": "Wrong item", "quality_issue": "Item does not work", "customs_issue": "Stuck at customs"}
+SITUATIONS = {"not_shipped": "Not shipped yet", "cancelled": "Cancelled", "in_transit": "In transit",
+              "stalled": "Stalled: no scan for days or past the promised date",
+              "untracked_in_window": "Untracked economy, still within its window",
+              "untracked_overdue": "Untracked economy, overdue", "delivered": "Delivered",
+              "failed_attempt": "Delivery attempt failed", "at_pickup_point": "Waiting at a pickup point",
+              "address_problem": "Returned: address problem", "customs_hold": "Held at customs", "lost": "Lost"}
+FIXES = {"refund": "Full refund", "reship": "Send a new one free", "notify": "Alert when it moves",
+         "discount": "Discount", "person": "A person", "none": "Nothing", "replace": "Replacement item",
+         "partial_refund": "Partial refund, keep the item", "cancel": "Cancel and refund",
+         "refuse": "Refuse the parcel, refund on return", "return": "Return for a refund"}
+REASONS = {"shopper_asked": "The shopper asked for a person"}
+
+
+def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
+    if not code:
+        return None
+    return table.get(code) or code.replace("_", " ").capitalize()
+
+
+# --- settings and Rasa ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeskConfig:
+    rasa_url: str                    # Rasa's HTTP API, as this server reaches it
+    rasa_token: Optional[str]        # Rasa's --auth-token
+    canned_replies: Path
+    secure_cookie: bool              # Secure cookies: set it when the desk is served over HTTPS
+
+    @classmethod
+    def from_env(cls) -> "DeskConfig":
+        url = os.environ.get("PORTER_RASA_URL") or f"http://localhost:{os.environ.get('RASA_PORT', '5005')}"
+        token = os.environ.get("RASA_AUTH_TOKEN")
+        stored = var_dir() / "rasa_auth_token"
+        if not token and stored.exists():   # `python -m bot web` on its own, next to a `make run`
+            token = stored.read_text().strip()
+        canned = Path(os.environ.get("PORTER_CANNED_REPLIES") or PROJECT_ROOT / "canned_replies.yml")
+        secure = os.environ.get("PORTER_DESK_SECURE_COOKIE", "").lower() in ("1", "true", "yes")
+        return cls(rasa_url=url.rstrip("/"), rasa_token=token or None, canned_replies=canned,
+                   secure_cookie=secure)
+
+
+class RasaUnavailable(Exception):
+    """Rasa's HTTP API could not do what the desk asked; the message is safe to show and to log."""
+
+
+class RasaConversations:
+    """The few calls of Rasa's HTTP API the desk needs. The token goes in the query, never into a log."""
+
+    def __init__(self, config: DeskConfig) -> None:
+        self.config = config
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=RASA_TIMEOUT)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    def _url(self, conversation_id: str, tail: str) -> str:
+        return f"{self.config.rasa_url}/conversations/{quote(conversation_id, safe='')}/{tail}"
+
+    async def _call(self, method: str, url: str, params: Dict[str, str], body: Any = None) -> Dict[str, Any]:
+        if not self.config.rasa_token:
+            raise RasaUnavailable("the web server has no Rasa API token (RASA_AUTH_TOKEN)")
+        try:
+            async with self._http().request(method, url, params={**params, "token": self.config.rasa_token},
+                                            json=body) as answer:
+                if answer.status != 200:
+                    raise RasaUnavailable(f"Rasa answered {answer.status}")
+                return await answer.json()
+        except RasaUnavailable:
+            raise
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            # the exception's text may carry the URL and so the token: only its kind is reported
+            raise RasaUnavailable(f"Rasa could not be reached ({type(exc).__name__})") from None
+
+    async def events(self, conversation_id: str) -> List[Dict[str, Any]]:
+        tracker = await self._call("GET", self._url(conversation_id, "tracker"), {})
+        return tracker.get("events") or []
+
+    async def send(self, conversation_id: str, text: str, message_id: int) -> None:
+        """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel."""
+        event = {"event": "bot", "text": text, "metadata": {DESK_MESSAGE_KEY: message_id}}
+        await self._call("POST", self._url(conversation_id, "tracker/events"),
+                         {"output_channel": "latest", "execute_side_effects": "true"}, [event])
+
+    async def resume(self, conversation_id: str) -> None:
+        """Porter answers again. The action_listen makes the next message a fresh turn: after a pause Rasa
+        never logged one, and without it the policies see the handoff as the last thing that happened."""
+        await self._call("POST", self._url(conversation_id, "tracker/events"), {},
+                         [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+
+
+def _desk(app) -> Tuple[DeskConfig, RasaConversations]:
+    if not hasattr(app.ctx, "desk_config"):
+        app.ctx.desk_config = DeskConfig.from_env()
+    if not hasattr(app.ctx, "desk_rasa"):
+        app.ctx.desk_rasa = RasaConversations(app.ctx.desk_config)
+    return app.ctx.desk_config, app.ctx.desk_rasa
+
+
+@blueprint.listener("after_server_stop")
+async def _close_rasa(app, _loop) -> None:
+    if hasattr(app.ctx, "desk_rasa"):
+        await app.ctx.desk_rasa.close()
+
+
+def _agents() -> AgentStore:
+    return AgentStore()
+
+
+def _tickets() -> TicketStore:
+    return TicketStore()
+
+
+# --- canned replies ------------------------------------------------------------------------------------------
+
+_canned_cache: Dict[str, Any] = {"key": None, "replies": {}}
+
+
+def canned_replies(path: Path) -> Dict[str, List[Dict[str, str]]]:
+    """{language: [{title, text}]} from the merchant's file, read again when it changes; {} when broken."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if _canned_cache["key"] == key:
+        return _canned_cache["replies"]
+    replies: Dict[str, List[Dict[str, str]]] = {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(document, dict):
+            raise ValueError("the file must map languages to lists of replies")
+        for language, entries in document.items():
+            if not isinstance(entries, list):
+                raise ValueError(f"{language}: expected a list of replies")
+            for number, entry in enumerate(entries, start=1):
+                if not (isinstance(entry, dict) and isinstance(entry.get("title"), str)
+                        and isinstance(entry.get("text"), str) and entry["text"].strip()):
+                    raise ValueError(f"{language}, reply {number}: needs a title and a text")
+            replies[str(language)] = [{"title": e["title"], "text": e["text"]} for e in entries]
+    except (ValueError, yaml.YAMLError) as exc:
+        logger.error("desk: canned replies not loaded from %s: %s", path, exc)
+        replies = {}
+    _canned_cache.update(key=key, replies=replies)
+    return replies
+
+
+def canned_for(path: Path, language: Optional[str], agent: str) -> Dict[str, Any]:
+    replies = canned_replies(path)
+    chosen = language if language in replies else "en"
+    return {"language": chosen if chosen in replies else None,
+            "replies": [{"title": r["title"], "text": r["text"].replace("{agent}", agent)}
+                        for r in replies.get(chosen, [])]}
+
+
+# --- sessions, CSRF and the gate in front of every desk route ----------------------------------------------
+
+def _is_api(request: Request) -> bool:
+    return request.path.startswith("/desk/api/")
+
+
+def _same_origin(request: Request) -> bool:
+    """A POST from one of our own pages: its Origin (or Referer) names this host. Absent both, the CSRF
+    token decides alone (some clients send neither)."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return True
+    if source == "null":
+        return False
+    return urlsplit(source).netloc == request.host
+
+
+def _csrf_ok(request: Request, session: Session) -> bool:
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent and request.content_type.startswith("application/x-www-form-urlencoded"):
+        sent = request.form.get("csrf_token")
+    return bool(sent) and hmac.compare_digest(sent.encode(), session.csrf_token.encode())
+
+
+def _refuse(request: Request, status: int, message: str):
+    if _is_api(request):
+        return response.json({"error": message}, status=status)
+    return response.text(message + "\n", status=status)
+
+
+@blueprint.middleware("request")
+async def _gate(request: Request):
+    """Signed-in agents only; POSTs from our own pages with the session's CSRF token."""
+    if request.method not in ("GET", "HEAD") and not _same_origin(request):
+        return _refuse(request, 403, "cross-site request refused")
+    if request.path in PUBLIC_PATHS:
+        return None
+    session = _agents().session(request.cookies.get(COOKIE))
+    if session is None:
+        if _is_api(request):
+            return response.json({"error": "sign in first"}, status=401)
+        target = request.path + (f"?{request.query_string}" if request.query_string else "")
+        return response.redirect(f"{SIGN_IN}?next={quote(target, safe='/')}", status=303)
+    if request.method not in ("GET", "HEAD") and not _csrf_ok(request, session):
+        return _refuse(request, 403, "missing or wrong CSRF token: reload the page")
+    request.ctx.session = session
+    return None
+
+
+@blueprint.middleware("response")
+async def _page_headers(request: Request, resp) -> None:
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def _set_cookie(resp, token: str, config: DeskConfig, max_age: int) -> None:
+    resp.cookies[COOKIE] = token
+    cookie = resp.cookies[COOKIE]
+    cookie["httponly"] = True
+    cookie["samesite"] = "Strict"
+    cookie["path"] = "/desk"
+    cookie["max-age"] = max_age
+    if config.secure_cookie:
+        cookie["secure"] = True
+
+
+class _Throttle:
+    """Failed sign-ins per name and per address in a sliding window, in memory: enough to stop guessing."""
+
+    def __init__(self) -> None:
+        self.failures: Dict[str, List[float]] = {}
+
+    def _recent(self, key: str) -> List[float]:
+        cutoff = time.monotonic() - SIGN_IN_WINDOW
+        kept = [t for t in self.failures.get(key, []) if t > cutoff]
+        if kept:
+            self.failures[key] = kept
+        else:
+            self.failures.pop(key, None)
+        return kept
+
+    def blocked(self, *keys: str) -> bool:
+        return any(len(self._recent(k)) >= SIGN_IN_LIMIT for k in keys)
+
+    def fail(self, *keys: str) -> None:
+        for key in keys:
+            self.failures.setdefault(key, []).append(time.monotonic())
+
+    def clear(self, key: str) -> None:
+        self.failures.pop(key, None)
+
+
+_throttle = _Throttle()
+
+
+def _safe_next(value: Optional[str]) -> str:
+    value = value or ""
+    if value.startswith("/desk") and not value.startswith("//") and "\\" not in value and SIGN_IN not in value:
+        return value
+    return "/desk"
+
+
+def _page(request: Request, template: str, status: int = 200, **context):
+    return response.html(render(request, template, **context), status=status)
+
+
+@blueprint.get("/sign-in")
+async def sign_in_form(request: Request):
+    return _page(request, "desk_sign_in.html", next=_safe_next(request.args.get("next")), error=None, name="")
+
+
+@blueprint.post("/sign-in")
+async def sign_in(request: Request):
+    config, _ = _desk(request.app)
+    name = (request.form.get("name") or "").strip()
+    password = request.form.get("password") or ""
+    target = _safe_next(request.form.get("next"))
+    keys = (f"name:{name.lower()}", f"ip:{request.remote_addr or request.ip}")
+    if _throttle.blocked(*keys):
+        logger.warning("desk: sign-in refused for %s: too many failed attempts", mask_name(name))
+        return _page(request, "desk_sign_in.html", status=429, next=target, name=name,
+                     error="Too many failed attempts. Wait a few minutes and try again.")
+    agent = await asyncio.get_running_loop().run_in_executor(None, _agents().authenticate, name, password)
+    if agent is None:
+        _throttle.fail(*keys)
+        logger.info("desk: failed sign-in for %s", mask_name(name))
+        return _page(request, "desk_sign_in.html", status=401, next=target, name=name,
+                     error="Wrong name or password.")
+    _throttle.clear(keys[0])
+    token, session = _agents().start_session(agent)
+    logger.info("desk: %s signed in", mask_name(agent.name))
+    resp = response.redirect(target, status=303)
+    _set_cookie(resp, token, config, int(_agents().session_hours * 3600))
+    return resp
+
+
+@blueprint.post("/sign-out")
+async def sign_out(request: Request):
+    config, _ = _desk(request.app)
+    _agents().end_session(request.cookies.get(COOKIE))
+    logger.info("desk: %s signed out", mask_name(request.ctx.session.agent.name))
+    resp = response.redirect(SIGN_IN, status=303)
+    _set_cookie(resp, "", config, 0)
+    return resp
+
+
+# --- pages ---------------------------------------------------------------------------------------------------
+
+@blueprint.get("")
+async def queue_page(request: Request):
+    session: Session = request.ctx.session
+    return _page(request, "desk_queue.html", agent=session.agent, csrf_token=session.csrf_token)
+
+
+@blueprint.get("/tickets/<ticket_id:int>")
+async def ticket_page(request: Request, ticket_id: int):
+    session: Session = request.ctx.session
+    if _tickets().get(ticket_id) is None:
+        return _page(request, "desk_missing.html", status=404, agent=session.agent, csrf_token=session.csrf_token,
+                     ticket_id=ticket_id)
+    return _page(request, "desk_ticket.html", agent=session.agent, csrf_token=session.csrf_token,
+                 ticket_id=ticket_id)
+
+
+# --- JSON ----------------------------------------------------------------------------------------------------
+
+def _epoch(iso: Optional[str]) -> Optional[float]:
+    return datetime.fromisoformat(iso).timestamp() if iso else None
+
+
+def _summary(ticket: Ticket, position: Optional[int] = None) -> Dict[str, Any]:
+    created = _epoch(ticket.created_at)
+    return {
+        "id": ticket.id, "status": ticket.status, "agent": ticket.agent, "position": position,
+        "language": ticket.language, "language_name": LANGUAGES.get(ticket.language or "", ticket.language),
+        "channel": ticket.channel, "channel_name": _label(CHANNELS, ticket.channel) or "unknown",
+        "order_number": ticket.order_number,
+        "problem": ticket.problem, "problem_name": _label(PROBLEMS, ticket.problem),
+        "situation": ticket.situation, "situation_name": _label(SITUATIONS, ticket.situation),
+        "offered": [_label(FIXES, fix) for fix in ticket.offered],
+        "reason": ticket.reason, "reason_name": _label(REASONS, ticket.reason),
+        "case_reference": ticket.case_reference,
+        "created_at": created, "claimed_at": _epoch(ticket.claimed_at), "closed_at": _epoch(ticket.closed_at),
+        "waiting_seconds": max(0, int(time.time() - created)) if created else None,
+    }
+
+
+def _timeline(ticket: Ticket, events: Optional[List[Dict[str, Any]]], messages: List[TicketMessage]
+              ) -> List[Dict[str, Any]]:
+    """The conversation as the agent reads it: the ticket's transcript up to the handoff, then what was
+    said since (from the tracker), the agents' replies and the internal notes, in time order."""
+    items: List[Dict[str, Any]] = []
+    for line in ticket.transcript:
+        items.append({"kind": "shopper" if line.get("who") == "shopper" else "bot", "text": line.get("text", ""),
+                      "at": line.get("at")})
+    stamps = [line.get("at") for line in ticket.transcript if isinstance(line.get("at"), (int, float))]
+    cutoff = max(stamps) if stamps else (_epoch(ticket.created_at) or 0) - 1
+    replies = {m.id: m for m in messages if m.kind == "reply"}
+    reply_times: Dict[int, float] = {}
+    for event in events or []:
+        at = event.get("timestamp") or 0
+        if at <= cutoff:
+            continue
+        if event.get("event") == "resume" and not ticket.is_open:
+            break   # Porter's conversation goes on from here: not this ticket's any more
+        text = (event.get("text") or "").strip()
+        if event.get("event") == "user" and text:
+            items.append({"kind": "shopper", "text": event["text"], "at": at})
+        elif event.get("event") == "bot":
+            desk_id = (event.get("metadata") or {}).get(DESK_MESSAGE_KEY)
+            if desk_id in replies:
+                reply_times[desk_id] = at
+            elif text and desk_id is None:
+                items.append({"kind": "bot", "text": event["text"], "at": at})
+    previous = 0.0
+    for message in messages:   # in the order they were written; created_at only has whole seconds
+        at = max(reply_times.get(message.id) or _epoch(message.created_at) or 0.0, previous)
+        previous = at
+        items.append({"kind": "agent" if message.kind == "reply" else "note", "text": message.text,
+                      "author": message.author, "at": at, "id": message.id})
+    order = sorted(enumerate(items), key=lambda pair: (pair[1]["at"] or 0, pair[0]))
+    return [item for _, item in order]
+
+
+def _may_act(session: Session, ticket: Ticket) -> Optional[str]:
+    """Why this agent may not reply, hand back or resolve; None when they may."""
+    if not ticket.is_open:
+        return f"ticket {ticket.id} is closed ({ticket.status.replace('_', ' ')})"
+    if ticket.status == CLAIMED and ticket.agent == session.agent.name:
+        return None
+    if session.agent.is_admin:
+        return None
+    if ticket.status == WAITING:
+        return f"claim ticket {ticket.id} first"
+    return f"ticket {ticket.id} is claimed by {ticket.agent}"
+
+
+def _ticket_or_404(ticket_id: int) -> Tuple[Optional[Ticket], Any]:
+    ticket = _tickets().get(ticket_id)
+    if ticket is None:
+        return None, response.json({"error": f"there is no ticket {ticket_id}"}, status=404)
+    return ticket, None
+
+
+def _text_field(request: Request) -> Tuple[Optional[str], Any]:
+    body = request.json if request.content_type.startswith("application/json") else None
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        return None, response.json({"error": "write something first"}, status=400)
+    if len(text) > MAX_TEXT:
+        return None, response.json({"error": f"at most {MAX_TEXT} characters"}, status=400)
+    return text.strip(), None
+
+
+@blueprint.get("/api/queue")
+async def api_queue(request: Request):
+    session: Session = request.ctx.session
+    store = _tickets()
+    waiting = [_summary(t, place) for place, t in enumerate(store.queue(), start=1)]
+    claimed = [t for t in store.list((CLAIMED,))]
+    return response.json({
+        "agent": {"name": session.agent.name, "role": session.agent.role},
+        "waiting": waiting,
+        "mine": [_summary(t) for t in claimed if t.agent == session.agent.name],
+        "others": [_summary(t) for t in claimed if t.agent != session.agent.name],
+    })
+
+
+@blueprint.get("/api/tickets/<ticket_id:int>")
+async def api_ticket(request: Request, ticket_id: int):
+    session: Session = request.ctx.session
+    config, rasa = _desk(request.app)
+    ticket, missing = _ticket_or_404(ticket_id)
+    if missing:
+        return missing
+    store = _tickets()
+    problem = None
+    try:
+        events = await rasa.events(ticket.conversation_id)
+    except RasaUnavailable as exc:
+        events, problem = None, f"What the shopper wrote after the handoff cannot be shown: {exc}."
+    position = store.position(ticket.id) if ticket.status == WAITING else None
+    return response.json({
+        "ticket": _summary(ticket, position),
+        "timeline": _timeline(ticket, events, store.messages(ticket.id)),
+        "live": problem is None, "problem": problem,
+        "may_act": _may_act(session, ticket) is None, "why_not": _may_act(session, ticket),
+        "may_claim": ticket.status == WAITING,
+        "canned": canned_for(config.canned_replies, ticket.language, session.agent.name),
+        "agent": {"name": session.agent.name, "role": session.agent.role},
+    })
+
+
+@blueprint.post("/api/tickets/<ticket_id:int>/claim")
+async def api_claim(request: Request, ticket_id: int):
+    session: Session = request.ctx.session
+    try:
+        ticket = _tickets().claim(ticket_id, session.agent.name)
+    except KeyError:
+        return response.json({"error": f"there is no ticket {ticket_id}"}, status=404)
+    except ValueError as exc:
+        return response.json({"error": f"cannot claim: {exc}"}, status=409)
+    logger.info("desk: %s claimed ticket %s", mask_name(session.agent.name), ticket_id)
+    return response.json({"ticket": _summary(ticket)})
+
+
+@blueprint.post("/api/tickets/<ticket_id:int>/reply")
+async def api_reply(request: Request, ticket_id: int):
+    session: Session = request.ctx.session
+    _, rasa = _desk(request.app)
+    ticket, missing = _ticket_or_404(ticket_id)
+    if missing:
+        return missing
+    refused = _may_act(session, ticket)
+    if refused:
+        return response.json({"error": refused}, status=409)
+    text, invalid = _text_field(request)
+    if invalid:
+        return invalid
+    store = _tickets()
+    message = store.add_message(ticket.id, "reply", session.agent.name, text)
+    try:
+        await rasa.send(ticket.conversation_id, text, message.id)
+    except RasaUnavailable as exc:
+        store.remove_message(message.id)
+        logger.error("desk: a reply on ticket %s was not delivered: %s", ticket.id, exc)
+        return response.json({"error": f"not sent: {exc}. Your text is still in the box."}, status=502)
+    logger.info("desk: %s replied on ticket %s (%s)", mask_name(session.agent.name), ticket.id,
+                ticket.channel or "unknown channel")
+    return response.json({"message": message.to_dict()})
+
+
+@blueprint.post("/api/tickets/<ticket_id:int>/notes")
+async def api_note(request: Request, ticket_id: int):
+    session: Session = request.ctx.session
+    ticket, missing = _ticket_or_404(ticket_id)
+    if missing:
+        return missing
+    text, invalid = _text_field(request)
+    if invalid:
+        return invalid
+    message = _tickets().add_message(ticket.id, "note", session.agent.name, text)
+    logger.info("desk: %s added a note to ticket %s", mask_name(session.agent.name), ticket.id)
+    return response.json({"message": message.to_dict()})
+
+
+async def _close(request: Request, ticket_id: int, status: str):
+    session: Session = request.ctx.session
+    _, rasa = _desk(request.app)
+    ticket, missing = _ticket_or_404(ticket_id)
+    if missing:
+        return missing
+    refused = _may_act(session, ticket)
+    if refused:
+        return response.json({"error": refused}, status=409)
+    try:
+        await rasa.resume(ticket.conversation_id)
+    except RasaUnavailable as exc:
+        logger.error("desk: ticket %s could not be handed back: %s", ticket.id, exc)
+        return response.json({"error": f"Porter could not be resumed: {exc}. The ticket stays open."}, status=502)
+    try:
+        closed = _tickets().close(ticket.id, status)
+    except ValueError as exc:
+        return response.json({"error": str(exc)}, status=409)
+    logger.info("desk: %s closed ticket %s as %s", mask_name(session.agent.name), ticket.id, status)
+    return response.json({"ticket": _summary(closed)})
+
+
+@blueprint.post("/api/tickets/<ticket_id:int>/hand-back")
+async def api_hand_back(request: Request, ticket_id: int):
+    return await _close(request, ticket_id, HANDED_BACK)
+
+
+@blueprint.post("/api/tickets/<ticket_id:int>/resolve")
+async def api_resolve(request: Request, ticket_id: int):
+    return await _close(request, ticket_id, RESOLVED)

@@ -1,0 +1,292 @@
+// The agent desk: the queue and the ticket view, kept fresh by polling the desk's JSON every 2 seconds.
+// Everything a shopper (or an agent) wrote is put into the page with textContent, never as HTML.
+(function () {
+  "use strict";
+
+  var POLL_MS = 2000;
+  var script = document.currentScript;
+  var page = script && script.getAttribute("data-page");
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+
+  function api(method, path, body) {
+    var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    return fetch(path, options).then(function (answer) {
+      if (answer.status === 401) {  // the session ended (signed out elsewhere, expired)
+        window.location.assign("/desk/sign-in?next=" + encodeURIComponent(window.location.pathname));
+        return new Promise(function () {});
+      }
+      return answer.json().catch(function () { return {}; }).then(function (data) {
+        return { ok: answer.ok, status: answer.status, data: data };
+      });
+    });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) { node.removeChild(node.firstChild); }
+  }
+
+  function showError(message) {
+    var box = document.getElementById("desk-error");
+    if (!box) { return; }
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  function waited(seconds) {
+    if (seconds === null || seconds === undefined) { return ""; }
+    if (seconds < 60) { return seconds + " s"; }
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) { return minutes + " min"; }
+    var hours = Math.floor(minutes / 60);
+    return hours + " h " + (minutes % 60) + " min";
+  }
+
+  function clock(epoch) {
+    if (!epoch) { return ""; }
+    return new Date(epoch * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function poll(refresh) {
+    var busy = false;
+    function tick() {
+      if (busy) { return; }
+      busy = true;
+      refresh().catch(function () {
+        showError("The desk cannot reach the server; retrying.");
+      }).then(function () { busy = false; });
+    }
+    tick();
+    window.setInterval(tick, POLL_MS);
+    return tick;
+  }
+
+  // --- the queue -------------------------------------------------------------------------------------------
+
+  function claim(id) {
+    return api("POST", "/desk/api/tickets/" + id + "/claim").then(function (result) {
+      if (result.ok) {
+        window.location.assign("/desk/tickets/" + id);
+      } else {
+        showError(result.data.error || "Could not claim the ticket.");
+      }
+    });
+  }
+
+  function queueRow(ticket) {
+    var row = el("tr");
+    row.setAttribute("data-ticket-id", ticket.id);
+    row.appendChild(el("td", "num", ticket.position));
+    row.appendChild(el("td", "wait", waited(ticket.waiting_seconds)));
+    row.appendChild(el("td", "language", ticket.language_name || "?"));
+    row.appendChild(el("td", "problem", ticket.problem_name || "not said"));
+    row.appendChild(el("td", "order", ticket.order_number || "not verified"));
+    row.appendChild(el("td", "channel", ticket.channel_name));
+    row.appendChild(el("td", "reason", ticket.reason_name));
+    var actions = el("td", "actions");
+    var open = el("a", "button-link", "Open");
+    open.href = "/desk/tickets/" + ticket.id;
+    var take = el("button", "primary", "Claim");
+    take.type = "button";
+    take.addEventListener("click", function () { claim(ticket.id); });
+    actions.appendChild(open);
+    actions.appendChild(take);
+    row.appendChild(actions);
+    return row;
+  }
+
+  function ticketItem(ticket, withAgent) {
+    var item = el("li");
+    var link = el("a", null, "Ticket " + ticket.id);
+    link.href = "/desk/tickets/" + ticket.id;
+    item.appendChild(link);
+    var parts = [ticket.language_name, ticket.problem_name || "not said", ticket.order_number, ticket.channel_name];
+    if (withAgent) { parts.push("with " + ticket.agent); }
+    item.appendChild(el("span", "muted", " · " + parts.filter(Boolean).join(" · ")));
+    return item;
+  }
+
+  function fillList(id, tickets, withAgent) {
+    var list = document.getElementById(id);
+    clear(list);
+    tickets.forEach(function (t) { list.appendChild(ticketItem(t, withAgent)); });
+    document.getElementById(id + "-empty").hidden = tickets.length > 0;
+  }
+
+  function startQueue() {
+    poll(function () {
+      return api("GET", "/desk/api/queue").then(function (result) {
+        if (!result.ok) { showError(result.data.error || "The queue could not be read."); return; }
+        showError("");
+        var body = document.querySelector("#waiting tbody");
+        clear(body);
+        result.data.waiting.forEach(function (t) { body.appendChild(queueRow(t)); });
+        document.getElementById("waiting-count").textContent = "(" + result.data.waiting.length + ")";
+        document.getElementById("waiting-empty").hidden = result.data.waiting.length > 0;
+        document.getElementById("waiting").hidden = result.data.waiting.length === 0;
+        fillList("mine", result.data.mine, false);
+        fillList("others", result.data.others, true);
+      });
+    });
+  }
+
+  // --- one ticket ------------------------------------------------------------------------------------------
+
+  var STATUS = { waiting: "waiting", claimed: "claimed", handed_back: "handed back to Porter", resolved: "resolved" };
+  var WHO = { shopper: "Shopper", bot: "Porter" };
+
+  function summaryRows(ticket) {
+    return [
+      ["Language", ticket.language_name || "unknown"],
+      ["Order", ticket.order_number ? ticket.order_number + " (verified)" : "not verified"],
+      ["Problem", ticket.problem_name || "not said"],
+      ["Tracking", ticket.situation_name || "not looked up"],
+      ["Offered", ticket.offered.length ? ticket.offered.join(", ") : "nothing yet"],
+      ["Why a person", ticket.reason_name],
+      ["Case", ticket.case_reference || "none"],
+      ["Channel", ticket.channel_name],
+      ["Waiting since", clock(ticket.created_at) + (ticket.status === "waiting" ? " (" + waited(ticket.waiting_seconds) + ")" : "")],
+      ["Agent", ticket.agent || "nobody yet"]
+    ];
+  }
+
+  function renderSummary(ticket) {
+    var list = document.getElementById("summary");
+    clear(list);
+    summaryRows(ticket).forEach(function (pair) {
+      var row = el("div", "summary-row");
+      row.setAttribute("data-field", pair[0]);
+      row.appendChild(el("dt", null, pair[0]));
+      row.appendChild(el("dd", null, pair[1]));
+      list.appendChild(row);
+    });
+  }
+
+  var shownTimeline = "";
+
+  function renderTimeline(items) {
+    var signature = JSON.stringify(items);
+    if (signature === shownTimeline) { return; }
+    shownTimeline = signature;
+    var list = document.getElementById("timeline");
+    var atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    clear(list);
+    items.forEach(function (item) {
+      var entry = el("li", "message " + item.kind);
+      var who = item.kind === "agent" ? item.author : item.kind === "note" ? "Note · " + item.author : WHO[item.kind];
+      var head = el("div", "message-head");
+      head.appendChild(el("span", "message-who", who));
+      head.appendChild(el("span", "message-time", clock(item.at)));
+      entry.appendChild(head);
+      entry.appendChild(el("div", "message-text", item.text));
+      list.appendChild(entry);
+    });
+    if (atBottom) { list.scrollTop = list.scrollHeight; }
+  }
+
+  function renderCanned(canned) {
+    var list = document.getElementById("canned");
+    clear(list);
+    document.getElementById("canned-language").textContent = canned.language ? "(" + canned.language + ")" : "";
+    if (!canned.replies.length) {
+      list.appendChild(el("li", "muted", "None for this language (canned_replies.yml)."));
+    }
+    canned.replies.forEach(function (reply) {
+      var item = el("li");
+      var use = el("button", "canned-reply", reply.title);
+      use.type = "button";
+      use.title = reply.text;
+      use.addEventListener("click", function () {
+        var box = document.getElementById("reply-text");
+        box.value = reply.text;
+        box.focus();
+      });
+      item.appendChild(use);
+      item.appendChild(el("p", "canned-text", reply.text));
+      list.appendChild(item);
+    });
+  }
+
+  var cannedShown = "";
+
+  function renderTicket(data) {
+    var ticket = data.ticket;
+    document.getElementById("status").textContent = STATUS[ticket.status] || ticket.status;
+    renderSummary(ticket);
+    renderTimeline(data.timeline);
+    var cannedSignature = JSON.stringify(data.canned);
+    if (cannedSignature !== cannedShown) { cannedShown = cannedSignature; renderCanned(data.canned); }
+    var problem = document.getElementById("live-problem");
+    problem.textContent = data.problem || "";
+    problem.hidden = !data.problem;
+    document.getElementById("claim").hidden = !data.may_claim;
+    var whyNot = document.getElementById("why-not");
+    whyNot.textContent = data.may_act ? "" : (data.why_not || "");
+    whyNot.hidden = data.may_act || !data.why_not;
+    ["send-reply", "hand-back", "resolve", "reply-text"].forEach(function (id) {
+      document.getElementById(id).disabled = !data.may_act;
+    });
+  }
+
+  function startTicket() {
+    var root = document.getElementById("ticket");
+    var id = root.getAttribute("data-ticket-id");
+    var base = "/desk/api/tickets/" + id;
+    var refresh = poll(function () {
+      return api("GET", base).then(function (result) {
+        if (result.ok) { renderTicket(result.data); } else { showError(result.data.error || "The ticket could not be read."); }
+      });
+    });
+
+    function act(button, path, body, done) {
+      button.disabled = true;
+      showError("");
+      return api("POST", base + path, body).then(function (result) {
+        button.disabled = false;
+        if (!result.ok) { showError(result.data.error || "That did not work."); return; }
+        if (done) { done(result.data); }
+        refresh();
+      });
+    }
+
+    document.getElementById("claim").addEventListener("click", function (event) {
+      act(event.currentTarget, "/claim");
+    });
+    document.getElementById("send-reply").addEventListener("click", function (event) {
+      var box = document.getElementById("reply-text");
+      if (!box.value.trim()) { showError("Write a reply first."); return; }
+      act(event.currentTarget, "/reply", { text: box.value }, function () { box.value = ""; });
+    });
+    document.getElementById("add-note").addEventListener("click", function (event) {
+      var box = document.getElementById("note-text");
+      if (!box.value.trim()) { showError("Write a note first."); return; }
+      act(event.currentTarget, "/notes", { text: box.value }, function () { box.value = ""; });
+    });
+    document.getElementById("hand-back").addEventListener("click", function (event) {
+      act(event.currentTarget, "/hand-back");
+    });
+    document.getElementById("resolve").addEventListener("click", function (event) {
+      act(event.currentTarget, "/resolve");
+    });
+    document.getElementById("reply-text").addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        document.getElementById("send-reply").click();
+      }
+    });
+  }
+
+  if (page === "queue") { startQueue(); }
+  if (page === "ticket") { startTicket(); }
+})();
