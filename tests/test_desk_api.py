@@ -1,0 +1,406 @@
+"""The agent desk over real HTTP: the running Porter (`porter` fixture), agents created with the operator CLI,
+shoppers on the REST, WhatsApp and Telegram channels (the last two answered by the `remote_api` Recorder, so
+the test sees what Porter actually sent to the shopper's number or chat).
+
+Needs the trained model, like every test using the `porter` fixture (conftest.py).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import time
+
+import pytest
+import requests
+import yaml
+
+from bot.handoff.agents import AgentStore
+from bot.paths import PROJECT_ROOT
+from bot.web.app import WebConfig, create_app
+from tests.support.desk import Desk, add_agent, agents_cli, tickets, timeline_texts, wait_for_ticket
+from tests.support.porter_server import TOKEN, start_porter
+from tests.test_channel_telegram import API as TELEGRAM_API
+from tests.test_channel_telegram import _send_message as telegram_send_message
+from tests.test_channel_telegram import new_chat, text_update
+from tests.test_channel_telegram import post as telegram_post
+from tests.test_channel_telegram import sent as telegram_sent
+from tests.test_channel_whatsapp import message as whatsapp_message
+from tests.test_channel_whatsapp import notification, sent_to, words
+from tests.test_channel_whatsapp import post as whatsapp_post
+
+ASK_FOR_A_PERSON = "I want to talk to a human"
+XSS = "<script>alert('xss')</script><img src=x onerror=alert(1)>"
+
+
+def rest_says(porter, sender: str, text: str) -> list[dict]:
+    answer = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                           timeout=60)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def hand_over_on_rest(porter, sender: str, *before: str, ask: str = ASK_FOR_A_PERSON):
+    for text in before:
+        rest_says(porter, sender, text)
+    rest_says(porter, sender, ask)
+    return wait_for_ticket(porter.env, sender)
+
+
+def tracker_events(porter, conversation_id: str) -> list[dict]:
+    answer = requests.get(f"{porter.base}/conversations/{conversation_id}/tracker", params={"token": TOKEN},
+                          timeout=30)
+    answer.raise_for_status()
+    return answer.json()["events"]
+
+
+def desk_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route of the desk blueprint, read from the application itself."""
+    app = create_app(WebConfig(socket_url="http://localhost:1", identity_secret=None),
+                     name=f"desk_routes_{secrets.token_hex(4)}")
+    found = []
+    for route in app.router.routes:
+        if ".desk." in route.name:
+            for method in sorted(route.methods):
+                found.append((method, "/" + route.path))
+    return found
+
+
+PUBLIC = {("GET", "/desk/sign-in"), ("POST", "/desk/sign-in")}
+
+
+@pytest.fixture(scope="module")
+def agent(porter):
+    return add_agent(porter.env, "ana")
+
+
+@pytest.fixture(scope="module")
+def handed_over(porter):
+    """A REST conversation waiting for a person."""
+    return hand_over_on_rest(porter, f"desk-waiting-{secrets.token_hex(3)}", "hi")
+
+
+# --- accounts ------------------------------------------------------------------------------------------------
+
+def test_agents_are_added_and_listed_by_the_cli_with_clear_refusals(tmp_path):
+    env = dict(os.environ, PORTER_VAR_DIR=str(tmp_path), PORTER_SHOP_DB=str(tmp_path / "shop.db"))
+    added = agents_cli(env, "add", "maria.silva", "--password-stdin", password="correct horse battery")
+    assert added.returncode == 0, added.stderr
+    assert "added agent maria.silva" in added.stdout
+    assert agents_cli(env, "add", "li", "--role", "admin", "--password-stdin",
+                      password="another long one").returncode == 0
+
+    listed = agents_cli(env, "list").stdout
+    assert "maria.silva" in listed and "li " in listed and "admin" in listed
+
+    refusals = {
+        "Maria.Silva": ("correct horse battery", [], "already exists"),
+        "bob": ("short", [], "too short: use at least 10 characters"),
+        "carol": ("", [], "the password is empty"),
+        "dave": ("long enough password", ["--role", "boss"], "invalid choice: 'boss'"),
+        "e ve": ("long enough password", [], "no spaces"),
+    }
+    for name, (password, extra, said) in refusals.items():
+        refused = agents_cli(env, "add", name, *extra, "--password-stdin", password=password)
+        assert refused.returncode == 2, (name, refused.stdout)
+        assert said in refused.stderr, (name, refused.stderr)
+    assert [line.split()[0] for line in agents_cli(env, "list").stdout.splitlines()] == ["li", "maria.silva"]
+
+    # only a salted scrypt hash is kept: no password in the database, and equal passwords hash differently
+    assert agents_cli(env, "add", "twin", "--password-stdin", password="correct horse battery").returncode == 0
+    with sqlite3.connect(tmp_path / "shop.db") as db:
+        hashes = dict(db.execute("SELECT name, password_hash FROM agents"))
+        everything = "\n".join(str(row) for row in db.execute("SELECT * FROM agents"))
+    assert "correct horse battery" not in everything
+    assert hashes["maria.silva"].startswith("scrypt$") and hashes["maria.silva"] != hashes["twin"]
+
+
+def test_sessions_keep_no_token_in_the_database_and_expire(var):
+    store = AgentStore()
+    agent = store.add("nina", "a long password")
+    assert store.authenticate("nina", "a long password") == agent
+    assert store.authenticate("nina", "a long passworD") is None
+    assert store.authenticate("nobody", "a long password") is None
+
+    token, session = store.start_session(agent)
+    assert store.session(token).agent == agent and session.csrf_token
+    with sqlite3.connect(var / "shop.db") as db:
+        assert token not in "\n".join(str(row) for row in db.execute("SELECT * FROM agent_sessions"))
+    store.end_session(token)
+    assert store.session(token) is None
+
+    expired_token, _ = AgentStore(session_hours=-1).start_session(agent)
+    assert store.session(expired_token) is None
+
+
+def test_signing_in_gives_a_strict_http_only_cookie_and_a_wrong_password_gets_nothing(porter, agent):
+    name, password = agent
+    wrong = requests.post(f"{porter.web}/desk/sign-in", data={"name": name, "password": password + "x"},
+                          allow_redirects=False, timeout=30)
+    assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
+    assert "Set-Cookie" not in wrong.headers
+
+    desk = Desk(porter.web, name, password)
+    cookie = desk.cookie_header
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/desk" in cookie
+    assert desk.queue()["agent"] == {"name": name, "role": "agent"}
+
+    signed_out = desk.http.post(f"{porter.web}/desk/sign-out", data={"csrf_token": desk.csrf},
+                                allow_redirects=False, timeout=30)
+    assert signed_out.status_code == 303 and signed_out.headers["Location"] == "/desk/sign-in"
+    # the old cookie is dead on the server too, not only forgotten by this browser
+    replayed = requests.get(f"{porter.web}/desk/api/queue", timeout=30,
+                            headers={"Cookie": cookie.split(";")[0]})
+    assert replayed.status_code == 401
+
+
+# --- every endpoint needs a session, and state changes need the CSRF token ----------------------------------
+
+def _concrete(path: str, ticket_id: int) -> str:
+    return path.replace("<ticket_id:int>", str(ticket_id))
+
+
+def test_every_desk_endpoint_refuses_requests_without_a_session(porter, handed_over):
+    routes = desk_routes()
+    # the enumeration sees the desk (so a route added later is checked too)
+    assert {("GET", "/desk"), ("GET", "/desk/api/queue"), ("POST", "/desk/api/tickets/<ticket_id:int>/reply"),
+            ("POST", "/desk/api/tickets/<ticket_id:int>/hand-back")} <= set(routes)
+    protected = [r for r in routes if r not in PUBLIC]
+    assert len(protected) >= 10
+
+    forged = {"Cookie": "porter_desk=" + secrets.token_urlsafe(32)}
+    for method, path in protected:
+        url = porter.web + _concrete(path, handed_over.id)
+        for headers in ({}, forged):
+            answer = requests.request(method, url, json={"text": "hello"}, headers=headers, allow_redirects=False,
+                                      timeout=30)
+            if path.startswith("/desk/api/"):
+                assert answer.status_code == 401, (method, path, answer.status_code)
+                assert answer.json() == {"error": "sign in first"}
+            else:
+                assert answer.status_code == 303, (method, path, answer.status_code)
+                assert answer.headers["Location"].startswith("/desk/sign-in")
+            assert handed_over.conversation_id not in answer.text
+
+    # nothing happened: still waiting, unclaimed, no message, Porter still paused
+    ticket = tickets(porter.env).get(handed_over.id)
+    assert (ticket.status, ticket.agent) == ("waiting", None)
+    assert tickets(porter.env).messages(ticket.id) == []
+    assert rest_says(porter, handed_over.conversation_id, "hello?") == []
+
+
+def test_state_changes_need_the_sessions_csrf_token_and_a_page_of_our_own(porter, agent, handed_over):
+    desk = Desk(porter.web, *agent)
+    posts = [path for method, path in desk_routes() if method == "POST" and (method, path) not in PUBLIC]
+    assert len(posts) >= 6
+    for path in posts:
+        url = _concrete(path, handed_over.id)
+        assert desk.post(url, {"text": "hello"}, csrf=None).status_code == 403, path
+        assert desk.post(url, {"text": "hello"}, csrf="guess-" + desk.csrf).status_code == 403, path
+        cross_site = desk.post(url, {"text": "hello"}, headers={"Origin": "https://evil.example"})
+        assert cross_site.status_code == 403, path
+    ticket = tickets(porter.env).get(handed_over.id)
+    assert (ticket.status, ticket.agent) == ("waiting", None)
+    assert tickets(porter.env).messages(ticket.id) == []
+    assert desk.queue()["agent"]["name"] == agent[0]  # the refusals did not sign the agent out
+
+
+# --- shopper text stays text ---------------------------------------------------------------------------------
+
+def test_a_script_sent_by_a_shopper_reaches_the_desk_as_inert_text(porter, agent):
+    sender = f"desk-xss-{secrets.token_hex(3)}"
+    ticket = hand_over_on_rest(porter, sender, "hi " + XSS)
+    assert rest_says(porter, sender, "still there? " + XSS) == []   # paused: Porter says nothing
+
+    desk = Desk(porter.web, *agent)
+    answer = desk.get(f"/desk/api/tickets/{ticket.id}")
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    shopper = timeline_texts(answer.json(), "shopper")
+    assert shopper[0] == "hi " + XSS and shopper[-1] == "still there? " + XSS  # before and after the handoff
+
+    page = desk.get(f"/desk/tickets/{ticket.id}")
+    assert page.status_code == 200 and "<script>alert" not in page.text and "onerror" not in page.text
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+
+
+# --- claiming ------------------------------------------------------------------------------------------------
+
+def test_claiming_a_ticket_someone_has_fails_clearly_and_only_its_owner_or_an_admin_may_answer(porter, agent):
+    ticket = hand_over_on_rest(porter, f"desk-claim-{secrets.token_hex(3)}", "hi")
+    first = Desk(porter.web, *agent)
+    other_name, other_password = add_agent(porter.env, "ben")
+    other = Desk(porter.web, other_name, other_password)
+    admin = Desk(porter.web, *add_agent(porter.env, "root", role="admin"))
+
+    assert other.reply(ticket.id, "me first").json() == {"error": f"claim ticket {ticket.id} first"}
+    assert first.claim(ticket.id).status_code == 200
+    late = other.claim(ticket.id)
+    assert late.status_code == 409
+    assert late.json() == {"error": f"cannot claim: ticket {ticket.id} is claimed by {agent[0]}"}
+    refused = other.reply(ticket.id, "let me answer")
+    assert refused.status_code == 409 and refused.json()["error"] == f"ticket {ticket.id} is claimed by {agent[0]}"
+    view = other.ticket(ticket.id)
+    assert (view["may_act"], view["may_claim"]) == (False, False)
+    assert [t["id"] for t in other.queue()["others"]].count(ticket.id) == 1
+    assert [t["id"] for t in first.queue()["mine"]].count(ticket.id) == 1
+
+    assert admin.reply(ticket.id, "An admin can step in.").status_code == 200
+    assert first.resolve(ticket.id).json()["ticket"]["status"] == "resolved"
+    closed = other.claim(ticket.id)
+    assert closed.status_code == 409 and "resolved" in closed.json()["error"]
+    assert first.reply(ticket.id, "too late").json() == {"error": f"ticket {ticket.id} is closed (resolved)"}
+    assert first.post("/desk/api/tickets/999999/claim").status_code == 404
+
+
+# --- replies reach the shopper's own channel -----------------------------------------------------------------
+
+def test_a_rest_shopper_gets_the_reply_in_the_conversation_and_porter_back_after_hand_back(porter, agent):
+    sender = f"desk-rest-{secrets.token_hex(3)}"
+    ticket = hand_over_on_rest(porter, sender, "hi", "my parcel never arrived")
+    desk = Desk(porter.web, *agent)
+    waiting = [t for t in desk.queue()["waiting"] if t["id"] == ticket.id]
+    assert waiting and waiting[0]["problem_name"] == "Parcel not received" and waiting[0]["channel_name"] == "REST API"
+
+    assert desk.claim(ticket.id).status_code == 200
+    assert desk.reply(ticket.id, "Hello, I'm Ana from the shop. Let me check.").status_code == 200
+    assert desk.note(ticket.id, "Carrier contacted by phone.").status_code == 200
+    # the REST channel cannot push: the reply is recorded in the conversation, as Porter's words are
+    bot_said = [e.get("text") for e in tracker_events(porter, sender) if e["event"] == "bot"]
+    assert bot_said[-1] == "Hello, I'm Ana from the shop. Let me check."
+    view = desk.ticket(ticket.id)
+    assert [(i["kind"], i["text"], i["author"]) for i in view["timeline"][-2:]] == [
+        ("agent", "Hello, I'm Ana from the shop. Let me check.", agent[0]),
+        ("note", "Carrier contacted by phone.", agent[0])]
+    assert "my parcel never arrived" in timeline_texts(view, "shopper")
+
+    assert desk.hand_back(ticket.id).json()["ticket"]["status"] == "handed_back"
+    answered = " ".join(r.get("text", "") for r in rest_says(porter, sender, "where is my order"))
+    assert "order number" in answered
+    assert tickets(porter.env).get(ticket.id).status == "handed_back"
+
+
+@pytest.fixture(scope="module")
+def graph_api(remote_api):
+    remote_api.route("/graph", lambda request: (200, {"messaging_product": "whatsapp", "contacts": [],
+                                                      "messages": [{"id": f"wamid.DESK{time.time_ns()}"}]}))
+    return remote_api
+
+
+def whatsapp_says(porter, wa_id: str, text: str) -> None:
+    assert whatsapp_post(porter, notification(whatsapp_message(wa_id, body=text))).status_code == 200
+
+
+def wait_for_whatsapp(remote_api, wa_id: str, since: float, fragment: str, timeout: float = 60.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sent_to(remote_api, wa_id, since)
+        if any(fragment in words(m) for m in found):
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"nothing with {fragment!r} was sent to {wa_id}: {sent_to(remote_api, wa_id, since)}")
+
+
+def test_an_agent_reply_reaches_the_whatsapp_number_and_porter_answers_again_after_hand_back(
+        porter, remote_api, graph_api, agent):
+    wa_id = "44770090" + str(secrets.randbelow(9000) + 1000)
+    whatsapp_says(porter, wa_id, "hi")
+    whatsapp_says(porter, wa_id, ASK_FOR_A_PERSON)
+    ticket = wait_for_ticket(porter.env, wa_id)
+    assert ticket.channel == "whatsapp"
+    desk = Desk(porter.web, *agent)
+    assert [t for t in desk.queue()["waiting"] if t["id"] == ticket.id][0]["channel_name"] == "WhatsApp"
+    assert desk.claim(ticket.id).status_code == 200
+
+    since = time.time()
+    assert desk.reply(ticket.id, "Hi, Ana here from the shop team. I'm on it.").status_code == 200
+    [sent] = wait_for_whatsapp(remote_api, wa_id, since, "Ana here")
+    assert (sent["to"], sent["type"], sent["text"]["body"]) == (wa_id, "text", "Hi, Ana here from the shop team. I'm on it.")
+
+    # the shopper answers on WhatsApp: the agent sees it, Porter stays quiet while a person owns the conversation
+    since = time.time()
+    whatsapp_says(porter, wa_id, "thank you, I'll wait here")
+    deadline = time.monotonic() + 30
+    while "thank you, I'll wait here" not in timeline_texts(desk.ticket(ticket.id), "shopper"):
+        assert time.monotonic() < deadline, "the shopper's message never reached the desk"
+        time.sleep(0.2)
+    time.sleep(1.5)  # Porter, were it not paused, would have answered by now
+    assert sent_to(remote_api, wa_id, since) == []
+
+    assert desk.hand_back(ticket.id).status_code == 200
+    since = time.time()
+    whatsapp_says(porter, wa_id, "where is my order")
+    wait_for_whatsapp(remote_api, wa_id, since, "order number")
+
+
+def test_an_agent_reply_reaches_the_telegram_chat(porter, remote_api, agent):
+    remote_api.route(f"{TELEGRAM_API}/sendMessage", telegram_send_message)
+    chat = new_chat()
+    for text in ("hi", ASK_FOR_A_PERSON):
+        assert telegram_post(porter, text_update(chat, text)).status_code == 200
+    ticket = wait_for_ticket(porter.env, str(chat))
+    assert ticket.channel == "telegram"
+    desk = Desk(porter.web, *agent)
+    assert desk.claim(ticket.id).status_code == 200
+
+    since = time.time()
+    assert desk.reply(ticket.id, "Hello from the shop's team on Telegram.").status_code == 200
+    deadline = time.monotonic() + 30
+    while not telegram_sent(remote_api, chat, since):
+        assert time.monotonic() < deadline, "the reply never reached Telegram"
+        time.sleep(0.1)
+    [sent] = telegram_sent(remote_api, chat, since)
+    assert sent["text"] == "Hello from the shop's team on Telegram."
+    assert desk.resolve(ticket.id).json()["ticket"]["status"] == "resolved"
+
+
+# --- a restart loses nothing ---------------------------------------------------------------------------------
+
+def test_a_restart_in_the_middle_of_a_handoff_keeps_the_queue_the_ticket_and_its_messages(tmp_path):
+    own = start_porter(tmp_path)
+    try:
+        name, password = add_agent(own.env, "night")
+        first, second, third = (f"restart-{n}-{secrets.token_hex(2)}" for n in ("a", "b", "c"))
+        tickets_before = [hand_over_on_rest(own, sender, "hi") for sender in (first, second, third)]
+        desk = Desk(own.web, name, password)
+        owned = tickets_before[1]
+        assert desk.claim(owned.id).status_code == 200
+        assert desk.reply(owned.id, "I'm looking at your order now.").status_code == 200
+        assert desk.note(owned.id, "Asked the warehouse.").status_code == 200
+        before = desk.ticket(owned.id)["timeline"]
+    finally:
+        own.stop()
+    assert own.process.returncode is not None
+
+    again = start_porter(tmp_path)
+    try:
+        desk = Desk(again.web, name, password)
+        queue = desk.queue()
+        assert [(t["id"], t["position"]) for t in queue["waiting"]] == \
+            [(tickets_before[0].id, 1), (tickets_before[2].id, 2)]
+        assert [t["id"] for t in queue["mine"]] == [owned.id]
+        view = desk.ticket(owned.id)
+        assert (view["ticket"]["status"], view["ticket"]["agent"]) == ("claimed", name)
+        assert [(i["kind"], i["text"]) for i in view["timeline"]] == [(i["kind"], i["text"]) for i in before]
+        assert ("agent", "I'm looking at your order now.") in [(i["kind"], i["text"]) for i in view["timeline"]]
+        assert rest_says(again, second, "are you still there?") == []   # still with a person after the restart
+        assert "are you still there?" in timeline_texts(desk.ticket(owned.id), "shopper")
+
+        assert desk.reply(owned.id, "Yes, still here.").status_code == 200
+        assert desk.hand_back(owned.id).status_code == 200
+        assert "order number" in " ".join(r.get("text", "") for r in rest_says(again, second, "where is my order"))
+    finally:
+        again.stop()
+
+
+def test_the_desk_and_its_canned_replies_are_there_for_every_language(porter, agent):
+    desk = Desk(porter.web, *agent)
+    ticket = hand_over_on_rest(porter, f"desk-zh-{secrets.token_hex(3)}", "你好", ask="我想找人工客服")
+    view = desk.ticket(ticket.id)
+    assert view["ticket"]["language"] == "zh" and view["canned"]["language"] == "zh"
+    assert any(agent[0] in reply["text"] and "您好" in reply["text"] for reply in view["canned"]["replies"])
+    canned = yaml.safe_load((PROJECT_ROOT / "canned_replies.yml").read_text(encoding="utf-8"))
+    assert set(canned) == {"en", "zh", "es", "fr", "de", "ru", "pt"}
+    assert all(len(replies) >= 4 for replies in canned.values())
+    assert len({len(replies) for replies in canned.values()}) == 1  # the same replies in every language
