@@ -1,0 +1,110 @@
+"""The whole handoff loop in two browsers (Debian's Chromium driven by Playwright, launched as in
+test_storefront.py): a shopper in the storefront widget asks for a person; an agent signs in to the desk,
+claims the ticket, reads the summary and the conversation, replies; the reply shows in the shopper's widget;
+the agent hands back and Porter answers the shopper again.
+
+Needs /usr/bin/chromium, the widget bundle and the trained model, like tests/test_storefront.py.
+"""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.support.desk import add_agent, wait_for_ticket
+from tests.test_storefront import (REPLY, browser, new_shopper, open_chat, porter_says, say, shoot,  # noqa: F401
+                                   widget_session)
+
+XSS = "<script>window.pwned = 1; alert('xss')</script><img src=x onerror=\"window.pwned = 2\">"
+
+
+def sign_in(page: Page, web: str, name: str, password: str) -> None:
+    page.goto(f"{web}/desk")
+    expect(page).to_have_url(re.compile(r"/desk/sign-in\?next=/desk$"))
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("signed-in-agent")).to_have_text(name)
+
+
+def summary_field(page: Page, field: str):
+    return page.locator(f'#summary [data-field="{field}"] dd')
+
+
+def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(porter, browser):  # noqa: F811
+    name, password = add_agent(porter.env, "desk")
+
+    # the shopper asks for a person in the storefront widget
+    shopper = new_shopper(browser)
+    shopper.goto(f"{porter.web}/")
+    open_chat(shopper)
+    porter_says(shopper, "Hi, I'm Porter")
+    say(shopper, "my parcel never arrived")
+    porter_says(shopper, "What is your order number?")
+    say(shopper, "I want to talk to a human")
+    ticket = wait_for_ticket(porter.env, widget_session(shopper))
+    porter_says(shopper, ticket.case_reference)   # told a person takes over, with the case reference
+    say(shopper, XSS)                             # while waiting: Porter is silent, the agent will read it
+
+    # the agent signs in, finds the ticket in the queue and claims it
+    agent = browser.new_context(viewport={"width": 1400, "height": 1300})
+    agent.set_default_timeout(REPLY)
+    desk = agent.new_page()
+    dialogs: list[str] = []
+    desk.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(desk, porter.web, name, password)
+    row = desk.locator(f'#waiting tr[data-ticket-id="{ticket.id}"]')
+    for shown in ("English", "Parcel not received", "Storefront chat", "not verified"):
+        expect(row).to_contain_text(shown)
+    shoot(desk, "desk-queue.png")
+    row.get_by_role("button", name="Claim").click()
+    expect(desk).to_have_url(f"{porter.web}/desk/tickets/{ticket.id}")
+    expect(desk.locator("#status")).to_have_text("claimed")
+
+    # the summary and the whole conversation, the shopper's script shown as text
+    expect(summary_field(desk, "Language")).to_have_text("English")
+    expect(summary_field(desk, "Problem")).to_have_text("Parcel not received")
+    expect(summary_field(desk, "Order")).to_have_text("not verified")
+    expect(summary_field(desk, "Case")).to_have_text(ticket.case_reference)
+    expect(summary_field(desk, "Channel")).to_have_text("Storefront chat")
+    expect(summary_field(desk, "Agent")).to_have_text(name)
+    timeline = desk.locator("#timeline")
+    for shown in ("Hi, I'm Porter", "my parcel never arrived", "What is your order number?",
+                  "I want to talk to a human", ticket.case_reference):
+        expect(timeline).to_contain_text(shown)
+    expect(timeline.locator(".message.shopper .message-text").last).to_have_text(XSS)
+    expect(timeline.locator("img, script")).to_have_count(0)
+    assert desk.evaluate("window.pwned") is None and dialogs == []
+
+    # a canned reply in the shopper's language, sent to the widget
+    desk.get_by_role("button", name="Introduce yourself").click()
+    expect(desk.locator("#reply-text")).to_have_value(re.compile(rf"^Hi, this is {re.escape(name)} from the shop"))
+    desk.get_by_role("button", name="Send reply").click()
+    expect(timeline.locator(".message.agent")).to_contain_text(f"Hi, this is {name} from the shop")
+    expect(desk.locator("#reply-text")).to_have_value("")
+    porter_says(shopper, f"Hi, this is {name} from the shop's customer team")
+
+    # the shopper answers; the desk shows it without a reload; a note stays among agents
+    say(shopper, "Thank you, I'll wait for you")
+    expect(timeline.locator(".message.shopper").last).to_have_text(re.compile("Thank you, I'll wait for you"))
+    desk.locator("#note-text").fill("Shopper is patient; carrier claim next.")
+    desk.get_by_role("button", name="Add note").click()
+    expect(timeline.locator(".message.note")).to_contain_text("Shopper is patient; carrier claim next.")
+    shoot(desk, "desk-ticket.png")
+
+    # hand back: Porter answers the shopper's next message again
+    desk.get_by_role("button", name="Hand back to Porter").click()
+    expect(desk.locator("#status")).to_have_text("handed back to Porter")
+    expect(desk.get_by_role("button", name="Send reply")).to_be_disabled()
+    say(shopper, "where is my order")
+    expect(shopper.locator(".rw-response", has_text="What is your order number?")).to_have_count(2)
+    expect(shopper.locator("#rw-messages")).not_to_contain_text("Shopper is patient")
+    shoot(shopper, "desk-shopper-widget.png")
+
+    # the queue no longer lists it
+    desk.goto(f"{porter.web}/desk")
+    expect(desk.locator("#waiting-count")).to_have_text(re.compile(r"\(\d+\)"))
+    expect(desk.locator(f'tr[data-ticket-id="{ticket.id}"]')).to_have_count(0)
+    assert dialogs == []
+    agent.close()
+    shopper.context.close()
