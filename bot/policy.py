@@ -1,10 +1,12 @@
 """The merchant's policy file: loaded once, checked strictly, so a typo never silently changes a decision."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -40,6 +42,15 @@ class Policy:
     # Policy by hand working; the policy file itself must always have both keys.
     promised_days: Dict[str, Dict[str, int]] = field(default_factory=dict)
     shipping_regions: Dict[str, List[str]] = field(default_factory=dict)
+    # Handing over to a person (bot/handoff): the agents' hours in their time zone, the minutes one
+    # conversation takes them on average (the expected wait is the queue position times this), and on how
+    # many different days an order may be raised before a person takes it (bot/handoff/contacts.py).
+    agent_time_zone: str = "UTC"
+    agent_working_days: Tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    agent_opening_time: time = time(9, 0)
+    agent_closing_time: time = time(18, 0)
+    average_handling_minutes: int = 10
+    repeat_contact_limit: int = 3
 
     def value_in_policy_currency(self, amount: float, currency: str) -> Optional[float]:
         """The amount converted, or None when the currency has no rate (callers treat that as high value)."""
@@ -80,11 +91,52 @@ class Policy:
 
 _INTS = {"stall_days": (1, 120), "late_after_promised_days": (0, 60), "untracked_grace_days": (0, 120),
          "delivered_wait_hours": (0, 24 * 30), "pickup_hold_days": (1, 60), "verification_attempts": (1, 10),
-         "return_window_days": (0, 365), "refund_bank_days": (1, 60), "customs_handoff_days": (1, 60)}
+         "return_window_days": (0, 365), "refund_bank_days": (1, 60), "customs_handoff_days": (1, 60),
+         "average_handling_minutes": (1, 240), "repeat_contact_limit": (2, 30)}
 _AMOUNTS = {"reship_value_limit", "automatic_value_limit", "no_return_value_limit"}
 _PERCENTS = {"discount_percent", "partial_refund_percent"}
 _SERVICES = ("economy", "standard", "express")  # bot.shop.models.SERVICES (not imported: no cycle)
 _PROMISED_DAYS_RANGE = (1, 365)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def _check_agent_hours(data: dict, source: str) -> Dict[str, Any]:
+    """The agents' time zone, days and hours, as the values Policy keeps (a ZoneInfo name, day names, times)."""
+    zone = data["agent_time_zone"]
+    try:
+        if not isinstance(zone, str) or not zone.strip():
+            raise ValueError
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise PolicyError(f"{source}: key 'agent_time_zone' must be an IANA time zone name like Europe/Berlin "
+                          f"or America/New_York, found {zone!r}") from None
+    days = data["agent_working_days"]
+    if not isinstance(days, list) or not days:
+        raise PolicyError(f"{source}: key 'agent_working_days' must be a non-empty list of days "
+                          f"({', '.join(WEEKDAYS)}), found {days!r}")
+    for day in days:
+        if day not in WEEKDAYS:
+            raise PolicyError(f"{source}: key 'agent_working_days' lists {day!r}, which is not one of "
+                              f"{', '.join(WEEKDAYS)}")
+    if len(set(days)) != len(days):
+        raise PolicyError(f"{source}: key 'agent_working_days' lists a day twice: {days!r}")
+    clocks = {}
+    for key in ("agent_opening_time", "agent_closing_time"):
+        value = data[key]
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads an unquoted 18:00 as the number 1080 (base 60)
+            raise PolicyError(f"{source}: key {key!r} must be a time in quotes like '09:00'; unquoted, YAML "
+                              f"reads it as the number {value}")
+        match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
+        if not match:
+            raise PolicyError(f"{source}: key {key!r} must be a time of day as 'HH:MM' (24-hour clock, in "
+                              f"quotes), found {value!r}")
+        clocks[key] = time(int(match.group(1)), int(match.group(2)))
+    if clocks["agent_closing_time"] <= clocks["agent_opening_time"]:
+        raise PolicyError(f"{source}: key 'agent_closing_time' must be later than 'agent_opening_time' "
+                          f"(hours that run past midnight are not supported)")
+    return {"agent_time_zone": zone, "agent_working_days": tuple(d for d in WEEKDAYS if d in days), **clocks}
 
 
 def _check_promised_days(data: dict, source: str) -> None:
@@ -184,6 +236,7 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
         raise PolicyError(f"{source}: key 'no_return_value_limit' must not exceed 'automatic_value_limit'")
     _check_promised_days(data, source)
     values = dict(data)
+    values.update(_check_agent_hours(data, source))
     values["exchange_rates"] = dict(data["exchange_rates"])
     values["promised_days"] = {str(region): dict(days) for region, days in data["promised_days"].items()}
     values["shipping_regions"] = {str(region): list(c) for region, c in data["shipping_regions"].items()}
