@@ -1,19 +1,31 @@
 """Handing a conversation to a person: a handoff case for the record, a ticket in the agents' queue with
 everything they need to not ask again, and the conversation paused so Porter stays silent while a person
-owns it (the agent desk resumes it with "hand back to Porter")."""
+owns it (the agent desk resumes it with "hand back to Porter").
+
+Every path to a person goes through ``hand_over``: it says why (the caller's reply, with the case reference),
+then what happens next (bot/handoff/hours.py): the place in the queue and the expected wait, or, outside the
+agents' hours or when they will not get to it before closing, when the team opens again. The conversation
+stays queued either way.
+"""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services
+from actions import services, wording
 from bot.cases import Case
+from bot.handoff import hours
 from bot.handoff.tickets import Ticket, TicketStore
 
 TRANSCRIPT_LIMIT = 200  # messages kept on the ticket; the full history stays in the tracker store
+# Reasons recorded on cases and tickets for the triggers of this module's callers (others pass their own).
+SHOPPER_ASKED, UPSET = "shopper_asked", "upset"
+PROBLEM_INTENTS = ("where_is_my_order", "parcel_not_received", "delivery_failed", "change_address", "cancel_order",
+                   "request_refund", "refund_status", "return_item", "damaged_item", "wrong_item", "quality_issue",
+                   "customs_issue")
 
 
 def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -26,44 +38,102 @@ def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
     return lines[-TRANSCRIPT_LIMIT:]
 
 
-def open_handoff(tracker: Tracker, reason: str) -> Case:
+def anger_in(tracker: Tracker) -> Optional[str]:
+    """The angry words of the latest message (the `anger` entity of bot/nlu/anger_gate.py), if any."""
+    entities = (tracker.latest_message or {}).get("entities") or []
+    return next((e.get("value") for e in entities if e.get("entity") == "anger"), None)
+
+
+def _known(tracker: Tracker, slots: Optional[Dict[str, Any]], name: str) -> Any:
+    """A slot as the calling action has just decided it (not yet on the tracker), else as the tracker has it."""
+    if slots and name in slots:
+        return slots[name]
+    return tracker.get_slot(name)
+
+
+def open_handoff(tracker: Tracker, reason: str, slots: Optional[Dict[str, Any]] = None) -> Case:
     """One open handoff request per conversation and reason; asking twice does not queue twice."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
+    details = {"reason": reason, "language": tracker.get_slot("language") or "en",
+               "problem": _known(tracker, slots, "problem"), "situation": _known(tracker, slots, "situation"),
+               "last_intent": intent}
+    anger = anger_in(tracker)
+    if anger:
+        details["anger"] = anger
     case, _ = services.cases().open_case(
         type="handoff_request",
         idempotency_key=f"handoff:{tracker.sender_id}:{reason}",
-        order_number=tracker.get_slot("verified_order"),
+        order_number=_known(tracker, slots, "verified_order"),
         conversation_id=tracker.sender_id,
-        details={"reason": reason, "language": tracker.get_slot("language") or "en",
-                 "problem": tracker.get_slot("problem"), "situation": tracker.get_slot("situation"),
-                 "last_intent": intent},
+        details=details,
     )
     return case
 
 
-def open_ticket(tracker: Tracker, reason: str, case: Case) -> Ticket:
+def open_ticket(tracker: Tracker, reason: str, case: Case, slots: Optional[Dict[str, Any]] = None) -> Ticket:
     ticket, _ = TicketStore().open_ticket(
         conversation_id=tracker.sender_id, reason=reason, channel=tracker.get_latest_input_channel(),
-        language=tracker.get_slot("language") or "en", order_number=tracker.get_slot("verified_order"),
-        problem=tracker.get_slot("problem"), situation=tracker.get_slot("situation"),
-        offered=list(tracker.get_slot("offered_fixes") or []), case_reference=case.reference,
+        language=tracker.get_slot("language") or "en", order_number=_known(tracker, slots, "verified_order"),
+        problem=_known(tracker, slots, "problem"), situation=_known(tracker, slots, "situation"),
+        offered=list(_known(tracker, slots, "offered_fixes") or []), case_reference=case.reference,
         transcript=transcript(tracker))
     return ticket
 
 
+def say_what_happens_next(dispatcher: CollectingDispatcher, tracker: Tracker, ticket: Ticket) -> None:
+    """The place in the queue and the expected wait, or when the team opens again."""
+    position = TicketStore().position(ticket.id)
+    if position is None:
+        return  # an agent already has the conversation
+    language = wording.language_of(tracker)
+    now = services.now()
+    told = hours.availability(services.policy(), position, now)
+    if told.kind == hours.QUEUE:
+        dispatcher.utter_message(response="utter_handoff_queue", position=position,
+                                 wait=wording.duration(told.wait, language))
+    elif told.kind == hours.CLOSING:
+        dispatcher.utter_message(response="utter_handoff_queue_closing", position=position,
+                                 opening=wording.moment(told.opening, language))
+    else:
+        dispatcher.utter_message(response="utter_handoff_after_hours",
+                                 opening=wording.moment(told.opening, language))
+
+
 def hand_over(tracker: Tracker, dispatcher: CollectingDispatcher, reason: str,
-              response: str = "utter_handoff_requested", **values: Any) -> List[Dict[Text, Any]]:
-    """Records the handoff, tells the shopper, queues the conversation and pauses Porter."""
-    case = open_handoff(tracker, reason)
-    open_ticket(tracker, reason, case)
+              response: str = "utter_handoff_requested", slots: Optional[Dict[str, Any]] = None,
+              **values: Any) -> List[Dict[Text, Any]]:
+    """Records the handoff, tells the shopper why and what happens next, queues the conversation and pauses
+    Porter. ``slots`` are values the calling action has just decided (problem, situation, offered_fixes,
+    verified_order) and returns as events: the ticket gets them rather than the tracker's older ones."""
+    case = open_handoff(tracker, reason, slots)
+    ticket = open_ticket(tracker, reason, case, slots)
     dispatcher.utter_message(response=response, case_reference=case.reference, **values)
+    say_what_happens_next(dispatcher, tracker, ticket)
     return [SlotSet("case_reference", case.reference), ConversationPaused()]
 
 
+def _problem_from_ranking(tracker: Tracker) -> Optional[str]:
+    """For an angry first message ("where is my f*** parcel"), what it was about: the best problem intent
+    under the handoff the anger gate put on top, when the classifier was fairly sure of it."""
+    for ranked in (tracker.latest_message or {}).get("intent_ranking") or []:
+        if ranked.get("name") in PROBLEM_INTENTS and (ranked.get("confidence") or 0) >= 0.5:
+            return ranked["name"]
+    return None
+
+
 class ActionRequestHandoff(Action):
+    """The shopper asked for a person, or wrote with strong anger (the NLU's anger gate)."""
+
     def name(self) -> Text:
         return "action_request_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
-        return [ActiveLoop(None), SlotSet("requested_slot", None)] + hand_over(tracker, dispatcher, "shopper_asked")
+        leave_forms = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if anger_in(tracker):
+            slots = None
+            if not tracker.get_slot("problem"):
+                problem = _problem_from_ranking(tracker)
+                slots = {"problem": problem} if problem else None
+            return leave_forms + hand_over(tracker, dispatcher, UPSET, response="utter_upset_handoff", slots=slots)
+        return leave_forms + hand_over(tracker, dispatcher, SHOPPER_ASKED)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any, Dict, List, Text
+from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -19,6 +20,7 @@ from actions.form_control import stop
 from actions.handoff import hand_over
 from bot import remedies
 from bot import situations as s
+from bot.handoff.contacts import ContactLog
 from bot.shop.models import Order
 
 logger = logging.getLogger(__name__)
@@ -39,6 +41,28 @@ PERSON_OFFERS = {"customs": "utter_ask_fix_person_customs", "window_closed": "ut
 
 CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
                      "customs_documents_required": "utter_situation_customs_documents"}
+
+
+REPEAT_CONTACT = "repeat_contact"  # the handoff reason on cases and tickets
+# On a repeat contact Porter still says where the parcel is (or where the refund is) before a person takes
+# over; for these problems its replies offer choices or ask for a photo, which is now the person's to do.
+CHOICES_FOR_A_PERSON = remedies.ITEM_PROBLEMS + ("cancel_order", "return_item")
+
+
+def session_of(tracker: Tracker) -> str:
+    """This conversation session, as the start time of its latest `session_started` event ("0" before any)."""
+    started = next((e for e in reversed(tracker.events) if e.get("event") == "session_started"), None)
+    return f"{started.get('timestamp') or 0:.3f}" if started else "0"
+
+
+def raised_again(tracker: Tracker, order_number: str) -> bool:
+    """Records this session as a contact about the order; True when it is the session's first look at the
+    order and the order has now been raised on `repeat_contact_limit` different days (bot/handoff/contacts.py)."""
+    policy = services.policy()
+    now = services.now()
+    day = now.astimezone(ZoneInfo(policy.agent_time_zone)).date()
+    contact = ContactLog().record(order_number, tracker.sender_id, session_of(tracker), now, day)
+    return contact.created and contact.days >= policy.repeat_contact_limit
 
 
 def offer_response(remedy: remedies.Remedy, situation_kind: str) -> str:
@@ -111,14 +135,24 @@ class ActionResolveOrder(Action):
         answers = {remedies.PHOTO: tracker.get_slot("photo"), remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
                    remedies.ITEM_UNUSED: tracker.get_slot("item_unused")}
         remedy = remedies.decide(problem, order, situation, policy, answers)
-        logger.info("order %s: problem %s, situation %s, remedy %s %s", order.order_number, problem,
-                    situation.kind, remedy.next_step, remedy.fixes)
+        repeated = raised_again(tracker, order.order_number)
+        logger.info("order %s: problem %s, situation %s, remedy %s %s%s", order.order_number, problem,
+                    situation.kind, remedy.next_step, remedy.fixes, ", raised again: a person takes over" if repeated
+                    else "")
 
         replies = problem_replies.explain(problem, order, situation, remedy, language)
         if replies is None:
             replies = [situation_reply(problem, order, situation, remedy, language)]
+        if repeated and problem in CHOICES_FOR_A_PERSON:
+            replies = []  # their replies set out options or ask for a photo: the person takes it from here
         for response, values in replies:
             dispatcher.utter_message(response=response, **values)
+        decided = {"problem": problem, "situation": situation.kind, "offered_fixes": list(remedy.fixes)}
+        if repeated:
+            # The shopper keeps coming back about this order: a person takes it from here.
+            return [SlotSet(name, value) for name, value in decided.items()] + [SlotSet("next_step", "handoff")] \
+                + hand_over(tracker, dispatcher, REPEAT_CONTACT, response="utter_repeat_contact_handoff",
+                            slots=decided, order_number=order.order_number)
         events = [SlotSet("problem", problem), SlotSet("situation", situation.kind),
                   SlotSet("offered_fixes", list(remedy.fixes)), SlotSet("fix", None), SlotSet("new_address", None),
                   SlotSet("address_confirmed", None), SlotSet("next_step", remedy.next_step),
@@ -143,6 +177,7 @@ class ActionResolveOrder(Action):
                      "carrier": order.shipment.carrier if order.shipment else None})
         if remedy.next_step == remedies.HANDOFF:
             return hand_over(tracker, dispatcher, "customs_stuck", response="utter_customs_handoff",
+                             slots={"problem": "customs_issue", "situation": situation.kind, "offered_fixes": []},
                              days=situation.days_since_last_scan or 0)
         dispatcher.utter_message(response="utter_customs_case_opened", case_reference=case.reference)
         return [SlotSet("case_reference", case.reference)]

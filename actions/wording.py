@@ -5,10 +5,10 @@ their placeholders, so a Chinese reply never carries an English date or status.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Iterable, Optional
 
-from babel.dates import format_date
+from babel.dates import format_date, format_time, format_timedelta, get_datetime_format, get_timezone_location
 from babel.numbers import format_currency
 
 from bot.shop.models import TrackingEvent
@@ -96,6 +96,26 @@ def day(value: date | datetime, language: Optional[str]) -> str:
     if isinstance(value, datetime):
         value = value.date()
     return format_date(value, format="long" if language == "zh" else "medium", locale=_locale(language))
+
+
+def moment(value: datetime, language: Optional[str]) -> str:
+    """A weekday, date and time in the value's own time zone, with its city: 'Monday, November 2, 2026,
+    9:00 AM (Berlin)', '2026年11月2日星期一 09:00（柏林）'. For when the agents are back."""
+    locale = _locale(language)
+    when = get_datetime_format("long", locale=locale).replace("'", "") \
+        .replace("{1}", format_date(value, format="full", locale=locale)) \
+        .replace("{0}", format_time(value, format="short", tzinfo=value.tzinfo, locale=locale))
+    zone = getattr(value.tzinfo, "key", None)
+    if not zone or zone.startswith("Etc/") or zone in ("UTC", "GMT"):
+        city = "UTC"
+    else:
+        city = get_timezone_location(value.tzinfo, locale=locale, return_city=True)
+    return f"{when}（{city}）" if language == "zh" else f"{when} ({city})"
+
+
+def duration(value: timedelta, language: Optional[str]) -> str:
+    """'10 minutes', '2 hours', '10分钟', '10 минут': a rounded length of time in the shopper's language."""
+    return format_timedelta(value, threshold=1, locale=_locale(language))
 
 
 def money(amount: float, currency: str, language: Optional[str]) -> str:

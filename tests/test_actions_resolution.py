@@ -145,13 +145,17 @@ def test_a_form_that_is_just_starting_does_not_complain_about_an_address_not_yet
     assert dispatcher.messages == []
 
 
-def test_two_misunderstandings_in_a_row_offer_a_person():
+def test_two_misunderstandings_in_a_row_hand_over_to_a_person(actions_env):
     fallback = {"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}
     understood = {"event": "user", "parse_data": {"intent": {"name": "greet"}}}
-    messages, slots, _ = run(ActionHandleFallback(), events=[understood, fallback])
-    assert messages[0]["response"] == "utter_rephrase" and slots["person_offered"] is False
-    messages, slots, _ = run(ActionHandleFallback(), events=[fallback, {"event": "bot"}, fallback])
-    assert messages[0]["response"] == "utter_offer_person" and slots["person_offered"] is True
+    messages, _, events = run(ActionHandleFallback(), events=[understood, fallback])
+    assert [m["response"] for m in messages] == ["utter_rephrase"] and not events
+    messages, slots, events = run(ActionHandleFallback(), events=[fallback, {"event": "bot"}, fallback],
+                                  sender="lost-in-translation")
+    assert messages[0]["response"] == "utter_misunderstood_handoff"
+    assert any(e["event"] == "pause" for e in events)
+    [case] = CaseBook().list(type="handoff_request")
+    assert case.details["reason"] == "not_understood" and slots["case_reference"] == case.reference
 
 
 def test_handoff_request_is_recorded_once_per_conversation(actions_env):
