@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -19,7 +22,7 @@ from bot.handoff.agents import AgentStore
 from bot.paths import PROJECT_ROOT
 from bot.web.app import WebConfig, create_app
 from tests.support.desk import Desk, add_agent, agents_cli, tickets, timeline_texts, wait_for_ticket
-from tests.support.porter_server import TOKEN, start_porter
+from tests.support.porter_server import TOKEN, free_port, start_porter
 from tests.test_channel_telegram import API as TELEGRAM_API
 from tests.test_channel_telegram import _send_message as telegram_send_message
 from tests.test_channel_telegram import new_chat, text_update
@@ -404,3 +407,36 @@ def test_the_desk_and_its_canned_replies_are_there_for_every_language(porter, ag
     assert set(canned) == {"en", "zh", "es", "fr", "de", "ru", "pt"}
     assert all(len(replies) >= 4 for replies in canned.values())
     assert len({len(replies) for replies in canned.values()}) == 1  # the same replies in every language
+
+
+def test_when_rasa_cannot_be_reached_the_desk_says_so_and_records_nothing_it_did_not_send(porter, agent):
+    ticket = hand_over_on_rest(porter, f"desk-down-{secrets.token_hex(3)}", "hi")
+    port = free_port()
+    env = dict(porter.env, PORTER_RASA_URL=f"http://127.0.0.1:{free_port()}", PORTER_WEB_PORT=str(port))
+    web = subprocess.Popen([sys.executable, "-m", "bot", "web", "--port", str(port)], cwd=PROJECT_ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert web.poll() is None and time.monotonic() < deadline, "the web server did not start"
+                time.sleep(0.2)
+        desk = Desk(f"http://127.0.0.1:{port}", *agent)
+        view = desk.ticket(ticket.id)
+        assert view["live"] is False and "cannot be shown" in view["problem"]
+        assert "hi" in timeline_texts(view, "shopper")   # the transcript on the ticket is still there
+
+        assert desk.claim(ticket.id).status_code == 200
+        refused = desk.reply(ticket.id, "Are you there?")
+        assert refused.status_code == 502 and "not sent" in refused.json()["error"]
+        assert TOKEN not in refused.text
+        assert tickets(porter.env).messages(ticket.id) == []   # not recorded as said
+        assert desk.hand_back(ticket.id).status_code == 502
+        assert tickets(porter.env).get(ticket.id).status == "claimed"
+    finally:
+        web.send_signal(signal.SIGINT)
+        log = web.communicate(timeout=30)[0].decode(errors="replace")
+    assert TOKEN not in log and agent[0] not in log and "desk: " in log

@@ -35,7 +35,7 @@ from sanic.request import Request
 
 from bot.handoff.agents import AgentStore, Session, mask_name
 from bot.handoff.tickets import CLAIMED, HANDED_BACK, RESOLVED, WAITING, Ticket, TicketMessage, TicketStore
-from bot.paths import PROJECT_ROOT, var_dir
+from bot.paths import PROJECT_ROOT, shop_db_path, var_dir
 from bot.web.app import render
 
 logger = logging.getLogger(__name__)
@@ -170,12 +170,22 @@ async def _close_rasa(app, _loop) -> None:
         await app.ctx.desk_rasa.close()
 
 
+_stores: Dict[Tuple[str, Path], Any] = {}
+
+
 def _agents() -> AgentStore:
-    return AgentStore()
+    """One store per database file (PORTER_SHOP_DB), made once: the desk asks on every request."""
+    key = ("agents", shop_db_path())
+    if key not in _stores:
+        _stores[key] = AgentStore(key[1])
+    return _stores[key]
 
 
 def _tickets() -> TicketStore:
-    return TicketStore()
+    key = ("tickets", shop_db_path())
+    if key not in _stores:
+        _stores[key] = TicketStore(key[1])
+    return _stores[key]
 
 
 # --- canned replies ------------------------------------------------------------------------------------------
