@@ -70,7 +70,10 @@ FIXES = {"refund": "Full refund", "reship": "Send a new one free", "notify": "Al
          "discount": "Discount", "person": "A person", "none": "Nothing", "replace": "Replacement item",
          "partial_refund": "Partial refund, keep the item", "cancel": "Cancel and refund",
          "refuse": "Refuse the parcel, refund on return", "return": "Return for a refund"}
-REASONS = {"shopper_asked": "The shopper asked for a person"}
+REASONS = {"shopper_asked": "The shopper asked for a person", "upset": "Strong anger in the wording",
+           "not_understood": "Porter did not understand twice", "verification_failed": "Three wrong emails",
+           "repeat_contact": "Same order raised on several days", "customs_stuck": "Held at customs too long",
+           "backend_down": "Order system or tracking service down"}
 
 
 def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
@@ -403,6 +406,12 @@ def _epoch(iso: Optional[str]) -> Optional[float]:
     return datetime.fromisoformat(iso).timestamp() if iso else None
 
 
+def _reason_name(reason: str) -> Optional[str]:
+    if reason in SITUATIONS:   # a person was one of the fixes offered for this situation, and was chosen
+        return f"Chose a person ({SITUATIONS[reason][:1].lower()}{SITUATIONS[reason][1:]})"
+    return _label(REASONS, reason)
+
+
 def _summary(ticket: Ticket, position: Optional[int] = None) -> Dict[str, Any]:
     created = _epoch(ticket.created_at)
     return {
@@ -413,7 +422,7 @@ def _summary(ticket: Ticket, position: Optional[int] = None) -> Dict[str, Any]:
         "problem": ticket.problem, "problem_name": _label(PROBLEMS, ticket.problem),
         "situation": ticket.situation, "situation_name": _label(SITUATIONS, ticket.situation),
         "offered": [_label(FIXES, fix) for fix in ticket.offered],
-        "reason": ticket.reason, "reason_name": _label(REASONS, ticket.reason),
+        "reason": ticket.reason, "reason_name": _reason_name(ticket.reason),
         "case_reference": ticket.case_reference,
         "created_at": created, "claimed_at": _epoch(ticket.claimed_at), "closed_at": _epoch(ticket.closed_at),
         "waiting_seconds": max(0, int(time.time() - created)) if created else None,
