@@ -319,7 +319,8 @@ def test_an_agent_reply_reaches_the_whatsapp_number_and_porter_answers_again_aft
     since = time.time()
     assert desk.reply(ticket.id, "Hi, Ana here from the shop team. I'm on it.").status_code == 200
     [sent] = wait_for_whatsapp(remote_api, wa_id, since, "Ana here")
-    assert (sent["to"], sent["type"], sent["text"]["body"]) == (wa_id, "text", "Hi, Ana here from the shop team. I'm on it.")
+    assert (sent["to"], sent["type"], sent["text"]["body"]) == \
+        (wa_id, "text", "Hi, Ana here from the shop team. I'm on it.")
 
     # the shopper answers on WhatsApp: the agent sees it, Porter stays quiet while a person owns the conversation
     since = time.time()
