@@ -41,7 +41,8 @@ def chosen_fix(tracker: Tracker, offered: List[str]) -> Optional[str]:
         return offered[int(text) - 1]
     intent = (message.get("intent") or {}).get("name")
     fix = _INTENT_FIXES.get(intent)
-    if fix in offered or fix == remedies.NONE:  # "no" always declines, whatever was offered
+    # "no" always declines and "a person, please" always hands over, whatever was offered
+    if fix in offered or fix in (remedies.NONE, remedies.PERSON):
         return fix
     if intent == "affirm":
         real = [f for f in offered if f != remedies.NONE]

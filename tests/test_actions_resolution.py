@@ -92,6 +92,7 @@ def test_declining_records_nothing(actions_env):
     ("2", "inform", [], ["refund", "reship"], "reship"),
     ("yes", "affirm", [], ["notify", "none"], "notify"),
     ("no thanks", "deny", [], ["refund", "reship"], "none"),
+    ("I want to talk to a human", "human_handoff", [], ["refund", "reship"], "person"),  # always possible
     ("yes", "affirm", [], ["refund", "reship"], None),        # ambiguous: ask again
     ('/inform{"fix":"refund"}', "inform", [{"entity": "fix", "value": "refund"}], ["notify", "none"], None),
 ])
