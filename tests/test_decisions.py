@@ -91,7 +91,8 @@ def test_an_expensive_damaged_item_goes_to_a_person(demo_store):
 
 def test_cheap_items_are_not_sent_back():
     assert POLICY.needs_no_return(12.5, "EUR") and not POLICY.needs_no_return(28.0, "GBP")
-    assert not POLICY.needs_no_return(1.0, "XXX")  # unknown currency: never assume cheap
+    assert "JPY" not in POLICY.exchange_rates
+    assert not POLICY.needs_no_return(1.0, "JPY")  # a currency without a rate: never assume cheap
 
 
 @pytest.mark.parametrize("number, next_step, fixes, reason, ask", [

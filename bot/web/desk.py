@@ -486,6 +486,17 @@ def _ticket_or_404(ticket_id: int) -> Tuple[Optional[Ticket], Any]:
     return ticket, None
 
 
+def _ticket_to_act_on(session: Session, ticket_id: int) -> Tuple[Optional[Ticket], Any]:
+    """The ticket when this agent may reply to or close it, else the error response to return."""
+    ticket, missing = _ticket_or_404(ticket_id)
+    if missing:
+        return None, missing
+    refused = _may_act(session, ticket)
+    if refused:
+        return None, response.json({"error": refused}, status=409)
+    return ticket, None
+
+
 def _text_field(request: Request) -> Tuple[Optional[str], Any]:
     body = request.json if request.content_type.startswith("application/json") else None
     text = body.get("text") if isinstance(body, dict) else None
@@ -552,12 +563,9 @@ async def api_claim(request: Request, ticket_id: int):
 async def api_reply(request: Request, ticket_id: int):
     session: Session = request.ctx.session
     _, rasa = _desk(request.app)
-    ticket, missing = _ticket_or_404(ticket_id)
-    if missing:
-        return missing
-    refused = _may_act(session, ticket)
-    if refused:
-        return response.json({"error": refused}, status=409)
+    ticket, error = _ticket_to_act_on(session, ticket_id)
+    if error:
+        return error
     text, invalid = _text_field(request)
     if invalid:
         return invalid
@@ -591,12 +599,9 @@ async def api_note(request: Request, ticket_id: int):
 async def _close(request: Request, ticket_id: int, status: str):
     session: Session = request.ctx.session
     _, rasa = _desk(request.app)
-    ticket, missing = _ticket_or_404(ticket_id)
-    if missing:
-        return missing
-    refused = _may_act(session, ticket)
-    if refused:
-        return response.json({"error": refused}, status=409)
+    ticket, error = _ticket_to_act_on(session, ticket_id)
+    if error:
+        return error
     try:
         await rasa.resume(ticket.conversation_id)
     except RasaUnavailable as exc:
