@@ -17,7 +17,9 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.backend_guard import guard_backend
-from actions.fixes import carry_out
+from actions.authorization import grant_address_update
+from actions.fixes import FIX_REFUSED, carry_out
+from actions.handoff import hand_over
 from bot import remedies
 from bot.shop.models import Address
 from bot import situations as s
@@ -76,15 +78,17 @@ class ActionApplyAddressChange(Action):
     @guard_backend
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
                   ) -> List[Dict[Text, Any]]:
-        order = services.store().get(tracker.get_slot("verified_order") or "")
         new_address = tracker.get_slot("new_address")
         events = [SlotSet("address_confirmed", None)]
-        if order is None or not new_address:
+        if not tracker.get_slot("verified_order") or not new_address:
             dispatcher.utter_message(response="utter_default")
             return events
         if tracker.get_slot("situation") != s.NOT_SHIPPED:
             # Already shipped (low value) or sent back for a bad address: reship free to the confirmed address.
             return events + carry_out(remedies.RESHIP, dispatcher, tracker)
+        order = grant_address_update(tracker)
+        if order is None:  # not verified now, never offered, or shipped since: a person looks at it
+            return events + hand_over(tracker, dispatcher, reason=FIX_REFUSED, response="utter_fix_refused")
 
         digest = hashlib.sha256(new_address.encode()).hexdigest()[:12]
         old = order.shipping_address

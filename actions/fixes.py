@@ -16,6 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services, wording
+from actions.authorization import grant_fix
 from actions.handoff import hand_over
 from bot import remedies
 from bot.cases import Case
@@ -23,6 +24,8 @@ from bot.http_client import BackendUnavailable
 from bot.shop.models import Order
 
 logger = logging.getLogger(__name__)
+
+FIX_REFUSED = "fix_refused"  # the handoff reason when a chosen fix cannot be granted now
 
 
 @dataclass
@@ -198,10 +201,12 @@ FIX_ACTIONS: Dict[str, Callable[[Context], Tuple[Case, bool]]] = {
 
 
 def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Record the chosen fix as a case (once per order and problem) and confirm it to the shopper."""
-    order = services.store().get(tracker.get_slot("verified_order") or "")
+    """Record the chosen fix as a case (once per order and problem) and confirm it to the shopper.
+
+    Nothing is done on the conversation's word: actions/authorization.py re-derives, now, that this
+    conversation verified the order, was offered this fix, and that the policy still allows it."""
     events: List[Dict[Text, Any]] = [SlotSet("fix", None), SlotSet("offered_fixes", None), SlotSet("offer", None)]
-    if fix == remedies.NONE or order is None:
+    if fix == remedies.NONE or not tracker.get_slot("verified_order"):
         dispatcher.utter_message(response="utter_no_fix_chosen")
         dispatcher.utter_message(response="utter_anything_else")
         return events
@@ -212,9 +217,11 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
         logger.warning("unknown fix %r", fix)
         dispatcher.utter_message(response="utter_default")
         return events
+    grant = grant_fix(tracker, fix)
+    if grant is None:
+        return events + hand_over(tracker, dispatcher, reason=FIX_REFUSED, response="utter_fix_refused")
 
-    problem = tracker.get_slot("problem") or "where_is_my_order"
-    situation = tracker.get_slot("situation") or ""
+    order, problem, situation = grant.order, grant.offer.problem, grant.situation
     ctx = Context(order, tracker, dispatcher, wording.language_of(tracker), problem, situation,
                   key=f"{order.order_number}:{problem}:{fix}")
     case, created = action(ctx)

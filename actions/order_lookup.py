@@ -16,6 +16,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import services
+from actions.authorization import record_verification
 from actions.backend_guard import guard_backend
 from actions.channel_identity import trusted_identity
 from bot import identifiers
@@ -84,6 +85,7 @@ class ValidateOrderLookupForm(FormValidationAction):
         order = _find_order(order_number)
         if verify(order, email=email):
             logger.info("verified order %s for %s", order.order_number, identifiers.mask_email(email))
+            record_verification(tracker, order.order_number, "email")
             return {"order_number": order.order_number, "email": email,
                     "verified_order": order.order_number, "verification_failures": 0}
         failures = (tracker.get_slot("verification_failures") or 0) + 1
@@ -115,6 +117,7 @@ class ValidateOrderLookupForm(FormValidationAction):
             order = _find_order(order_number)
             if verify(order, email=vouched.get("email"), phone=vouched.get("phone")):
                 logger.info("verified order %s by the channel's signed %s", order.order_number, "/".join(vouched))
+                record_verification(tracker, order.order_number, "phone" if "phone" in vouched else "customer")
                 return {"order_number": order.order_number, "verified_order": order.order_number,
                         "verification_failures": 0}
         email = tracker.get_slot("email")

@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import problem_replies, services, wording
+from actions.authorization import record_offer, verified_order
 from actions.backend_guard import guard_backend
 from actions.form_control import stop
 from actions.handoff import hand_over
@@ -123,7 +124,7 @@ class ActionResolveOrder(Action):
         if tracker.get_slot("form_exit") == "stopped":
             return stop(dispatcher, tracker) + [SlotSet("next_step", remedies.DONE)]
         language = wording.language_of(tracker)
-        order_number = tracker.get_slot("verified_order")
+        order_number = verified_order(tracker)
         if not order_number:
             return [SlotSet("next_step", "handoff"), SlotSet("email", None), SlotSet("verification_failures", 0)] \
                 + hand_over(tracker, dispatcher, "verification_failed", response="utter_verification_handoff")
@@ -159,6 +160,8 @@ class ActionResolveOrder(Action):
                   SlotSet("detail_needed", remedy.ask)]
         if problem == "customs_issue" and situation.kind == s.CUSTOMS_HOLD:
             events += self._customs_follow_up(dispatcher, tracker, order, situation, remedy)
+        if remedy.next_step in (remedies.CHOOSE_FIX, remedies.COLLECT_ADDRESS):
+            record_offer(tracker, order, problem, situation.kind, remedy)
         if remedy.next_step == remedies.CHOOSE_FIX:
             events.append(SlotSet("offer", offer_response(remedy, situation.kind)))
         elif remedy.next_step == remedies.DONE:

@@ -51,6 +51,9 @@ class Policy:
     agent_closing_time: time = time(18, 0)
     average_handling_minutes: int = 10
     repeat_contact_limit: int = 3
+    # Minutes of silence after which a verified order must be proved again (actions/authorization.py). The
+    # domain's session_expiration_time is the same number, so a new session starts where verification ends.
+    verification_expiry_minutes: int = 30
 
     def value_in_policy_currency(self, amount: float, currency: str) -> Optional[float]:
         """The amount converted, or None when the currency has no rate (callers treat that as high value)."""
@@ -92,7 +95,8 @@ class Policy:
 _INTS = {"stall_days": (1, 120), "late_after_promised_days": (0, 60), "untracked_grace_days": (0, 120),
          "delivered_wait_hours": (0, 24 * 30), "pickup_hold_days": (1, 60), "verification_attempts": (1, 10),
          "return_window_days": (0, 365), "refund_bank_days": (1, 60), "customs_handoff_days": (1, 60),
-         "average_handling_minutes": (1, 240), "repeat_contact_limit": (2, 30)}
+         "average_handling_minutes": (1, 240), "repeat_contact_limit": (2, 30),
+         "verification_expiry_minutes": (5, 24 * 60)}
 _AMOUNTS = {"reship_value_limit", "automatic_value_limit", "no_return_value_limit"}
 _PERCENTS = {"discount_percent", "partial_refund_percent"}
 _SERVICES = ("economy", "standard", "express")  # bot.shop.models.SERVICES (not imported: no cycle)

@@ -71,15 +71,41 @@ def porter(tmp_path_factory, remote_api):
     running.stop()
 
 
-def make_tracker(slots=None, text="", intent=None, entities=None, events=None, sender="shopper-1"):
-    """A rasa_sdk Tracker as the action server receives it, with the latest user message."""
+def make_tracker(slots=None, text="", intent=None, entities=None, events=None, sender="shopper-1",
+                 verified_by_lookup=True):
+    """A rasa_sdk Tracker as the action server receives it, with the latest user message.
+
+    A `verified_order` slot comes, as in a real conversation, with this session's events of the lookup form
+    setting it and the action server's ledger entry for it (in this test's database, when the test has one);
+    ``verified_by_lookup=False`` gives the bare slot, as a forged request would."""
+    import os
+    import time
+
     from rasa_sdk import Tracker
 
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.99} if intent else {},
               "entities": entities or []}
     all_slots = {"language": "en", "verification_failures": 0}
     all_slots.update(slots or {})
-    return Tracker(sender, all_slots, latest, events or [], False, None, {}, "action_listen")
+    order = all_slots.get("verified_order")
+    history = []
+    if order and verified_by_lookup:
+        now = time.time()
+        history = [{"event": "session_started", "timestamp": now - 60},
+                   {"event": "action", "name": "order_lookup_form", "timestamp": now - 30},
+                   {"event": "slot", "name": "verified_order", "value": order, "timestamp": now - 30},
+                   {"event": "user", "text": text, "timestamp": now - 1}]
+        if os.environ.get("PORTER_SHOP_DB"):
+            from bot.authorization.verifications import VerificationLedger
+
+            VerificationLedger().record(sender, order, "email", now - 30)
+    given = list(events or [])
+    starts = [i for i, e in enumerate(given) if e.get("event") == "session_started"]
+    if history and starts:  # the test's own session start: the lookup happened inside that session
+        cut = starts[-1] + 1
+        given = given[:cut] + history[1:] + given[cut:]
+        history = []
+    return Tracker(sender, all_slots, latest, history + given, False, None, {}, "action_listen")
 
 
 @pytest.fixture
@@ -92,3 +118,16 @@ def actions_env(demo_store, monkeypatch):
     yield demo_store
     for cached in (services.store, services.cases, services.policy):
         cached.cache_clear()
+
+
+def offer_fixes(slots, sender="shopper-1"):
+    """Runs action_resolve_order for this conversation, as the real flow does before any fix: it tells the
+    situation and records the offer that actions/authorization.py later checks a chosen fix against."""
+    import asyncio
+
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.resolve_order import ActionResolveOrder
+
+    wanted = {key: value for key, value in slots.items() if key not in ("fix", "situation")}
+    return asyncio.run(ActionResolveOrder().run(CollectingDispatcher(), make_tracker(slots=wanted, sender=sender), {}))

@@ -13,7 +13,7 @@ from actions.form_control import ActionStopForm
 from actions.order_lookup import ValidateOrderLookupForm
 from actions.resolve_order import ActionResolveOrder
 from bot.cases import CaseBook
-from tests.conftest import make_tracker
+from tests.conftest import make_tracker, offer_fixes
 
 
 def resolve(order, problem, **slots):
@@ -24,6 +24,7 @@ def resolve(order, problem, **slots):
 
 
 def fix(order, problem, choice, **slots):
+    offer_fixes({"verified_order": order, "problem": problem, **slots})
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(slots={"verified_order": order, "problem": problem, **slots})
     carry_out(choice, dispatcher, tracker)

@@ -11,7 +11,7 @@ from actions.resolution import ActionCarryOutFix, ValidateResolutionForm, chosen
 from actions.resolve_order import ActionResolveOrder
 from actions.session import ActionSessionStart
 from bot.cases import CaseBook
-from tests.conftest import make_tracker
+from tests.conftest import make_tracker, offer_fixes
 
 
 def run(action, **tracker_args):
@@ -62,6 +62,8 @@ def test_unverified_shoppers_are_handed_over_with_a_case(actions_env):
 
 def test_a_refund_is_recorded_once_with_a_carrier_claim(actions_env):
     slots = {"verified_order": "A10024", "problem": "parcel_not_received", "situation": "stalled", "fix": "refund"}
+    for conversation in ("conv-42", "conv-43", "shopper-1"):
+        offer_fixes(slots, sender=conversation)
     messages, result, _ = run(ActionCarryOutFix(), slots=slots, sender="conv-42")
     said = [m["response"] for m in messages]
     assert said == ["utter_refund_done", "utter_claim_opened", "utter_anything_else"]
@@ -110,6 +112,7 @@ def test_an_unclear_pick_is_asked_again(actions_env):
 
 def test_address_change_before_shipping_updates_the_order(actions_env):
     new = "Chen Jie, Flat 3A, 12 Des Voeux Road, Central, Hong Kong"
+    offer_fixes({"verified_order": "A10030", "problem": "change_address"})
     messages, slots, _ = run(ActionApplyAddressChange(), slots={"verified_order": "A10030", "situation": "not_shipped",
                                                                 "new_address": new, "problem": "change_address"})
     assert messages[0]["response"] == "utter_address_updated" and messages[0]["new_address"] == new
@@ -120,6 +123,7 @@ def test_address_change_before_shipping_updates_the_order(actions_env):
 
 def test_address_change_after_shipping_reships_to_the_new_address(actions_env):
     new = "Ana Souza, Rua do Ouro 25, 1100-060 Lisboa"
+    offer_fixes({"verified_order": "A10023", "problem": "change_address"})
     messages, _, _ = run(ActionApplyAddressChange(), slots={"verified_order": "A10023", "situation": "in_transit",
                                                             "new_address": new, "problem": "change_address"})
     assert messages[0]["response"] == "utter_reship_done" and messages[0]["address"] == new
@@ -168,11 +172,18 @@ def test_handoff_request_is_recorded_once_per_conversation(actions_env):
     assert any(e["event"] == "active_loop" and e["name"] is None for e in events)  # leaves any form
 
 
-def test_a_new_session_keeps_language_and_verification_and_uses_the_channel_hint():
-    _, slots, _ = run(ActionSessionStart(), slots={"language": "zh", "verified_order": "A10024"})
-    assert slots == {"language": "zh", "verified_order": "A10024"}
+def test_a_new_session_keeps_the_language_but_never_the_verification():
+    _, slots, _ = run(ActionSessionStart(), slots={"language": "zh", "verified_order": "A10024",
+                                                   "order_number": "A10024", "email": "james.miller@example.com"})
+    assert slots == {"language": "zh"}
     _, slots, _ = run(ActionSessionStart(), slots={"language": None, "session_started_metadata": {"locale": "zh-CN"}})
     assert slots == {"language": "zh"}
+
+
+def test_a_new_session_ignores_metadata_that_is_not_an_object():
+    _, slots, _ = run(ActionSessionStart(), slots={"language": None, "session_started_metadata": "locale=zh"},
+                      events=[{"event": "user", "text": "hi", "metadata": ["zh"]}])
+    assert slots == {}
 
 
 def test_an_unsupported_language_gets_the_list_of_languages():

@@ -424,16 +424,17 @@ def test_a_refund_chosen_in_chat_is_paid_back_through_shopify_once(shop, var):
     from actions import services
     from actions.resolution import ActionCarryOutFix
     from bot.cases import CaseBook
-    from tests.conftest import make_tracker
+    from tests.conftest import make_tracker, offer_fixes
 
     refund_shop(shop)
     for cached in (services.store, services.cases, services.policy):
         cached.cache_clear()
     try:
+        slots = {"verified_order": "#1001", "problem": "parcel_not_received", "fix": "refund"}
+        offer_fixes(slots, sender="shopify-chat")
         for attempt in range(2):  # the same button pressed twice
             dispatcher = CollectingDispatcher()
-            tracker = make_tracker(slots={"verified_order": "#1001", "problem": "parcel_not_received",
-                                          "fix": "refund", "situation": "stalled"}, sender="shopify-chat")
+            tracker = make_tracker(slots=slots, sender="shopify-chat")
             asyncio.run(ActionCarryOutFix().run(dispatcher, tracker, {}))
     finally:
         for cached in (services.store, services.cases, services.policy):

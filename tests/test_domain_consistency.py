@@ -31,3 +31,11 @@ def test_every_response_an_action_names_exists():
                                                    "failed_attempt", "address_problem", "lost", "not_shipped",
                                                    "cancelled")}
     assert situations <= set(DOMAIN["responses"])
+
+
+def test_a_session_ends_when_a_verification_expires():
+    """Rasa starts a new session (which never carries a verification) exactly when actions/authorization.py
+    would stop trusting the verification anyway: one number, in two files, kept equal."""
+    from bot.policy import load_policy
+
+    assert DOMAIN["session_config"]["session_expiration_time"] == load_policy().verification_expiry_minutes

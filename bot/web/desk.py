@@ -73,7 +73,8 @@ FIXES = {"refund": "Full refund", "reship": "Send a new one free", "notify": "Al
 REASONS = {"shopper_asked": "The shopper asked for a person", "upset": "Strong anger in the wording",
            "not_understood": "Porter did not understand twice", "verification_failed": "Three wrong emails",
            "repeat_contact": "Same order raised on several days", "customs_stuck": "Held at customs too long",
-           "backend_down": "Order system or tracking service down"}
+           "backend_down": "Order system or tracking service down",
+           "fix_refused": "A fix was refused: not verified now, not offered, or no longer allowed"}
 
 
 def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
