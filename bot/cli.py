@@ -137,6 +137,12 @@ def _web(args) -> int:
     return run(args.port, host=args.host, socket_url=args.socket_url)
 
 
+def _actions(args) -> int:
+    from bot.action_server import run
+
+    return run()
+
+
 def _stories_export(args) -> int:
     from bot.story_export import export_story
 
@@ -203,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", required=True, help="trained model (.tar.gz)")
     run.add_argument("--shell", action="store_true", help="chat in this terminal instead of serving HTTP")
     run.set_defaults(func=_serve)
+
+    act = sub.add_parser("actions", help="the action server Rasa calls: loopback only unless PORTER_ACTION_HOST "
+                         "says otherwise, every call authenticated with PORTER_ACTION_TOKEN (port: $ACTION_PORT)")
+    act.set_defaults(func=_actions)
 
     web = sub.add_parser("web", help="the web server: the storefront demo page with the chat widget, "
                          "and the agent desk at /desk")

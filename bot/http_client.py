@@ -26,6 +26,8 @@ import os
 import random
 import re
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Mapping, Optional
@@ -79,6 +81,28 @@ def checked_base_url(value: str, variable: str) -> str:
     if parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
         raise BackendConfigError(f"{variable} must use https:// (plain http would send the credentials in clear)")
     return value
+
+
+# --- the time an action may still spend -------------------------------------------------------------------
+
+_deadline: ContextVar[Optional[float]] = ContextVar("porter_backend_deadline", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float):
+    """Everything called inside may spend at most ``seconds`` in all (the action server's deadline per
+    action): calls, retries and waits are cut to what is left, and nothing starts once it is used up."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def remaining_time() -> Optional[float]:
+    """Seconds left of the current time budget, None when there is none."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 # --- keeping personal data out of logs -------------------------------------------------------------------

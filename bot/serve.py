@@ -37,22 +37,31 @@ def auth_token() -> str:
     return path.read_text().strip()
 
 
-def identity_secret() -> str:
-    """PORTER_IDENTITY_SECRET, or a random secret generated once and kept (owner-only) under var/."""
-    secret = os.environ.get("PORTER_IDENTITY_SECRET")
+def _secret(variable: str, file_name: str, what: str, why: str) -> str:
+    """``variable`` from the environment, or a random secret generated once and kept (owner-only) under var/."""
+    secret = os.environ.get(variable)
     if secret:
-        print("[porter] identity secret: from PORTER_IDENTITY_SECRET", flush=True)
+        print(f"[porter] {what}: from {variable}", flush=True)
         return secret
-    path = var_dir() / "identity_secret"
+    path = var_dir() / file_name
     if not path.exists():
         # Created owner-only from the start: the secret is never readable by others, even for a moment.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32))
     path.chmod(0o600)
-    print(f"[porter] identity secret: stored in {path} (set PORTER_IDENTITY_SECRET to share one between "
-          "machines)", flush=True)
+    print(f"[porter] {what}: stored in {path} (set {variable} {why})", flush=True)
     return path.read_text().strip()
+
+
+def identity_secret() -> str:
+    return _secret("PORTER_IDENTITY_SECRET", "identity_secret", "identity secret", "to share one between machines")
+
+
+def action_token() -> str:
+    """The shared secret Rasa sends the action server with every call (endpoints.yml, action_endpoint)."""
+    return _secret("PORTER_ACTION_TOKEN", "action_token", "action server token",
+                   "to run Rasa and the action server on different machines")
 
 
 def _pipe(process: subprocess.Popen, prefix: str) -> None:
@@ -118,7 +127,7 @@ def serve(model: Path, shell: bool = False) -> int:
     action_port = int(os.environ.get("ACTION_PORT", "5055"))
     web_port = int(os.environ.get("PORTER_WEB_PORT", "8080"))
     env = dict(os.environ, ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port), PORTER_WEB_PORT=str(web_port),
-               PORTER_IDENTITY_SECRET=identity_secret(),
+               PORTER_IDENTITY_SECRET=identity_secret(), PORTER_ACTION_TOKEN=action_token(),
                PORTER_TRACKER_DB=os.environ.get("PORTER_TRACKER_DB", str(var_dir() / "tracker.db")),
                PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     python = sys.executable
@@ -131,8 +140,7 @@ def serve(model: Path, shell: bool = False) -> int:
     # be left running without us, holding the ports.
     signal.signal(signal.SIGHUP, lambda *_: stop.set())
     try:
-        actions = _start([python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(action_port)],
-                         "actions", env)
+        actions = _start([python, "-m", "bot", "actions"], "actions", env)
         processes.append(actions)
         if not _wait_for_port(action_port, actions, 60, stop):
             if stop.is_set():

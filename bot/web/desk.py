@@ -74,7 +74,8 @@ REASONS = {"shopper_asked": "The shopper asked for a person", "upset": "Strong a
            "not_understood": "Porter did not understand twice", "verification_failed": "Three wrong emails",
            "repeat_contact": "Same order raised on several days", "customs_stuck": "Held at customs too long",
            "backend_down": "Order system or tracking service down",
-           "fix_refused": "A fix was refused: not verified now, not offered, or no longer allowed"}
+           "fix_refused": "A fix was refused: not verified now, not offered, or no longer allowed",
+           "action_failed": "Porter hit an error (see the action server's log)"}
 
 
 def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
