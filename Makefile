@@ -61,8 +61,9 @@ $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
 train: $(MODEL)
 
 # Deprecation warnings from Rasa's dependencies say nothing to an operator; keep the logs readable.
+# PORTER_DEMO=1: the demo shop's `?customer=` sign-in (never in production; README "Security").
 run: import-demo $(MODEL) $(WIDGET)
-	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL)
+	PORTER_DEMO=1 PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL)
 
 shell: import-demo $(MODEL)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL) --shell

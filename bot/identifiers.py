@@ -18,7 +18,10 @@ DEFAULT_ORDER_NUMBER_PATTERN = r"(?:[A-Za-z]{1,3}[-#]?|#)?\d{4,12}"
 _NOT_WORD_BEFORE = r"(?<![A-Za-z0-9@._%+\-])"
 _NOT_WORD_AFTER = r"(?![A-Za-z0-9@])"
 
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# Every repetition is bounded and a match may only start where a run of address characters starts: on a
+# long run of letters without an '@' the search stays linear instead of retrying from every position.
+EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
+                      r"(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z])")
 # International (+country) numbers, or local numbers written with separators; a bare run of
 # digits is an order number, never a phone.
 PHONE_RE = re.compile(

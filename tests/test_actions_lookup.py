@@ -71,10 +71,11 @@ def test_after_a_mismatch_the_email_is_asked_for_briefly():
         assert dispatcher.messages[0]["response"] == expected
 
 
-def _from_channel(kind, value, secret="s3cret"):
+def _from_channel(kind, value, secret="s3cret", conversation="shopper-1", ttl=900):
     from bot.channels.identity import signed
 
-    return [{"event": "user", "text": "A10023", "metadata": {"identity": signed(kind, value, secret)}}]
+    claim = signed(kind, value, conversation, ttl=ttl, secret=secret)
+    return [{"event": "user", "text": "A10023", "metadata": {"identity": claim}}]
 
 
 def test_a_whatsapp_number_on_the_order_verifies_it_without_the_email(actions_env, monkeypatch):
@@ -102,3 +103,11 @@ def test_a_channel_identity_that_does_not_match_or_is_forged_still_asks_for_the_
     unsigned = make_tracker(text="A10023", events=[{"event": "user", "metadata": {
         "identity": {"phone": "+351912345678"}}}])
     assert FORM.validate_order_number("A10023", CollectingDispatcher(), unsigned, {})["verified_order"] is None
+
+
+def test_a_signed_identity_from_another_conversation_or_expired_verifies_nothing(actions_env, monkeypatch):
+    monkeypatch.setenv("PORTER_IDENTITY_SECRET", "s3cret")
+    copied = make_tracker(text="A10023", events=_from_channel("phone", "351912345678", conversation="shopper-2"))
+    assert FORM.validate_order_number("A10023", CollectingDispatcher(), copied, {})["verified_order"] is None
+    expired = make_tracker(text="A10023", events=_from_channel("phone", "351912345678", ttl=-1))
+    assert FORM.validate_order_number("A10023", CollectingDispatcher(), expired, {})["verified_order"] is None

@@ -50,7 +50,7 @@ def test_a_stalled_parcel_is_refunded_end_to_end(porter):
     reference = re.search(r"reference is (PC-[A-Z0-9]{6})", confirmed).group(1)
     refund = next(c for c in cases(porter) if c["reference"] == reference)
     assert (refund["type"], refund["order_number"], refund["amount"], refund["conversation_id"]) == \
-        ("refund", "A10024", 36.5, sender)
+        ("refund", "A10024", 36.5, f"rest:{sender}")
     assert any(c["type"] == "carrier_claim" and c["order_number"] == "A10024" for c in cases(porter))
 
     # clicking the same button again in a new conversation never refunds twice
@@ -70,7 +70,7 @@ def test_a_chinese_shopper_changes_the_address_before_shipping(porter):
     assert "香港九龙弥敦道99号15楼C室" in texts(read_back)
     done = texts(say(porter, sender, read_back[-1]["buttons"][0]["payload"]))
     assert "已完成" in done
-    [case] = [c for c in cases(porter) if c["type"] == "address_change" and c["conversation_id"] == sender]
+    [case] = [c for c in cases(porter) if c["type"] == "address_change" and c["conversation_id"] == f"rest:{sender}"]
     assert case["details"]["new_address"] == "香港九龙弥敦道99号15楼C室"
 
 
@@ -80,7 +80,8 @@ def test_a_postal_code_in_an_address_does_not_replace_the_order_number(porter):
     say(porter, sender, "A10030")
     say(porter, sender, "chen.jie@example.hk")
     assert "read it back" in texts(say(porter, sender, "Chen Jie, 12 rue des Lilas, 69003 Lyon, France"))
-    tracker = requests.get(f"{porter.base}/conversations/{sender}/tracker", params={"token": TOKEN}, timeout=30).json()
+    tracker = requests.get(f"{porter.base}/conversations/rest:{sender}/tracker", params={"token": TOKEN},
+                           timeout=30).json()
     assert tracker["slots"]["order_number"] == "A10030" and tracker["slots"]["verified_order"] == "A10030"
 
 
@@ -92,7 +93,7 @@ def test_nothing_is_revealed_before_the_email_matches(porter):
     assert "YunExpress" not in replies and "Springfield" not in replies and "Los Angeles" not in replies
     handed_over = texts(say(porter, sender, "third@example.com"))
     assert "a person from our team" in handed_over
-    assert any(c["type"] == "handoff_request" and c["conversation_id"] == sender for c in cases(porter))
+    assert any(c["type"] == "handoff_request" and c["conversation_id"] == f"rest:{sender}" for c in cases(porter))
 
 
 def test_model_parse_shows_language_and_entities_inside_chinese_text(porter):

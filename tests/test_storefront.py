@@ -17,6 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from bot.channels import widget_sessions
 from bot.channels.identity import trusted
 from bot.paths import PROJECT_ROOT, var_dir
 from bot.web.app import WIDGET_BUNDLE
@@ -173,20 +174,32 @@ def test_a_signed_in_customer_is_not_asked_for_the_email(porter, browser):
     page.context.close()
 
 
-def test_the_page_signs_the_customer_and_escapes_what_it_is_given(porter):
+def test_the_page_signs_the_customer_for_its_own_conversation_and_escapes_what_it_is_given(porter):
     page = requests.get(f"{porter.web}/", params={"customer": "Claire.Dubois@Example.fr", "lang": "fr"}, timeout=30)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     widget = json.loads(re.search(r'<script id="porter-widget" type="application/json">(.*?)</script>',
                                   page.text).group(1))
     assert widget["socketUrl"] == porter.base and widget["locale"] == "fr"
-    signed_in = {"identity": widget["identity"]}
-    assert trusted(signed_in, secret=IDENTITY_SECRET) == {"email": "claire.dubois@example.fr"}
-    assert trusted(signed_in, secret="another-secret") == {}
+    assert widget["customer"] == "claire.dubois@example.fr" and "identity" not in widget
+
+    session = requests.post(f"{porter.web}{widget['sessionUrl']}", json={"session": None,
+                                                                         "customer": widget["customer"]}, timeout=30)
+    assert session.status_code == 200
+    handle, claim = session.json()["session"], {"identity": session.json()["identity"]}
+    conversation = widget_sessions.conversation_of(handle, IDENTITY_SECRET)
+    assert conversation.startswith("web:")
+    assert trusted(claim, conversation, secret=IDENTITY_SECRET) == {"email": "claire.dubois@example.fr"}
+    assert trusted(claim, "web:another-conversation", secret=IDENTITY_SECRET) == {}
+    assert trusted(claim, conversation, secret="another-secret") == {}
+    again = requests.post(f"{porter.web}/widget/session", json={"session": handle}, timeout=30).json()
+    assert again["session"] == handle and again["identity"] is None   # the same chat; no customer, no identity
+    made_up = requests.post(f"{porter.web}/widget/session", json={"session": handle[:-2] + "xx"}, timeout=30)
+    assert made_up.json()["session"] != handle                         # a forged handle gets a new chat
 
     hostile = '"><script>alert(1)</script>'
     page = requests.get(f"{porter.web}/", params={"customer": hostile + "@x.io", "lang": hostile}, timeout=30)
     assert page.status_code == 200 and "<script>alert" not in page.text
-    assert '"identity": null' in page.text and '"locale": null' in page.text
+    assert '"customer": null' in page.text and '"locale": null' in page.text
 
     bundle = requests.get(f"{porter.web}/widget/webchat.js", timeout=30)
     assert bundle.status_code == 200 and "WebChat" in bundle.text[:2000]

@@ -1,11 +1,15 @@
 """The storefront demo: a small shop page with Porter's chat bubble, as a real shop would embed it.
 
-What the page hands the widget (customData, sent with every message as the message metadata):
+Before the widget starts, the page asks this server for its chat session (``POST /widget/session``): the
+handle the browser already keeps, if it is still valid, or a new one (bot/channels/widget_sessions.py). What
+the widget then sends with every message (customData, the message metadata):
 - `locale`: the shopper's language, from the browser (navigator.language) unless the page says otherwise
   (here `?lang=fr`); Porter starts the conversation in it (actions/session.py).
-- `identity`: only when the shop knows the shopper (here `?customer=<email>` plays a signed-in customer),
-  `bot.channels.identity.signed("email", ...)`, computed on the server with PORTER_IDENTITY_SECRET so the
-  action server can trust it. A browser cannot forge it: it never sees the secret.
+- `identity`: only when the shop knows the shopper, signed on the server for that very conversation and for a
+  few hours (bot/channels/identity.py), so the action server can trust it and a copy is worth nothing
+  elsewhere. A browser cannot forge it: it never sees the secret. Here `?customer=<email>` plays a signed-in
+  customer, and only in demo mode (PORTER_DEMO=1, which `make run` sets): a real shop signs in its customers
+  itself and signs their identity the same way on its own server.
 """
 from __future__ import annotations
 
@@ -16,7 +20,11 @@ from urllib.parse import urlencode
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.channels.identity import signed
+from bot import run_mode
+from bot.channels import widget_sessions
+from bot.channels.identity import PAGE_TTL, signed
+from bot.channels.rate_limit import RateLimits
+from bot.client_address import of_request
 from bot.identifiers import EMAIL_RE, normalize_email
 from bot.web.app import WIDGET_URL, render
 
@@ -44,8 +52,52 @@ def requested_locale(value: Optional[str]) -> Optional[str]:
 
 
 def signed_in_customer(value: Optional[str]) -> Optional[str]:
-    value = (value or "").strip()
+    """The demo's signed-in customer: an email given in the query, honoured only in demo mode."""
+    value = (value or "").strip() if isinstance(value, str) else ""
+    if not run_mode.demo() or len(value) > 254:
+        return None
     return normalize_email(value) if EMAIL_RE.fullmatch(value) else None
+
+
+_limits: Optional[RateLimits] = None
+
+
+def _new_sessions() -> RateLimits:
+    global _limits
+    if _limits is None:
+        _limits = RateLimits.from_env()
+    return _limits
+
+
+@blueprint.post("/widget/session")
+async def widget_session(request: Request):
+    """The widget's chat session: the one the browser shows if Porter issued it and it is still valid, else a
+    new one; with the demo's signed-in customer, their identity signed for that conversation."""
+    config = request.app.ctx.porter
+    if not config.identity_secret:
+        return response.json({"error": "PORTER_IDENTITY_SECRET is not set on the web server"}, status=503)
+    if (request.headers.get("content-type") or "").split(";")[0].strip() != "application/json":
+        return response.json({"error": "send JSON: {\"session\": <handle or null>}"}, status=415)
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - sanic's own error for a body that is not JSON
+        body = None
+    if not isinstance(body, dict):
+        return response.json({"error": "send JSON: {\"session\": <handle or null>}"}, status=400)
+    handle = body.get("session")
+    conversation = widget_sessions.conversation_of(handle, config.identity_secret)
+    if conversation is None:
+        refused = _new_sessions().new_conversation(of_request(request))
+        if refused:
+            return response.json({"error": "too many new chats from this address; try again later"}, status=429,
+                                 headers={"Retry-After": str(max(1, round(refused.retry_after)))})
+        handle = widget_sessions.issue(config.identity_secret)
+        conversation = widget_sessions.conversation_of(handle, config.identity_secret)
+    customer = signed_in_customer(body.get("customer"))
+    identity = signed("email", customer, conversation, ttl=PAGE_TTL, secret=config.identity_secret) \
+        if customer else None
+    return response.json({"session": handle, "identity": identity},
+                         headers={"Cache-Control": "no-store"})
 
 
 @blueprint.get("/")
@@ -53,16 +105,16 @@ async def storefront(request: Request):
     config = request.app.ctx.porter
     locale = requested_locale(request.args.get("lang"))
     customer = signed_in_customer(request.args.get("customer"))
-    identity = signed("email", customer, config.identity_secret) if customer and config.identity_secret else None
     widget = {
         "socketUrl": config.socket_url,
+        "sessionUrl": "/widget/session",   # where the page gets its chat session (and signed identity)
         "locale": locale,        # null: the browser's language (navigator.language)
-        "identity": identity,    # null: an anonymous shopper, who verifies with the order's email
-        "customer": customer,    # whose conversation the browser keeps; another customer starts afresh
+        "customer": customer,    # null: an anonymous shopper, who verifies with the order's email
         "storage": "local",      # the conversation survives reloads and new tabs
     }
     query = {"lang": locale, "customer": customer}
     html = render(request, "storefront.html", widget=widget, widget_url=WIDGET_URL, customer=customer,
+                  demo=run_mode.demo(),
                   products=PRODUCTS, keep_query=_query(query), sign_out_href="/" + _query(query, customer=None),
                   customer_links=[(email, "/" + _query(query, customer=email)) for email in DEMO_CUSTOMERS],
                   language_links=[(name, "/" + _query(query, lang=code)) for code, name in DEMO_LANGUAGES])

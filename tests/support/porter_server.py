@@ -68,7 +68,10 @@ def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[D
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` (make test does it for you)")
     env = dict(os.environ, PORTER_VAR_DIR=str(var), PORTER_SHOP_DB=str(var / "shop.db"), RASA_AUTH_TOKEN=TOKEN,
                RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), PORTER_WEB_PORT=str(free_port()),
-               RASA_TELEMETRY_ENABLED="false", PORTER_TRACKER_DB=str(var / "tracker.db"))
+               RASA_TELEMETRY_ENABLED="false", PORTER_TRACKER_DB=str(var / "tracker.db"), PORTER_DEMO="1",
+               # the live tests share one client address (this machine): limits a shop would never reach
+               PORTER_RATE_CLIENT_PER_MINUTE="100000", PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",
+               PORTER_RATE_CONVERSATION_PER_MINUTE="600")
     if api_url:
         env.update(channel_env(api_url))
     env.update(extra_env or {})

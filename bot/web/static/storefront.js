@@ -33,25 +33,57 @@
 
   // Sent with every message as its metadata (credentials.yml: metadata_key customData).
   var customData = { locale: locale };
-  if (config.identity) {
-    customData.identity = config.identity;
+
+  function stored() {
+    try {
+      return JSON.parse(window.localStorage.getItem(SESSION_KEY) || "null");
+    } catch (e) {
+      return null;
+    }
   }
 
-  window.WebChat.default({
-    socketUrl: config.socketUrl,
-    socketPath: "/socket.io/",
-    customData: customData,
-    initPayload: "/greet",
-    title: "Porter",
-    subtitle: labels.subtitle,
-    inputTextFieldHint: labels.hint,
-    params: { storage: config.storage },
-    mainColor: "#2f5d62",            // the shop's colours (storefront.css)
-    userBackgroundColor: "#2f5d62",
-    userTextColor: "#ffffff",
-    withRules: false,
-    hideWhenNotConnected: false,
-    displayUnreadCount: true,
-    showMessageDate: false
-  }, null);
+  // The chat session comes from the shop's server, never from this page: the handle the browser keeps if
+  // Porter issued it and it is still valid, else a new one (and then the old conversation is not shown).
+  function withSession(start) {
+    var previous = stored();
+    var request = new XMLHttpRequest();
+    request.open("POST", config.sessionUrl);
+    request.setRequestHeader("Content-Type", "application/json");
+    request.onload = function () {
+      var answer = request.status === 200 ? JSON.parse(request.responseText) : null;
+      if (answer && (!previous || previous.session_id !== answer.session)) {
+        // rasa-webchat 1.0.1's storage format: it drops entries of another version
+        window.localStorage.setItem(SESSION_KEY, JSON.stringify({ session_id: answer.session, version: "1.0.1" }));
+      }
+      if (answer && answer.identity) {
+        customData.identity = answer.identity;
+      }
+      start();
+    };
+    request.onerror = start;  // the widget still opens; the channel then issues the session itself
+    request.send(JSON.stringify({
+      session: previous && previous.session_id ? previous.session_id : null,
+      customer: config.customer || null
+    }));
+  }
+
+  withSession(function () {
+    window.WebChat.default({
+      socketUrl: config.socketUrl,
+      socketPath: "/socket.io/",
+      customData: customData,
+      initPayload: "/greet",
+      title: "Porter",
+      subtitle: labels.subtitle,
+      inputTextFieldHint: labels.hint,
+      params: { storage: config.storage },
+      mainColor: "#2f5d62",            // the shop's colours (storefront.css)
+      userBackgroundColor: "#2f5d62",
+      userTextColor: "#ffffff",
+      withRules: false,
+      hideWhenNotConnected: false,
+      displayUnreadCount: true,
+      showMessageDate: false
+    }, null);
+  });
 })();

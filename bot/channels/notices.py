@@ -1,0 +1,37 @@
+"""What a channel says itself, in the shopper's language, when a message never reaches Rasa: too long, or
+sent faster than Porter reads. (Rasa's own replies live in the domain; these are answered before it.)"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+TOO_LONG = {
+    "en": "Sorry, your message is too long for me ({length} characters; I can read up to {limit}). "
+          "Could you send it again in shorter parts?",
+    "zh": "抱歉，您的消息太长了（{length} 个字符，我最多能读 {limit} 个）。能分成几条短一点的消息再发一次吗？",
+    "es": "Lo siento, tu mensaje es demasiado largo para mí ({length} caracteres; puedo leer hasta {limit}). "
+          "¿Podrías enviarlo de nuevo en partes más cortas?",
+    "fr": "Désolé, votre message est trop long pour moi ({length} caractères ; je peux en lire {limit} au "
+          "maximum). Pourriez-vous le renvoyer en plusieurs parties plus courtes ?",
+    "de": "Entschuldigung, Ihre Nachricht ist zu lang für mich ({length} Zeichen; ich kann bis zu {limit} "
+          "lesen). Könnten Sie sie in kürzeren Teilen noch einmal senden?",
+    "ru": "Извините, ваше сообщение слишком длинное ({length} символов, я могу прочитать не больше {limit}). "
+          "Отправьте его, пожалуйста, ещё раз по частям.",
+    "pt": "Desculpe, sua mensagem é longa demais para mim ({length} caracteres; consigo ler até {limit}). "
+          "Pode enviá-la de novo em partes menores?",
+}
+
+SLOW_DOWN = {
+    "en": "You're sending messages faster than I can read them. Please wait a few seconds and send it again.",
+    "zh": "您发消息的速度太快了，我来不及读。请稍等几秒钟再发一次。",
+    "es": "Estás enviando mensajes más rápido de lo que puedo leerlos. Espera unos segundos y vuelve a enviarlo.",
+    "fr": "Vous envoyez des messages plus vite que je ne peux les lire. Attendez quelques secondes et renvoyez-le.",
+    "de": "Sie senden Nachrichten schneller, als ich sie lesen kann. Bitte warten Sie ein paar Sekunden und "
+          "senden Sie sie noch einmal.",
+    "ru": "Вы отправляете сообщения быстрее, чем я успеваю их читать. Подождите несколько секунд и отправьте ещё раз.",
+    "pt": "Você está enviando mensagens mais rápido do que consigo ler. Aguarde alguns segundos e envie de novo.",
+}
+
+
+def say(table: Dict[str, str], language: Optional[str], **values: object) -> str:
+    """The notice in ``language`` (its first two letters), English when Porter does not speak it."""
+    return table.get(str(language or "")[:2].lower(), table["en"]).format(**values)
