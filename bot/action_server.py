@@ -144,9 +144,11 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
         name = call["next_action"]
         loop = asyncio.get_running_loop()
         try:
+            # Backend calls inside get a little less than the deadline, so a cut call hands over by itself
+            # before the outer limit fires (which would hand over a second time).
             result = await asyncio.wait_for(
-                loop.run_in_executor(pool, _run_in_thread, executor, call, settings.deadline),
-                timeout=settings.deadline + 1.0)
+                loop.run_in_executor(pool, _run_in_thread, executor, call, max(1.0, settings.deadline - 2.0)),
+                timeout=settings.deadline)
         except asyncio.TimeoutError:
             logger.error("action %s ran out of its %.0f s; handing over to a person", name, settings.deadline)
             return await _fallback(loop, call, "backend_down", "utter_backend_down")

@@ -11,12 +11,21 @@ What it guarantees, so adapters do not each reinvent it:
 - 404 is a normal answer ("not found": ``None``); 401/403 raise ``BackendCredentialsError`` naming the
   setting to check; other 4xx raise ``BackendRejected``; none of them is retried;
 - redirects are not followed (a redirect would carry the credentials header to another host);
+- inside a ``time_budget`` (the action server sets one per action) timeouts and waits are cut to the time
+  left, no attempt starts with less than ``RetryPolicy.min_attempt`` left, and a ``Retry-After`` longer than
+  what is left ends the call at once. The read timeout bounds each wait for bytes, not the whole answer: the
+  action server's own deadline covers a backend that trickles;
+- one circuit breaker per backend, by name and base URL (``bot.circuit_breaker``): after several calls in a
+  row failed because the backend is down (no connection, no answer in time, 5xx, 429 past its retries), calls
+  fail at once for a cool-down, then one trial call decides;
 - log lines name the backend, the method and the path; never headers, query strings, bodies, tokens, emails,
   phones or addresses. Exception messages follow the same rule, so the lead can log them as they are.
 
 Settings (environment, all optional): ``PORTER_BACKEND_CONNECT_TIMEOUT`` (seconds, default 5),
 ``PORTER_BACKEND_READ_TIMEOUT`` (default 15), ``PORTER_BACKEND_ATTEMPTS`` (tries in all, default 4),
-``PORTER_BACKEND_BACKOFF`` (seconds before the first retry, doubling, default 0.5).
+``PORTER_BACKEND_BACKOFF`` (seconds before the first retry, doubling, default 0.5),
+``PORTER_BACKEND_BREAKER_FAILURES`` (failed calls in a row that open the circuit, default 5),
+``PORTER_BACKEND_BREAKER_SECONDS`` (how long it stays open, default 30).
 """
 from __future__ import annotations
 
@@ -24,16 +33,20 @@ import email.utils
 import logging
 import os
 import random
+import math
 import re
+import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 import requests
+
+from bot.circuit_breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +67,11 @@ class BackendCredentialsError(BackendUnavailable):
 
 class BackendRejected(BackendUnavailable):
     """The backend understood the request and refused it (a 4xx other than 401/403/404/429)."""
+
+
+class BackendDown(BackendUnavailable):
+    """No usable answer because the backend is down: no connection, no answer in time, 5xx, or 429 past the
+    retries. What the circuit breaker counts."""
 
 
 class BackendConfigError(ValueError):
@@ -155,6 +173,7 @@ class RetryPolicy:
     backoff: float = 0.5           # seconds before the first retry; doubles for each further retry
     max_backoff: float = 8.0       # no single wait longer than this
     max_retry_after: float = 30.0  # a longer Retry-After is cut to this: a shopper is waiting
+    min_attempt: float = 0.5       # no attempt starts inside a time budget with less than this left
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first), with a little jitter."""
@@ -215,6 +234,21 @@ def _never_sent(exc: BaseException) -> bool:
     return False
 
 
+_breakers: Dict[Tuple[str, str], CircuitBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def breaker_for(name: str, base_url: str) -> CircuitBreaker:
+    """The circuit breaker of the backend ``name`` at ``base_url``, shared by every client of it in this process
+    (every action thread); its settings are read from the environment when it is first needed."""
+    with _breakers_lock:
+        key = (name, base_url)
+        if key not in _breakers:
+            _breakers[key] = CircuitBreaker(name, int(_env_number("PORTER_BACKEND_BREAKER_FAILURES", 5, int)),
+                                            _env_number("PORTER_BACKEND_BREAKER_SECONDS", 30.0))
+        return _breakers[key]
+
+
 class JsonApi:
     """A JSON API at ``base_url`` answering with the given auth headers.
 
@@ -225,9 +259,11 @@ class JsonApi:
     def __init__(self, name: str, base_url: str, headers: Optional[Mapping[str, str]] = None, *,
                  credentials_hint: str = "the credentials", retry: Optional[RetryPolicy] = None,
                  connect_timeout: Optional[float] = None, read_timeout: Optional[float] = None,
-                 session: Optional[requests.Session] = None, sleep: Callable[[float], None] = time.sleep):
+                 session: Optional[requests.Session] = None, sleep: Callable[[float], None] = time.sleep,
+                 breaker: Optional[CircuitBreaker] = None):
         self.name = name
         self.base_url = base_url.rstrip("/")
+        self.breaker = breaker or breaker_for(name, self.base_url)
         self._headers = {"Accept": "application/json", **dict(headers or {})}
         self.credentials_hint = credentials_hint
         self.retry = retry or RetryPolicy.from_env()
@@ -262,36 +298,63 @@ class JsonApi:
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None, body: Any = None,
                 idempotent: Optional[bool] = None) -> Optional[ApiResponse]:
-        """The decoded answer, or None for 404. Raises BackendUnavailable (or a subclass) otherwise."""
+        """The decoded answer, or None for 404. Raises BackendUnavailable (or a subclass) otherwise, at once
+        while the backend's circuit is open."""
+        closed_for = self.breaker.refusal()
+        if closed_for is not None:
+            raise BackendUnavailable(self.name, f"not answering; not tried again for {math.ceil(closed_for)} s")
+        try:
+            answer = self._attempts(method, path, params, body, idempotent)
+        except BackendDown:
+            self.breaker.failed()
+            raise
+        except BackendUnavailable as exc:
+            if exc.status is None:  # never reached it (no time left, another host)
+                self.breaker.released()
+            else:  # it answered: a refusal, a redirect, a body Porter cannot read; it is up
+                self.breaker.succeeded()
+            raise
+        except BaseException:
+            self.breaker.released()
+            raise
+        self.breaker.succeeded()
+        return answer
+
+    def _attempts(self, method: str, path: str, params: Optional[Mapping[str, Any]], body: Any,
+                  idempotent: Optional[bool]) -> Optional[ApiResponse]:
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
         url = self._url(path)
         where = self._where(method, url)
         attempts = max(1, self.retry.attempts)
-        last_problem = "no answer"
+        last_problem, last_status = "no answer", None
         for attempt in range(1, attempts + 1):
             final = attempt == attempts
+            # The first attempt needs min_attempt seconds of the budget; the wait before a retry kept them for it.
+            timeouts = self._timeouts(self.retry.min_attempt if attempt == 1 else 0.0)
+            if timeouts is None:
+                raise self._out_of_time(last_problem, last_status, attempt - 1, attempts)
             try:
                 response = self.session.request(
-                    method, url, params=params, json=body, headers=self._headers,
-                    timeout=(self.connect_timeout, self.read_timeout), allow_redirects=False)
+                    method, url, params=params, json=body, headers=self._headers, timeout=timeouts,
+                    allow_redirects=False)
             except requests.exceptions.RequestException as exc:
                 never_sent = _never_sent(exc)
                 if never_sent:
                     last_problem = "could not connect"
                 elif isinstance(exc, requests.exceptions.Timeout):
-                    last_problem = f"no answer within {self.read_timeout:g} s"
+                    last_problem = f"no answer within {timeouts[1]:.3g} s"
                 elif isinstance(exc, requests.exceptions.ConnectionError):
                     last_problem = "the connection broke"
                 else:
                     raise BackendUnavailable(self.name, f"request failed ({type(exc).__name__})")
+                last_status = None
                 if not (idempotent or never_sent):
-                    raise BackendUnavailable(
-                        self.name, f"{last_problem}; not repeated because it may have taken effect")
+                    raise BackendDown(self.name, f"{last_problem}; not repeated because it may have taken effect")
                 if final:
                     break
-                self._wait(where, last_problem, self.retry.delay(attempt), attempt, attempts)
+                self._wait(where, last_problem, last_status, self.retry.delay(attempt), attempt, attempts)
                 continue
 
             status = response.status_code
@@ -310,20 +373,46 @@ class JsonApi:
                 raise BackendRejected(self.name, f"rejected the request (HTTP {status}{self._error_keys(response)})",
                                       status)
             last_problem = "rate limited (HTTP 429)" if status == 429 else f"HTTP {status}"
+            last_status = status
             if not retryable:
                 why = "" if idempotent else "; not repeated because it may have taken effect"
-                raise BackendUnavailable(self.name, last_problem + why, status)
+                raise (BackendDown if status >= 500 else BackendUnavailable)(self.name, last_problem + why, status)
             if final:
-                raise BackendUnavailable(self.name, f"{last_problem} after {attempts} attempts", status)
+                raise BackendDown(self.name, f"{last_problem} after {attempts} attempts", status)
             delay = self.retry.delay(attempt)
             if status == 429:
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 if asked is not None:
                     delay = min(asked, self.retry.max_retry_after)
-            self._wait(where, last_problem, delay, attempt, attempts)
-        raise BackendUnavailable(self.name, f"{last_problem} after {attempts} attempts")
+                    left = remaining_time()
+                    if left is not None and delay > left - self.retry.min_attempt:
+                        raise BackendDown(self.name, f"{last_problem}; asked to wait {delay:g} s, longer than the "
+                                                     "time left", status)
+            self._wait(where, last_problem, last_status, delay, attempt, attempts)
+        raise BackendDown(self.name, f"{last_problem} after {attempts} attempts")
 
-    def _wait(self, where: str, problem: str, delay: float, attempt: int, attempts: int) -> None:
+    def _timeouts(self, needed: float) -> Optional[Tuple[float, float]]:
+        """Connect and read timeouts cut to the time budget; None when less than ``needed`` seconds are left."""
+        left = remaining_time()
+        if left is None:
+            return self.connect_timeout, self.read_timeout
+        if left <= 0 or left < needed:
+            return None
+        return min(self.connect_timeout, left), min(self.read_timeout, left)
+
+    def _out_of_time(self, problem: str, status: Optional[int], tried: int, attempts: int) -> BackendUnavailable:
+        if not tried:
+            return BackendUnavailable(self.name, "the time for this call ran out before it started")
+        return BackendDown(self.name, f"{problem}; the time ran out after {tried} of {attempts} attempts", status)
+
+    def _wait(self, where: str, problem: str, status: Optional[int], delay: float, attempt: int,
+              attempts: int) -> None:
+        """Waits before the next retry, cut so that it still has ``min_attempt`` seconds of the time budget."""
+        left = remaining_time()
+        if left is not None:
+            if left <= self.retry.min_attempt:
+                raise self._out_of_time(problem, status, attempt, attempts)
+            delay = min(delay, left - self.retry.min_attempt)
         logger.warning("%s: %s: %s; retry %d of %d in %.2f s", self.name, where, problem, attempt, attempts - 1,
                        delay)
         self._sleep(delay)

@@ -1,5 +1,6 @@
 """The JSON client every backend adapter uses, against a local Recorder: retries, rate limits, timeouts,
-errors that name the backend and never a secret, and logs free of personal data."""
+errors that name the backend and never a secret, logs free of personal data, the time budget of an action
+and the circuit breaker per backend."""
 from __future__ import annotations
 
 import logging
@@ -13,9 +14,10 @@ from email.utils import format_datetime
 
 import pytest
 
+from bot.circuit_breaker import CircuitBreaker
 from bot.http_client import (
-    BackendConfigError, BackendCredentialsError, BackendRejected, BackendUnavailable, JsonApi, RetryPolicy,
-    checked_base_url, redact, retry_after_seconds,
+    BackendConfigError, BackendCredentialsError, BackendDown, BackendRejected, BackendUnavailable, JsonApi,
+    RetryPolicy, checked_base_url, redact, retry_after_seconds, time_budget,
 )
 from tests.support.recorder import Recorder
 
@@ -82,7 +84,7 @@ def sleeps():
 def api(api_server, sleeps):
     return JsonApi("Shopify", api_server.url, {"X-Shopify-Access-Token": TOKEN},
                    credentials_hint="SHOPIFY_ACCESS_TOKEN", retry=FAST, connect_timeout=1, read_timeout=1,
-                   sleep=sleeps.append)
+                   sleep=sleeps.append, breaker=CircuitBreaker("Shopify", failures=5, cool_down=30))
 
 
 def closed_port_url() -> str:
@@ -287,3 +289,195 @@ def test_base_urls_must_be_https_except_on_this_machine():
     assert checked_base_url("http://127.0.0.1:8080", "SHOPIFY_SHOP_URL") == "http://127.0.0.1:8080"
     with pytest.raises(BackendConfigError, match="SHOPIFY_SHOP_URL must use https://"):
         checked_base_url("http://myshop.myshopify.com", "SHOPIFY_SHOP_URL")
+
+
+# --- the time budget of an action ---------------------------------------------------------------------------
+
+class Hanging:
+    """A route that holds every request until released, and notes whether it ever answered."""
+
+    def __init__(self) -> None:
+        self.release, self.answered = threading.Event(), threading.Event()
+
+    def __call__(self, request):
+        self.release.wait(20)
+        self.answered.set()
+        return 200, {"ok": True}
+
+
+@pytest.fixture
+def hanging(api_server, prefix):
+    route = Hanging()
+    api_server.route(prefix, route)
+    yield route
+    route.release.set()
+
+
+def test_a_hanging_call_and_its_retries_stop_when_the_budget_is_spent(api_server, prefix, hanging):
+    api = JsonApi("Shopify", api_server.url, retry=RetryPolicy(attempts=4, backoff=0.01), read_timeout=30,
+                  breaker=CircuitBreaker("Shopify", failures=5, cool_down=30))
+    with time_budget(1.5), pytest.raises(BackendDown, match=r"Shopify is unavailable: no answer within [\d.]+ s; "
+                                                             r"the time ran out after 1 of 4 attempts"):
+        api.get(prefix)
+    assert not hanging.answered.is_set()  # it gave up while the backend was still holding the request
+    assert len(api_server.received(prefix)) == 1
+
+
+def test_a_refund_cut_short_by_the_budget_is_reported_not_repeated(api_server, prefix, hanging):
+    api = JsonApi("Shopify", api_server.url, retry=FAST, read_timeout=30,
+                  breaker=CircuitBreaker("Shopify", failures=5, cool_down=30))
+    with time_budget(1.0), pytest.raises(BackendDown, match="not repeated because it may have taken effect"):
+        api.post(prefix, {"refund": {"note": "PC-ACA8LG"}})
+    assert not hanging.answered.is_set() and len(api_server.received(prefix)) == 1
+
+
+def test_no_call_starts_when_too_little_of_the_budget_is_left(api, api_server, prefix):
+    api_server.route(prefix, lambda r: (200, {"ok": True}))
+    with time_budget(FAST.min_attempt / 2), \
+            pytest.raises(BackendUnavailable, match="the time for this call ran out before it started"):
+        api.get(prefix)
+    assert api_server.received(prefix) == []
+
+
+def test_backoff_waits_are_cut_to_the_time_left(api_server, prefix):
+    waited = []
+
+    def sleep(seconds):
+        waited.append(seconds)
+        time.sleep(seconds)
+    api = JsonApi("AfterShip", api_server.url, retry=RetryPolicy(attempts=4, backoff=5, min_attempt=0.5),
+                  sleep=sleep, breaker=CircuitBreaker("AfterShip", failures=5, cool_down=30))
+    api_server.route(prefix, lambda r: (503, {}))
+    with time_budget(1.5), pytest.raises(BackendDown, match="HTTP 503; the time ran out after 2 of 4 attempts"):
+        api.get(prefix)
+    assert len(waited) == 1 and waited[0] < 1.0  # not the 5 s backoff: the retry kept its half second
+    assert len(api_server.received(prefix)) == 2
+
+
+def test_a_retry_after_longer_than_the_budget_ends_the_call_at_once(api, api_server, prefix, sleeps):
+    def reply(request):
+        api_server.headers(Retry_After="20")
+        return 429, {"errors": "Exceeded 2 calls per second for api client."}
+    api_server.route(prefix, reply)
+    api.retry = RetryPolicy(attempts=3, max_retry_after=30)
+    with time_budget(5), pytest.raises(BackendDown, match=r"rate limited \(HTTP 429\); asked to wait 20 s, "
+                                                          "longer than the time left"):
+        api.get(prefix)
+    assert sleeps == [] and len(api_server.received(prefix)) == 1
+
+
+# --- the circuit breaker ------------------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def guarded(api_server, clock):
+    """A client whose circuit opens after 3 failed calls, for 30 s of the test's clock."""
+    return JsonApi("Shopify", api_server.url, retry=FAST, read_timeout=1, sleep=lambda seconds: None,
+                   breaker=CircuitBreaker("Shopify", failures=3, cool_down=30, clock=clock))
+
+
+def fail(api, path, calls):
+    for _ in range(calls):
+        with pytest.raises(BackendDown):
+            api.get(path)
+
+
+def test_the_circuit_opens_after_n_failed_calls_and_then_fails_at_once_without_calling(
+        guarded, api_server, prefix, clock, caplog):
+    api_server.route(prefix, lambda r: (503, {}))
+    with caplog.at_level(logging.INFO, logger="bot.circuit_breaker"):
+        fail(guarded, prefix, 3)
+        called = len(api_server.received(prefix))
+        clock.now += 12
+        for _ in range(5):
+            with pytest.raises(BackendUnavailable, match="^Shopify is unavailable: not answering; not tried again "
+                                                         "for 18 s$"):
+                guarded.get(prefix)
+    assert called == 9 and len(api_server.received(prefix)) == called  # 3 calls of 3 attempts, then none
+    opened = [r.getMessage() for r in caplog.records if "not answering" in r.getMessage()]
+    assert opened == ["Shopify: not answering (failed calls in a row: 3); calls fail at once for 30 s"]
+
+
+def test_after_the_cool_down_one_trial_call_goes_through_and_its_success_closes_the_circuit(
+        guarded, api_server, prefix, clock, caplog):
+    caplog.set_level(logging.INFO, logger="bot.circuit_breaker")
+    api_server.route(prefix, lambda r: (503, {}))
+    fail(guarded, prefix, 3)
+    clock.now += 31
+    trial_answer, release = [], threading.Event()
+    api_server.route(prefix, lambda r: (release.wait(20), (200, {"ok": True}))[1])
+    trial = threading.Thread(target=lambda: trial_answer.append(guarded.get(prefix).data))
+    trial.start()
+    try:
+        api_server.wait_for(prefix, count=10)
+        with pytest.raises(BackendUnavailable, match="not tried again"):
+            guarded.get(prefix)  # another shopper while the trial is still out
+        assert len(api_server.received(prefix)) == 10
+    finally:
+        release.set()
+        trial.join(20)
+    assert trial_answer == [{"ok": True}]
+    assert guarded.get(prefix).data == guarded.get(prefix).data == {"ok": True}  # closed: calls go through
+    assert len(api_server.received(prefix)) == 12
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.circuit_breaker"] == [
+        "Shopify: not answering (failed calls in a row: 3); calls fail at once for 30 s",
+        "Shopify: cool-down over; letting one trial call through",
+        "Shopify: answering again; calls go through",
+    ]  # each change once, naming the backend only
+
+
+def test_a_failed_trial_opens_the_circuit_again(guarded, api_server, prefix, clock):
+    api_server.route(prefix, lambda r: (503, {}))
+    fail(guarded, prefix, 3)
+    clock.now += 31
+    fail(guarded, prefix, 1)
+    with pytest.raises(BackendUnavailable, match="not tried again for 30 s"):
+        guarded.get(prefix)
+    assert len(api_server.received(prefix)) == 12
+
+
+def test_not_found_and_rejected_answers_show_the_backend_is_up(guarded, api_server, prefix):
+    api_server.route(f"{prefix}/down", lambda r: (503, {}))
+    api_server.route(f"{prefix}/missing", lambda r: (404, {"errors": "Not Found"}))
+    api_server.route(f"{prefix}/refused", lambda r: (400, {"errors": {"order": ["is invalid"]}}))
+    for _ in range(4):
+        assert guarded.get(f"{prefix}/missing") is None
+        with pytest.raises(BackendRejected):
+            guarded.put(f"{prefix}/refused", {"order": {}})
+    fail(guarded, f"{prefix}/down", 2)
+    assert guarded.get(f"{prefix}/missing") is None  # breaks the run of failures
+    fail(guarded, f"{prefix}/down", 2)
+    assert guarded.get(f"{prefix}/missing") is None  # still closed: never 3 failures in a row
+    assert len(api_server.received(f"{prefix}/missing")) == 6
+
+
+def test_every_client_of_a_backend_shares_its_breaker_set_from_the_environment(api_server, prefix, monkeypatch):
+    monkeypatch.setenv("PORTER_BACKEND_BREAKER_FAILURES", "1")
+    monkeypatch.setenv("PORTER_BACKEND_BREAKER_SECONDS", "45")
+    base = f"{api_server.url}{prefix}"
+    api_server.route(prefix, lambda r: (502, {}))
+    first, second = (JsonApi("Shopify", base, retry=FAST, sleep=lambda seconds: None) for _ in range(2))
+    fail(first, "/orders.json", 1)
+    with pytest.raises(BackendUnavailable, match="not tried again for 45 s"):
+        second.get("/orders.json")
+    assert len(api_server.received(prefix)) == 3
+
+
+@pytest.mark.parametrize("variable, value", [("PORTER_BACKEND_BREAKER_FAILURES", "five"),
+                                             ("PORTER_BACKEND_BREAKER_SECONDS", "0")])
+def test_breaker_settings_are_checked_and_named(api_server, prefix, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(BackendConfigError, match=f"{variable}='{value}' must be"):
+        JsonApi("Shopify", f"{api_server.url}{prefix}")
