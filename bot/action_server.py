@@ -116,6 +116,9 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
 
     app = Sanic("porter_actions", configure_logging=False)
     app.config.REQUEST_MAX_SIZE = MAX_BODY
+    # Rasa keeps its connections here open for aiohttp's 15 s; closing them sooner (Sanic's default is 5 s)
+    # races a call on a connection being closed ("Cannot write to closing transport") and loses an action.
+    app.config.KEEP_ALIVE_TIMEOUT = 75
     executor = ActionExecutor()
     executor.register_package(actions_package)
     pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="action")
@@ -192,7 +195,6 @@ def run() -> int:
     from bot import logs
 
     logs.install()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
     settings = Settings.from_env()
     app = create_app(settings)
     where = "loopback only" if settings.host in ("127.0.0.1", "::1", "localhost") else "PORTER_ACTION_HOST"

@@ -1,4 +1,4 @@
-"""Operator commands: import orders, list cases, check the policy.
+"""Operator commands: import orders, list cases, retry refund payments, check the policy.
 
 Every failure prints one clear line to stderr and exits non-zero; nothing is half-written.
 """
@@ -51,6 +51,30 @@ def _cases_list(args) -> int:
     for c in cases:
         amount = f"{c.amount:.2f} {c.currency}" if c.amount is not None else "-"
         print(f"{c.reference}  {c.created_at}  {c.type:<16} {c.status:<8} {c.order_number or '-':<12} {amount}")
+    return 0
+
+
+def _payments_retry(args) -> int:
+    from bot.cases import payment_note
+    from bot.http_client import BackendConfigError
+    from bot.payments.schedule import RetrySchedule, ScheduleError
+    from bot.payments.worker import run
+    from bot.shop.store import open_store
+
+    try:
+        schedule, store = RetrySchedule.from_env(), open_store()
+    except (BackendConfigError, ScheduleError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def report(case) -> None:
+        amount = f"{case.amount:.2f} {case.currency}" if case.amount is not None else "-"
+        print(f"{case.reference}  {case.order_number or '-':<12} {amount:>14}  {payment_note(case)}", flush=True)
+
+    try:
+        run(store, CaseBook(), schedule, once=args.once, report=report)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -143,6 +167,12 @@ def _actions(args) -> int:
     return run()
 
 
+def _rasa(args) -> int:
+    from bot.rasa_server import run
+
+    return run(args.rasa_args)
+
+
 def _stories_export(args) -> int:
     from bot.story_export import export_story
 
@@ -171,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--order", help="only this order number")
     lst.add_argument("--type", help="only this case type")
     lst.set_defaults(func=_cases_list)
+
+    payments = sub.add_parser("payments", help="refunds paid through the order system").add_subparsers(
+        dest="action", required=True)
+    retry = payments.add_parser("retry", help="reconcile and pay again every refund whose money has not gone "
+                                "out (failed, unknown, or left pending), with backoff; loops until stopped")
+    retry.add_argument("--once", action="store_true", help="one pass over the cases due now, then exit")
+    retry.set_defaults(func=_payments_retry)
 
     policy = sub.add_parser("policy", help="the merchant's policy file").add_subparsers(dest="action", required=True)
     chk = policy.add_parser("check", help="validate policy.yml (or FILE)")
@@ -213,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     act = sub.add_parser("actions", help="the action server Rasa calls: loopback only unless PORTER_ACTION_HOST "
                          "says otherwise, every call authenticated with PORTER_ACTION_TOKEN (port: $ACTION_PORT)")
     act.set_defaults(func=_actions)
+
+    # Everything after `rasa` is Rasa's (prefix "+": argparse leaves its --options alone).
+    ras = sub.add_parser("rasa", prefix_chars="+", add_help=False,
+                         help="Rasa's server: `rasa run` with the rest of the line, the API token from "
+                              "RASA_AUTH_TOKEN so it never shows in the process list")
+    ras.add_argument("rasa_args", nargs=argparse.REMAINDER)
+    ras.set_defaults(func=_rasa)
 
     web = sub.add_parser("web", help="the web server: the storefront demo page with the chat widget, "
                          "and the agent desk at /desk")

@@ -1,5 +1,5 @@
-"""Runs the action server, the Rasa server and the web server together in the foreground, as `make run`
-promises.
+"""Runs the action server, the Rasa server, the web server and the refund retry worker together in the
+foreground, as `make run` promises.
 
 Every process logs to this terminal with a prefix; Ctrl-C (or SIGTERM) stops them all; if one dies, the
 others are stopped too, so a half-running assistant is never left behind. The policy file is checked
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from bot.paths import PROJECT_ROOT, var_dir
+from bot.paths import PROJECT_ROOT, make_private, var_dir
 from bot.policy import PolicyError, load_policy
 
 
@@ -115,6 +115,7 @@ def _signal(process: subprocess.Popen, signum: int) -> None:
 
 
 def serve(model: Path, shell: bool = False) -> int:
+    make_private(var_dir())  # what was written before Porter set its umask (bot/__main__.py)
     try:
         load_policy()
     except PolicyError as exc:
@@ -153,20 +154,25 @@ def serve(model: Path, shell: bool = False) -> int:
             processes.append(rasa)
             return rasa.wait()
         token = auth_token()
-        rasa = _start([python, "-m", "rasa", "run", "--model", str(model), "--enable-api",
-                       "--auth-token", token, "--port", str(rasa_port), "--cors", "*",
-                       "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"], "rasa", env)
+        # The token reaches Rasa through its environment, never its command line (bot/rasa_server.py).
+        rasa = _start([python, "-m", "bot", "rasa", "--model", str(model), "--enable-api",
+                       "--port", str(rasa_port), "--cors", "*",
+                       "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"], "rasa",
+                      dict(env, RASA_AUTH_TOKEN=token))
         processes.append(rasa)
         # The agent desk (in the web server) reads and writes conversations through Rasa's HTTP API.
         web_env = dict(env, RASA_AUTH_TOKEN=token,
                        PORTER_RASA_URL=os.environ.get("PORTER_RASA_URL") or f"http://localhost:{rasa_port}")
         web = _start([python, "-m", "bot", "web", "--port", str(web_port)], "web", web_env)
         processes.append(web)
+        # Refunds whose money did not go out (a timeout, an outage, a crash) are reconciled and paid here.
+        processes.append(_start([python, "-m", "bot", "payments", "retry"], "payments", env))
         if _wait_for_port(rasa_port, rasa, 300, stop) and _wait_for_port(web_port, web, 60, stop):
             print(f"[porter] ready: storefront with the chat widget at http://localhost:{web_port}/, "
                   f"agent desk at http://localhost:{web_port}/desk, "
                   f"REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
-                  f"actions at http://localhost:{action_port}/webhook. Ctrl-C stops all three.", flush=True)
+                  f"actions at http://localhost:{action_port}/webhook (loopback only), refund retries running. "
+                  "Ctrl-C stops them all.", flush=True)
         while not stop.is_set():
             if any(p.poll() is not None for p in processes):
                 print("[porter] a server stopped; stopping the others", file=sys.stderr)

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Sanic, response
 from sanic.request import Request
 
+from bot import logs
 from bot.channels.identity import identity_secret
 
 WEB_ROOT = Path(__file__).resolve().parent
@@ -44,7 +45,7 @@ class WebConfig:
 def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
     from bot.web import desk, storefront
 
-    app = Sanic(name)
+    app = Sanic(name, configure_logging=False)  # Sanic's lines go through Porter's logging (bot.logs)
     app.config.FALLBACK_ERROR_FORMAT = "text"
     app.ctx.porter = config
     app.ctx.templates = Environment(loader=FileSystemLoader(str(TEMPLATES)),
@@ -76,19 +77,8 @@ def render(request: Request, template: str, **context) -> str:
     return request.app.ctx.templates.get_template(template).render(**context)
 
 
-def _log_to_terminal() -> None:
-    """Porter's own loggers (the desk's sign-ins, claims, replies: names masked) to stderr; Sanic has its own."""
-    ours = logging.getLogger("bot")
-    if not ours.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s - %(message)s"))
-        ours.addHandler(handler)
-        ours.setLevel(logging.INFO)
-        ours.propagate = False
-
-
 def run(port: int, host: str = "127.0.0.1", socket_url: Optional[str] = None) -> int:
-    _log_to_terminal()
+    logs.install()
     config = WebConfig.from_env(socket_url)
     if not WIDGET_BUNDLE.exists():
         print(f"warning: {WIDGET_BUNDLE} is missing; run `make install-web`", flush=True)

@@ -1,0 +1,84 @@
+"""Rasa's server (`rasa run`), started so that its API token never shows in the process list.
+
+`rasa run --auth-token T` puts T in /proc/PID/cmdline, which every local user can read (`ps -ef`). Here the
+token comes from RASA_AUTH_TOKEN and is added to Rasa's arguments inside this process, where Linux does not
+see it (the command line in /proc stays the one this process was started with); Rasa then runs in-process,
+with Porter's log scrubbing installed first and Sanic's own log lines in the same format as the rest.
+
+Rasa's debug log events carry messages, slot values, events and dialogue states as structured fields; the
+ones that can hold personal data are reduced to their kind and size before they are written, at any level.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Dict, List
+
+from bot import logs
+
+_TOKEN_OPTIONS = ("-t", "--auth-token")
+# The fields of Rasa's structured log events that can hold what a shopper wrote or what Porter knows of them:
+# those Rasa's own anonymizer names (rasa/utils/log_utils.py), and the parse results and slots it does not.
+PERSONAL_FIELDS = frozenset((
+    "text", "response_text", "user_text", "slot_values", "parse_data_text", "parse_data_entities",
+    "prediction_events", "tracker_latest_message", "prefilled_slots", "message", "response", "slot_candidates",
+    "rasa_event", "rasa_events", "tracker_states", "current_states", "old_states", "successes", "current_entity",
+    "next_entity", "states", "entity", "token_text", "user_message", "json_message",
+    "entities", "slots", "value"))
+
+
+# Inside those fields, what says how Rasa understood a message without saying what it was
+_NAMES = frozenset(("intent", "action_name", "entity", "name", "confidence", "extractor", "active_loop"))
+
+
+def masked(value: Any) -> Any:
+    """What a log may say about a value that can hold personal data: its kind and size, never its content
+    (for events, which ones, and which slot; for parse results and states, the intent, entity and action
+    names)."""
+    if isinstance(value, (list, tuple)):
+        return [masked(item) for item in value]
+    if isinstance(value, dict):
+        return {key: item if key in _NAMES and isinstance(item, (str, int, float)) else masked(item)
+                for key, item in value.items()}
+    if isinstance(value, str):
+        return f"***({len(value)} characters)"
+    key = getattr(value, "key", None)
+    return f"{type(value).__name__}({key})" if isinstance(key, str) else type(value).__name__
+
+
+def _mask_personal_fields(_: Any, __: str, event: Dict[str, Any]) -> Dict[str, Any]:
+    """Stands in for Rasa's structlog anonymizer, which does nothing without Rasa Pro's pipeline."""
+    for key in PERSONAL_FIELDS.intersection(event):
+        event[key] = masked(event[key])
+    return event
+
+
+def prepare_logging() -> None:
+    """Porter's log scrubbing, and Rasa's and Sanic's logging set up (when Rasa starts) to match it."""
+    import rasa.utils.log_utils
+    from sanic.log import LOGGING_CONFIG_DEFAULTS
+
+    logs.install()
+    # Rasa builds its structlog processors from this module attribute when it starts (Rasa 3.6.21).
+    rasa.utils.log_utils._anonymizer = _mask_personal_fields
+    # Sanic configures its loggers from these defaults when Rasa creates its app.
+    LOGGING_CONFIG_DEFAULTS["formatters"]["generic"].update(format=logs.FORMAT, datefmt=logs.DATE_FORMAT)
+
+
+def run(rasa_args: List[str]) -> int:
+    """`rasa run` with ``rasa_args`` and the API token from RASA_AUTH_TOKEN."""
+    if any(arg in _TOKEN_OPTIONS or arg.startswith("--auth-token=") for arg in rasa_args):
+        print("error: give the Rasa API token in RASA_AUTH_TOKEN, not on the command line "
+              "(anyone on this machine can read command lines)", file=sys.stderr)
+        return 2
+    token = (os.environ.get("RASA_AUTH_TOKEN") or "").strip()
+    if not token:
+        print("error: RASA_AUTH_TOKEN is not set; Rasa's HTTP API must not run without a token "
+              "(`python -m bot serve` makes one)", file=sys.stderr)
+        return 2
+    prepare_logging()
+    from rasa.__main__ import main
+
+    sys.argv = ["rasa", "run", *rasa_args, "--auth-token", token]
+    main()
+    return 0
