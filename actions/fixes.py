@@ -1,8 +1,9 @@
 """Carrying out the fix the shopper chose: one case per order, problem and choice, and a confirmation.
 
 Each fix is a small function that opens its case and says what happened; `carry_out` adds what is common
-(the "already done" answer when the case existed, the carrier claim when the carrier lost track, the
-closing question).
+(the answer when the case existed, the carrier claim when the carrier lost track, the closing question).
+Money is told truthfully: a refund is "done" only once the order system paid it (or the shop pays it out
+from the case); otherwise the shopper hears it is recorded, not gone out yet and retried automatically.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from actions import services, wording
 from actions.authorization import grant_fix
 from actions.handoff import hand_over
 from bot import remedies
-from bot.cases import Case
-from bot.http_client import BackendUnavailable
+from bot.cases import FAILED, ON_RETURN, PAID, Case, may_confirm, needs_payment
+from bot.payments.settle import settle
 from bot.shop.models import Order
 
 logger = logging.getLogger(__name__)
@@ -53,17 +54,48 @@ class Context:
         return {slot: self.tracker.get_slot(slot) for slot in slots if self.tracker.get_slot(slot)}
 
 
-def _pay_back(ctx: Context, case: Case) -> None:
-    """Refund through the shop's order system when it takes refunds (Shopify); the embedded store keeps
-    no payments, so there the case is the record the shop pays out from. A failure marks the case and
-    reaches the backend guard, which apologises and hands over."""
-    try:
-        refund_id = services.store().refund(ctx.order.order_number, case.amount or 0.0, note=case.reference)
-    except BackendUnavailable:
-        services.cases().update(case.reference, status="failed", details={"failure": "order system unavailable"})
-        raise
-    if refund_id:
-        services.cases().update(case.reference, status="done", details={"refund_id": refund_id})
+def _pay_back(case: Case) -> Case:
+    """Refund through the shop's order system when it takes refunds (Shopify), once, reconciled first when an
+    earlier attempt may have paid (bot/payments); the embedded store keeps no payments, so there the case is
+    the record the shop pays out from. Returns the case as it stands: money that did not go out is retried
+    by `python -m bot payments retry`, so the shopper is told so and the conversation goes on."""
+    return settle(case, services.store(), services.cases())
+
+
+def _case_money(ctx: Context, case: Case) -> str:
+    return wording.money(case.amount or 0.0, case.currency or ctx.order.currency, ctx.language)
+
+
+def _say_not_paid_yet(ctx: Context, case: Case) -> None:
+    """The truth about a refund whose money has not gone out: recorded, not paid yet (or being checked),
+    retried automatically, never paid twice."""
+    response = "utter_refund_payment_failed" if case.status == FAILED else "utter_refund_payment_checking"
+    ctx.dispatcher.utter_message(response=response, case_reference=case.reference, amount=_case_money(ctx, case))
+
+
+def _say_refund(ctx: Context, case: Case, response: str, **values: Any) -> None:
+    """The fix's confirmation once the money is on its way, else what is true instead."""
+    if may_confirm(case):
+        ctx.dispatcher.utter_message(response=response, case_reference=case.reference, **values)
+    else:
+        _say_not_paid_yet(ctx, case)
+
+
+def _say_again(ctx: Context, case: Case) -> None:
+    """The same choice made before. Money that did not go out is reconciled and paid now if need be, and the
+    shopper hears where it stands; "already taken care of" only for what was."""
+    if needs_payment(case):
+        case = _pay_back(case)
+        if case.status == PAID:
+            ctx.dispatcher.utter_message(response="utter_refund_paid_now", case_reference=case.reference,
+                                         amount=_case_money(ctx, case),
+                                         bank_days=services.policy().refund_bank_days)
+            return
+    if needs_payment(case):
+        _say_not_paid_yet(ctx, case)
+    else:
+        ctx.dispatcher.utter_message(response="utter_already_done", order_number=ctx.order.order_number,
+                                     case_reference=case.reference)
 
 
 def _refund(ctx: Context) -> Tuple[Case, bool]:
@@ -73,12 +105,12 @@ def _refund(ctx: Context) -> Tuple[Case, bool]:
     case, created = services.cases().open_case(
         type="refund", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"method": "original_payment", "situation": ctx.situation, "problem": ctx.problem,
-                 "return_required": send_back, **ctx.evidence}, **ctx.common)
+                 "return_required": send_back, **({"payout": ON_RETURN} if send_back else {}), **ctx.evidence},
+        **ctx.common)
     if created and not send_back:  # an item to send back is refunded when it arrives
-        _pay_back(ctx, case)
+        case = _pay_back(case)
     if created:
-        ctx.dispatcher.utter_message(response="utter_refund_done", case_reference=case.reference,
-                                     amount=ctx.money(ctx.order.total))
+        _say_refund(ctx, case, "utter_refund_done", amount=ctx.money(ctx.order.total))
         if item_problem:
             _say_return_note(ctx, case, send_back)
     return case, created
@@ -124,9 +156,8 @@ def _partial_refund(ctx: Context) -> Tuple[Case, bool]:
         details={"method": "original_payment", "partial_percent": percent, "keeps_item": True,
                  "problem": ctx.problem, **ctx.evidence}, **ctx.common)
     if created:
-        _pay_back(ctx, case)
-        ctx.dispatcher.utter_message(response="utter_partial_refund_done", case_reference=case.reference,
-                                     amount=ctx.money(amount))
+        case = _pay_back(case)
+        _say_refund(ctx, case, "utter_partial_refund_done", amount=ctx.money(amount))
     return case, created
 
 
@@ -137,11 +168,13 @@ def _cancel(ctx: Context) -> Tuple[Case, bool]:
         type="refund", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"method": "original_payment", "reason": "cancelled_before_shipping"}, **ctx.common)
     if created:
-        _pay_back(ctx, refund)
+        refund = _pay_back(refund)
         book.open_case(type="cancellation", idempotency_key=f"{ctx.order.order_number}:cancellation",
                        details={"refund_case": refund.reference, "stage": "before_shipping"}, **ctx.common)
         ctx.dispatcher.utter_message(response="utter_cancel_done", case_reference=refund.reference,
                                      order_number=ctx.order.order_number, amount=ctx.money(ctx.order.total))
+        if not may_confirm(refund):  # cancelled, but its refund has not gone out yet
+            _say_not_paid_yet(ctx, refund)
     return refund, created
 
 
@@ -214,7 +247,7 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
         return events + hand_over(tracker, dispatcher, reason=f"{tracker.get_slot('situation')}")
     action = FIX_ACTIONS.get(fix or "")
     if action is None:
-        logger.warning("unknown fix %r", fix)
+        logger.warning("unknown fix %r", str(fix)[:40])  # a slot anyone can set: never a whole message
         dispatcher.utter_message(response="utter_default")
         return events
     grant = grant_fix(tracker, fix)
@@ -226,8 +259,7 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
                   key=f"{order.order_number}:{problem}:{fix}")
     case, created = action(ctx)
     if not created:
-        dispatcher.utter_message(response="utter_already_done", order_number=order.order_number,
-                                 case_reference=case.reference)
+        _say_again(ctx, case)
     elif order.shipment and remedies.needs_carrier_claim(situation, fix, problem):
         _open_carrier_claim(ctx, case)
     dispatcher.utter_message(response="utter_anything_else")

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from actions import services, wording
+from bot import cases
 from bot import remedies
 from bot import situations as s
 from bot.shop.models import Order
@@ -69,11 +70,14 @@ def _refund_status(order: Order, language: str) -> List[Reply]:
     if not refunds:
         return [("utter_refund_status_none", {"order_number": order.order_number})]
     latest = refunds[-1]
+    amount = wording.money(latest.amount or 0, latest.currency or order.currency, language)
+    if not cases.may_confirm(latest):   # recorded, but the money has not gone out (or we are checking)
+        response = "utter_refund_payment_failed" if latest.status == cases.FAILED else "utter_refund_payment_checking"
+        return [(response, {"case_reference": latest.reference, "amount": amount})]
     issued = wording.day(datetime.fromisoformat(latest.created_at), language)
     return [("utter_refund_status", {
         "case_reference": latest.reference, "refund_date": issued,
-        "amount": wording.money(latest.amount or 0, latest.currency or order.currency, language),
-        "bank_days": services.policy().refund_bank_days})]
+        "amount": amount, "bank_days": services.policy().refund_bank_days})]
 
 
 def explain(problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy,

@@ -3,13 +3,22 @@
 Creating a case is idempotent on its key: a shopper who clicks "refund" twice, or a retried action call,
 gets the first case back and never a second refund. Refunds and reshipments are additionally limited to
 one per order, whatever the problem, because money and goods must never go out twice.
+
+Cases that pay money back through the order system (``PAYMENT_TYPES``) have a payment state as their status,
+and this module is the one place that knows them: ``pending`` (recorded, not paid yet), ``paid`` (the order
+system confirmed it; ``details.refund_id``), ``failed`` (certainly not paid: never reached the order system,
+or refused) and ``unknown`` (may or may not have gone out: no clear answer after the request was sent).
+``details.payout`` marks money Porter does not pay itself: ``manual`` (the store keeps no payments, as the
+embedded one: the shop pays out from the case) and ``on_return`` (paid once the item is back). Every payment
+attempt is claimed first (``claim_payment``), so the chat and the retry worker never pay the same case at the
+same moment; ``bot.payments`` makes the attempts.
 """
 from __future__ import annotations
 
 import json
 import secrets
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -20,6 +29,9 @@ from bot.paths import shop_db_path
 CASE_TYPES = ("refund", "reshipment", "address_change", "carrier_claim", "handoff_request",
               "scan_alert", "discount", "cancellation", "return", "customs_assist")
 ONE_PER_ORDER = ("refund", "reshipment")
+PAYMENT_TYPES = ("refund",)
+PENDING, PAID, FAILED, UNKNOWN = "pending", "paid", "failed", "unknown"
+MANUAL, ON_RETURN = "manual", "on_return"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: references are read aloud and retyped
 
 SCHEMA = """
@@ -66,6 +78,59 @@ def new_reference() -> str:
     return "PC-" + "".join(secrets.choice(_ALPHABET) for _ in range(6))
 
 
+def _instant(value: Optional[str]) -> Optional[datetime]:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def is_payment(case: Case) -> bool:
+    return case.type in PAYMENT_TYPES
+
+
+def needs_payment(case: Case) -> bool:
+    """Money Porter still has to pay through the order system (or confirm it paid)."""
+    return is_payment(case) and case.status in (PENDING, FAILED, UNKNOWN) and not case.details.get("payout")
+
+
+def may_confirm(case: Case) -> bool:
+    """Whether the shopper may hear that their refund is done: the order system paid it, or the shop pays it
+    out from the case itself."""
+    return case.status == PAID or bool(case.details.get("payout"))
+
+
+def payment_note(case: Case) -> Optional[str]:
+    """Where the money of a payment case stands, in the words agents read (the desk); None for other cases."""
+    if not is_payment(case):
+        return None
+    details = case.details
+    if case.status == PAID:
+        return "paid" + (f" (order system refund {details['refund_id']})" if details.get("refund_id") else "")
+    if details.get("payout") == MANUAL:
+        return "to be paid out by the shop from this case (the order system keeps no payments)"
+    if details.get("payout") == ON_RETURN:
+        return "to be paid once the item is back"
+    stopped = "retries stopped after {} attempts: check the order system, then pay by hand".format(
+        details.get("attempts", 0)) if details.get("gave_up_at") else None
+    if case.status == UNKNOWN:
+        return "payment unknown — " + (stopped or "being checked")
+    if case.status == FAILED:
+        return "payment failed — " + (stopped or "being retried")
+    if case.status == PENDING:
+        return "payment not made yet — " + (stopped or "being paid")
+    return None   # a refund recorded before payment states existed: its status says what it is
+
+
+def agent_view(case: Case) -> Dict[str, Any]:
+    """A case as the desk shows it next to a ticket: no shopper details, only what the case is and where it
+    stands."""
+    return {"reference": case.reference, "type": case.type, "amount": case.amount, "currency": case.currency,
+            "status": case.status, "payment": payment_note(case),
+            "created_at": datetime.fromisoformat(case.created_at).timestamp()}
+
+
 class CaseBook:
     def __init__(self, path: Optional[Path] = None):
         self.path = Path(path) if path else shop_db_path()
@@ -73,12 +138,14 @@ class CaseBook:
             conn.executescript(SCHEMA)
 
     def open_case(self, *, type: str, idempotency_key: str, order_number: Optional[str] = None,
-                  status: str = "open", amount: Optional[float] = None, currency: Optional[str] = None,
+                  status: Optional[str] = None, amount: Optional[float] = None, currency: Optional[str] = None,
                   conversation_id: Optional[str] = None, details: Optional[Dict[str, Any]] = None
                   ) -> Tuple[Case, bool]:
-        """(case, created). Returns the existing case when the key (or the one-per-order rule) matches."""
+        """(case, created). Returns the existing case when the key (or the one-per-order rule) matches.
+        A payment case always starts ``pending``; others ``open`` unless told."""
         if type not in CASE_TYPES:
             raise ValueError(f"unknown case type {type!r}")
+        status = PENDING if type in PAYMENT_TYPES else status or "open"
         with connect(self.path) as conn:
             conn.execute("BEGIN IMMEDIATE")  # serialise concurrent clicks on the same button
             existing = conn.execute("SELECT * FROM cases WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
@@ -134,3 +201,40 @@ class CaseBook:
             conn.execute("UPDATE cases SET status = ?, details = ? WHERE reference = ?",
                          (status or case.status, json.dumps(merged, ensure_ascii=False, sort_keys=True), reference))
         return self.get(reference)
+
+    def payments_open(self) -> List[Case]:
+        """Payment cases whose money has not been confirmed, oldest first (what the retry worker looks at)."""
+        types, states = ",".join("?" * len(PAYMENT_TYPES)), (PENDING, FAILED, UNKNOWN)
+        with connect(self.path) as conn:
+            rows = conn.execute(f"SELECT * FROM cases WHERE type IN ({types}) AND status IN (?, ?, ?) "
+                                "ORDER BY created_at, reference", (*PAYMENT_TYPES, *states)).fetchall()
+        return [c for c in map(_row_to_case, rows) if needs_payment(c)]
+
+    def claim_payment(self, reference: str, now: datetime, until: datetime) -> Optional[Case]:
+        """Takes the case for one payment attempt until ``until``, counting the attempt; None when it needs no
+        payment or another attempt holds it (a shopper's click and the worker at the same moment)."""
+        with connect(self.path) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute("SELECT * FROM cases WHERE reference = ?", (reference,)).fetchone()
+            case = _row_to_case(row) if row else None
+            if case is None or not needs_payment(case):
+                return None
+            held = _instant(case.details.get("claimed_until"))
+            if held and held > now:
+                return None
+            details = {**case.details, "attempts": case.details.get("attempts", 0) + 1,
+                       "last_attempt_at": _iso(now), "claimed_until": _iso(until)}
+            conn.execute("UPDATE cases SET details = ? WHERE reference = ?",
+                         (json.dumps(details, ensure_ascii=False, sort_keys=True), reference))
+        return replace(case, details=details)
+
+    def paying(self, reference: str) -> Case:
+        """The request that may move money is about to be sent: until its answer, the outcome is unknown (a
+        crash now leaves the case to be reconciled, never paid blindly again)."""
+        return self.update(reference, status=UNKNOWN)
+
+    def finish_payment(self, reference: str, status: str, details: Dict[str, Any]) -> Case:
+        """Records how a claimed attempt ended and releases the claim."""
+        if status not in (PENDING, PAID, FAILED, UNKNOWN):
+            raise ValueError(f"not a payment state: {status!r}")
+        return self.update(reference, status=status, details={**details, "claimed_until": None})

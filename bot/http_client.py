@@ -54,10 +54,13 @@ logger = logging.getLogger(__name__)
 class BackendUnavailable(RuntimeError):
     """A backend cannot give a usable answer now. ``str()`` names the backend and the reason, never a secret."""
 
-    def __init__(self, backend: str, reason: str, status: Optional[int] = None):
+    def __init__(self, backend: str, reason: str, status: Optional[int] = None, may_have_taken_effect: bool = False):
         self.backend = backend
         self.reason = reason
         self.status = status
+        # A change was sent and no clear answer came back: it may have happened (a refund to reconcile, never
+        # to repeat blindly). False means it certainly did not.
+        self.may_have_taken_effect = may_have_taken_effect
         super().__init__(f"{backend} is unavailable: {reason}")
 
 
@@ -351,7 +354,8 @@ class JsonApi:
                     raise BackendUnavailable(self.name, f"request failed ({type(exc).__name__})")
                 last_status = None
                 if not (idempotent or never_sent):
-                    raise BackendDown(self.name, f"{last_problem}; not repeated because it may have taken effect")
+                    raise BackendDown(self.name, f"{last_problem}; not repeated because it may have taken effect",
+                                      may_have_taken_effect=True)
                 if final:
                     break
                 self._wait(where, last_problem, last_status, self.retry.delay(attempt), attempt, attempts)
@@ -376,7 +380,8 @@ class JsonApi:
             last_status = status
             if not retryable:
                 why = "" if idempotent else "; not repeated because it may have taken effect"
-                raise (BackendDown if status >= 500 else BackendUnavailable)(self.name, last_problem + why, status)
+                raise (BackendDown if status >= 500 else BackendUnavailable)(
+                    self.name, last_problem + why, status, may_have_taken_effect=not idempotent and status >= 500)
             if final:
                 raise BackendDown(self.name, f"{last_problem} after {attempts} attempts", status)
             delay = self.retry.delay(attempt)

@@ -14,7 +14,7 @@ from bot.http_client import BackendConfigError, BackendCredentialsError, Backend
 from bot.paths import PROJECT_ROOT
 from bot.shop.models import SUBSTATUSES, TRACKING_TAGS, Address
 from bot.shop.shopify_store import EVENT_STATUSES, ShopifyOrderStore, event_from_shopify, service_of
-from bot.shop.store import OrderStore, open_store, verify
+from bot.shop.store import OrderStore, RefundOutcomeUnknown, open_store, verify
 from tests.test_http_client import HeaderRecorder, sequence
 
 PAYLOADS = PROJECT_ROOT / "tests" / "data" / "payloads" / "shopify"
@@ -288,9 +288,37 @@ def test_a_partial_refund_is_that_amount_only(shop, store):
 
 def test_a_refund_is_never_sent_twice_after_an_unclear_failure(shop, store):
     refund_shop(shop, created=(500, {"errors": "Internal Server Error"}))
-    with pytest.raises(BackendUnavailable, match="not repeated because it may have taken effect"):
+    with pytest.raises(RefundOutcomeUnknown, match="not repeated because it may have taken effect"):
         store.refund("#1001", 29.90, "note")
     assert len(shop.received("/refunds.json")) == 1
+
+
+def test_a_refund_whose_answer_never_came_may_have_been_made(shop, store):
+    def slow(request):
+        time.sleep(0.8)
+        return 201, payload("refund_created.json")
+    refund_shop(shop)
+    shop.route("/orders/5801000000001/refunds.json", slow)
+    with pytest.raises(RefundOutcomeUnknown, match="no answer within"):
+        store.refund("#1001", 29.90, "PC-ACA8LG")
+    assert len(shop.received("/refunds.json")) == 1
+
+
+def test_a_refund_shopify_turned_away_was_certainly_not_made(shop, store):
+    refund_shop(shop, created=(503, {"errors": "Unavailable Shop"}))
+    with pytest.raises(BackendUnavailable, match="HTTP 503 after 3 attempts") as caught:
+        store.refund("#1001", 29.90, "PC-ACA8LG")
+    assert not isinstance(caught.value, RefundOutcomeUnknown)
+
+
+def test_a_refund_is_found_by_the_case_reference_in_its_note(shop, store):
+    shipped_shop(shop)
+    shop.route("/orders/5801000000001/refunds.json", lambda r: (200, payload("refunds_list.json")))
+    assert store.find_refund("#1001", "PC-ACA8LG") == "9300000000001"
+    assert store.find_refund("#1001", "PC-Q2W3E4") is None   # noted, but its transaction failed: no money went out
+    assert store.find_refund("#1001", "PC-ACA8L") is None    # a reference is matched whole
+    asked = shop.received("/refunds.json")[-1]
+    assert asked.method == "GET" and asked.query["limit"] == ["250"]
 
 
 def test_a_refund_shopify_refuses_names_the_field(shop, store):
@@ -401,6 +429,7 @@ def test_a_plain_http_shop_url_is_refused(shop, monkeypatch):
 
 def test_the_embedded_store_records_refunds_as_cases_only(demo_store):
     assert demo_store.refund("A10024", 36.50, "stalled") is None
+    assert demo_store.find_refund("A10024", "PC-ACA8LG") is None
     with pytest.raises(KeyError):
         demo_store.refund("A99999", 1, "x")
     assert callable(getattr(OrderStore, "refund"))
@@ -440,6 +469,6 @@ def test_a_refund_chosen_in_chat_is_paid_back_through_shopify_once(shop, var):
         for cached in (services.store, services.cases, services.policy):
             cached.cache_clear()
     [case] = CaseBook().list(type="refund")
-    assert (case.status, case.details["refund_id"], case.amount) == ("done", "9300000000001", 29.9)
+    assert (case.status, case.details["refund_id"], case.amount) == ("paid", "9300000000001", 29.9)
     assert len(shop.received("/refunds.json")) == 1
     assert shop.received("/refunds.json")[0].json["refund"]["note"] == case.reference

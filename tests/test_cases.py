@@ -2,8 +2,9 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
-from bot.cases import CaseBook
+from bot.cases import FAILED, PENDING, CaseBook
 from bot.paths import PROJECT_ROOT
 
 
@@ -42,3 +43,20 @@ def test_cases_list_json_prints_every_field(var):
     assert case["type"] == "handoff_request" and case["conversation_id"] == "c9"
     assert case["reference"].startswith("PC-") and case["created_at"] and case["status"] == "open"
     assert set(case) >= {"reference", "order_number", "type", "status", "amount", "conversation_id", "created_at"}
+
+
+def test_one_payment_attempt_at_a_time_and_a_crashed_one_runs_out(var):
+    case, _ = CaseBook().open_case(type="refund", idempotency_key="A10024:parcel_not_received:refund",
+                                   order_number="A10024", amount=36.5, status="open")
+    assert case.status == PENDING   # a refund is a payment: pending until the money is confirmed
+    now = datetime.now(timezone.utc)
+    until = now + timedelta(minutes=10)
+    with ThreadPoolExecutor(8) as pool:   # a shopper's clicks and the retry worker at the same moment
+        claims = list(pool.map(lambda _: CaseBook().claim_payment(case.reference, now, until), range(16)))
+    [claimed] = [c for c in claims if c]
+    assert claimed.details["attempts"] == 1
+    assert CaseBook().claim_payment(case.reference, until - timedelta(seconds=1), until) is None
+    again = CaseBook().claim_payment(case.reference, until, until + timedelta(minutes=10))  # the holder crashed
+    assert again.details["attempts"] == 2
+    CaseBook().finish_payment(case.reference, FAILED, {"failure": "HTTP 503"})
+    assert CaseBook().claim_payment(case.reference, until, until).details["attempts"] == 3

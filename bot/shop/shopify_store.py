@@ -13,7 +13,11 @@ Calls (all under ``{SHOPIFY_SHOP_URL}/admin/api/{version}/``, header ``X-Shopify
 - ``PUT orders/{id}.json``: a new shipping address, only before the order is fulfilled.
 - ``POST orders/{id}/refunds/calculate.json`` then ``POST orders/{id}/refunds.json``: a refund to the original
   payment method; the calculation gives the transaction to refund against. A full refund also refunds the
-  line items (not restocked) and shipping; a smaller amount is a refund of that amount only.
+  line items (not restocked) and shipping; a smaller amount is a refund of that amount only. The refund's
+  ``note`` is Porter's case reference.
+- ``GET orders/{id}/refunds.json``: the order's refunds, to find one whose ``note`` names a case reference
+  and whose money went out or is going out (a refund transaction ``success`` or ``pending``): how Porter
+  reconciles a refund whose POST ended without a clear answer before trying again.
 
 Mapping onto ``bot.shop.models.Order``: ``name`` -> order number; ``email`` (else ``contact_email``, else the
 customer's); ``phone`` (else the shipping address's, else the customer's); ``customer_locale`` ("pt-BR") ->
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -39,6 +44,7 @@ from bot.http_client import (
 )
 from bot.identifiers import normalize_order_number
 from bot.shop.models import Address, Item, Order, Shipment, TrackingEvent
+from bot.shop.store import RefundOutcomeUnknown
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +90,13 @@ def _money(value: Any) -> float:
         return float(value)
     except (TypeError, ValueError):
         return 0.0
+
+
+def _money_moved(refund: Mapping[str, Any]) -> bool:
+    """A refund whose money went out or is on its way: one of its refund transactions succeeded or is
+    pending (a failed or errored transaction returned nothing)."""
+    return any(isinstance(t, dict) and t.get("kind") == "refund" and t.get("status") in ("success", "pending")
+               for t in refund.get("transactions") or [])
 
 
 def _language(locale: Any) -> Optional[str]:
@@ -330,7 +343,8 @@ class ShopifyOrderStore:
 
     def refund(self, order_number: str, amount: float, note: str) -> Optional[str]:
         """Refunds ``amount`` (in the order's currency) to the original payment method; returns Shopify's
-        refund id. Raises KeyError for an unknown order, BackendRejected when nothing is left to refund."""
+        refund id. Raises KeyError for an unknown order, BackendRejected when nothing is left to refund,
+        RefundOutcomeUnknown when Shopify may have made the refund without confirming it."""
         raw = self._require(order_number)
         order_id = raw.get("id")
         currency = raw.get("currency")
@@ -351,14 +365,43 @@ class ShopifyOrderStore:
         if amount >= refundable - 0.005:
             refund.update(shipping={"full_refund": True},
                           refund_line_items=suggestion.get("refund_line_items") or line_items)
-        created = self.api.post(self._path(f"orders/{order_id}/refunds.json"), {"refund": refund})
+        refund_id = self._create_refund(order_number, order_id, refund)
+        logger.info("Shopify: refund %s created on order %s", refund_id, raw.get("name"))
+        return refund_id
+
+    def _create_refund(self, order_number: str, order_id: Any, refund: Dict[str, Any]) -> str:
+        """The POST that moves money. Whatever leaves open whether Shopify made the refund (the client's
+        `may_have_taken_effect`, or a success answer Porter cannot read) is RefundOutcomeUnknown."""
+        try:
+            created = self.api.post(self._path(f"orders/{order_id}/refunds.json"), {"refund": refund})
+        except BackendRejected:
+            raise
+        except BackendUnavailable as exc:
+            if exc.may_have_taken_effect or (exc.status or 0) // 100 == 2:
+                raise RefundOutcomeUnknown(BACKEND, exc.reason, exc.status) from exc
+            raise
         if created is None:
             raise KeyError(order_number)
-        refund_id = self._body(created, "refund", dict).get("id")
+        body = created.data.get("refund") if isinstance(created.data, dict) else None
+        refund_id = body.get("id") if isinstance(body, dict) else None
         if refund_id is None:
-            raise BackendUnavailable(BACKEND, "answered a refund without an id")
-        logger.info("Shopify: refund %s created on order %s", refund_id, raw.get("name"))
+            raise RefundOutcomeUnknown(BACKEND, "answered the refund without its id", created.status)
         return str(refund_id)
+
+    def find_refund(self, order_number: str, reference: str) -> Optional[str]:
+        """Shopify's id of the order's refund whose note names ``reference`` and whose money went out (or is
+        going out), else None. Raises KeyError for an unknown order."""
+        raw = self._require(order_number)
+        response = self.api.get(self._path(f"orders/{raw.get('id')}/refunds.json"),
+                                params={"limit": 250, "fields": "id,note,transactions"})
+        if response is None:
+            raise KeyError(order_number)
+        names = re.compile(rf"(?<![A-Z0-9]){re.escape(reference.strip().upper())}(?![A-Z0-9])")
+        for refund in self._body(response, "refunds", list):
+            if isinstance(refund, dict) and names.search(str(refund.get("note") or "").upper()) \
+                    and _money_moved(refund) and refund.get("id") is not None:
+                return str(refund["id"])
+        return None
 
     @staticmethod
     def _refund_transactions(suggested: Any, amount: float) -> List[Dict[str, Any]]:

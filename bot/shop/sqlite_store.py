@@ -80,3 +80,9 @@ class SQLiteOrderStore:
         if self.get(order_number) is None:
             raise KeyError(order_number)
         return None
+
+    def find_refund(self, order_number: str, reference: str) -> Optional[str]:
+        """Always None: no payment was ever made here to be found (see ``refund``)."""
+        if self.get(order_number) is None:
+            raise KeyError(order_number)
+        return None

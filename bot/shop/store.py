@@ -7,7 +7,9 @@ service, whatever the store (``bot.tracking``).
 
 Every method of a store backed by a remote system raises ``bot.http_client.BackendUnavailable`` when that
 system (or the tracking service) cannot answer; a missing or wrong setting raises
-``bot.http_client.BackendConfigError`` (a ValueError) from ``open_store()``, naming the variable.
+``bot.http_client.BackendConfigError`` (a ValueError) from ``open_store()``, naming the variable. ``refund``
+raises ``RefundOutcomeUnknown`` (a BackendUnavailable) when the refund may have been made all the same: find it
+with ``find_refund`` before ever trying again (``bot.payments``).
 """
 from __future__ import annotations
 
@@ -15,8 +17,14 @@ import hmac
 import os
 from typing import Optional, Protocol
 
+from bot.http_client import BackendUnavailable
 from bot.identifiers import normalize_email, normalize_phone
 from bot.shop.models import Address, Order
+
+
+class RefundOutcomeUnknown(BackendUnavailable):
+    """The refund request reached the order system but no clear answer came back (a timeout, a 5xx, an answer
+    Porter cannot read): the money may or may not have gone out. Never repeat it blindly; ``find_refund`` first."""
 
 
 class OrderStore(Protocol):
@@ -31,7 +39,13 @@ class OrderStore(Protocol):
 
     def refund(self, order_number: str, amount: float, note: str) -> Optional[str]:
         """Returns the money in the order system; its refund id, or None when the store keeps no payments
-        (the embedded store: the case Porter records is the refund's record)."""
+        (the embedded store: the case Porter records is the refund's record). ``note`` is the case reference,
+        which ``find_refund`` looks for. Raises RefundOutcomeUnknown when the refund may have been made anyway;
+        any other BackendUnavailable (or KeyError for an unknown order) means it certainly was not."""
+
+    def find_refund(self, order_number: str, reference: str) -> Optional[str]:
+        """The order system's id of a refund of this order whose note names the case ``reference``, or None:
+        how Porter learns whether an attempt that ended without a clear answer paid the money after all."""
 
 
 def same_secret(a: Optional[str], b: Optional[str]) -> bool:

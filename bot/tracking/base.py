@@ -108,6 +108,9 @@ class TrackedOrderStore:
     def refund(self, order_number: str, amount: float, note: str) -> Optional[str]:
         return self.store.refund(order_number, amount, note)
 
+    def find_refund(self, order_number: str, reference: str) -> Optional[str]:
+        return self.store.find_refund(order_number, reference)
+
     def with_tracking(self, order: Optional[Order]) -> Optional[Order]:
         shipment = order.shipment if order else None
         if shipment is None or not shipment.tracked or not shipment.tracking_number:

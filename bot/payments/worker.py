@@ -1,0 +1,42 @@
+"""The retry worker, ``python -m bot payments retry [--once]``: every payment case whose money has not gone
+out is reconciled and, if needed, paid again when its schedule says so (``bot.payments.schedule``).
+
+A case whose attempts are used up keeps its state and is marked ``gave_up_at``: agents see it on the desk
+("retries stopped...") and pay it by hand after checking the order system.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, List
+
+from bot.cases import Case, CaseBook
+from bot.payments.schedule import RetrySchedule
+from bot.payments.settle import settle
+
+logger = logging.getLogger(__name__)
+
+
+def retry_due(store: Any, book: CaseBook, schedule: RetrySchedule) -> List[Case]:
+    """One pass: every due case settled once; returns them as they stand afterwards."""
+    now = datetime.now(timezone.utc)
+    settled = []
+    for case in book.payments_open():
+        if not schedule.due(case, now):
+            continue
+        try:
+            settled.append(settle(case, store, book, schedule))
+        except Exception as exc:  # one case Porter cannot handle must not stop the others being paid
+            logger.error("payments: case %s: attempt failed unexpectedly (%s)", case.reference, type(exc).__name__)
+    return settled
+
+
+def run(store: Any, book: CaseBook, schedule: RetrySchedule, once: bool, report: Callable[[Case], None]) -> None:
+    """Passes until interrupted (or one pass with ``once``), each settled case given to ``report``."""
+    while True:
+        for case in retry_due(store, book, schedule):
+            report(case)
+        if once:
+            return
+        time.sleep(schedule.poll)
