@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services, wording
+from actions import authorization, services, wording
 from bot.cases import Case
 from bot.handoff import hours
 from bot.handoff.tickets import Ticket, TicketStore
@@ -51,6 +51,15 @@ def _known(tracker: Tracker, slots: Optional[Dict[str, Any]], name: str) -> Any:
     return tracker.get_slot(name)
 
 
+def _verified_order(tracker: Tracker, slots: Optional[Dict[str, Any]]) -> Optional[str]:
+    """The order this conversation proved it owns: as the calling action has just worked it out, else from
+    the conversation's own events and the ledger (actions/authorization.py), never from the slot alone, so
+    a made-up claim never puts a stranger's order number in front of an agent."""
+    if slots and "verified_order" in slots:
+        return slots["verified_order"]
+    return authorization.verified_order(tracker)
+
+
 def open_handoff(tracker: Tracker, reason: str, slots: Optional[Dict[str, Any]] = None) -> Case:
     """One open handoff request per conversation and reason; asking twice does not queue twice."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
@@ -63,7 +72,7 @@ def open_handoff(tracker: Tracker, reason: str, slots: Optional[Dict[str, Any]] 
     case, _ = services.cases().open_case(
         type="handoff_request",
         idempotency_key=f"handoff:{tracker.sender_id}:{reason}",
-        order_number=_known(tracker, slots, "verified_order"),
+        order_number=_verified_order(tracker, slots),
         conversation_id=tracker.sender_id,
         details=details,
     )
@@ -71,12 +80,17 @@ def open_handoff(tracker: Tracker, reason: str, slots: Optional[Dict[str, Any]] 
 
 
 def open_ticket(tracker: Tracker, reason: str, case: Case, slots: Optional[Dict[str, Any]] = None) -> Ticket:
+    """The conversation's ticket. Only an order this conversation verified (from its own events and the
+    ledger, not the slot) is named on it and joins it to that order's open ticket: a claim must not put a
+    stranger's conversation next to the shopper's, where an agent would take it for the shopper."""
+    order = _verified_order(tracker, slots)
     ticket, _ = TicketStore().open_ticket(
         conversation_id=tracker.sender_id, reason=reason, channel=tracker.get_latest_input_channel(),
-        language=tracker.get_slot("language") or "en", order_number=_known(tracker, slots, "verified_order"),
+        language=tracker.get_slot("language") or "en", order_number=order,
         problem=_known(tracker, slots, "problem"), situation=_known(tracker, slots, "situation"),
         offered=list(_known(tracker, slots, "offered_fixes") or []), case_reference=case.reference,
-        transcript=transcript(tracker))
+        transcript=transcript(tracker),
+        verified_order=order)
     return ticket
 
 
