@@ -107,7 +107,8 @@ def keyboard(reply: dict) -> list[dict]:
 
 
 def tracker(porter, chat: int) -> dict:
-    answer = requests.get(f"{porter.base}/conversations/{chat}/tracker", params={"token": TOKEN}, timeout=30)
+    answer = requests.get(f"{porter.base}/conversations/telegram:{chat}/tracker", params={"token": TOKEN},
+                          timeout=30)
     answer.raise_for_status()
     return answer.json()
 
@@ -122,6 +123,33 @@ def test_a_text_message_is_answered_in_the_same_chat(porter, remote_api):
     assert replies, "Porter sent nothing back"
     assert all(r["chat_id"] == str(chat) for r in replies)
     assert "I'm Porter" in texts(replies)
+    [event] = user_events(porter, chat)   # filed under the chat's Telegram conversation
+    assert (event["text"], event["input_channel"]) == ("hi", "telegram")
+
+
+def test_no_other_channel_can_write_into_a_telegram_chat(porter, remote_api):
+    chat = new_chat()
+    say(porter, remote_api, text_update(chat, "hi"))
+    rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": str(chat), "message": "hello"},
+                         timeout=60)
+    assert "I'm Porter" in rest.json()[0]["text"]
+    assert [e["text"] for e in user_events(porter, chat)] == ["hi"]
+    since = time.time()
+    pushed = requests.post(f"{porter.base}/conversations/rest:{chat}/execute",
+                           params={"token": TOKEN, "output_channel": "telegram"},
+                           json={"name": "utter_anything_else"}, timeout=60)
+    assert pushed.status_code == 200, pushed.text
+    assert sent(remote_api, chat, since) == []   # /execute answers once the action's messages went out
+    assert "refused a Telegram message addressed to a rest conversation" in porter.log.read_text(errors="replace")
+
+
+def test_a_message_over_the_limit_gets_a_notice_in_its_language_and_never_reaches_rasa(porter, remote_api):
+    chat = new_chat()
+    notice = texts(say(porter, remote_api, text_update(chat, "mon colis n'est jamais arrivé " * 200, "fr")))
+    assert "Désolé, votre message est trop long" in notice and "4 000" in notice
+    assert user_events(porter, chat) == []
+    assert "Bonjour" in texts(say(porter, remote_api, text_update(chat, "bon\u0000jour\u0007", "fr")))
+    assert [e["text"] for e in user_events(porter, chat)] == ["bonjour"]
 
 
 def test_choices_arrive_as_an_inline_keyboard(porter, remote_api):
@@ -173,6 +201,7 @@ def test_a_repeated_update_is_answered_once(porter, remote_api):
     since = time.time()
     first, again = post(porter, update), post(porter, update)
     assert (first.status_code, again.status_code) == (200, 200)  # 200 so Telegram stops resending
+    assert (first.json(), again.json()) == ({"status": "ok"}, {"status": "duplicate"})
     time.sleep(1)
     assert len(sent(remote_api, chat, since)) == 1
     assert [e["text"] for e in user_events(porter, chat)] == ["hi"]

@@ -121,8 +121,13 @@ def with_buttons(found) -> bool:
     return any(m["type"] == "interactive" for m in found)
 
 
+def conversation(wa_id: str) -> str:
+    return f"whatsapp:{wa_id}"
+
+
 def user_events(porter, wa_id: str) -> list[dict]:
-    tracker = requests.get(f"{porter.base}/conversations/{wa_id}/tracker", params={"token": TOKEN}, timeout=30)
+    tracker = requests.get(f"{porter.base}/conversations/{conversation(wa_id)}/tracker", params={"token": TOKEN},
+                           timeout=30)
     tracker.raise_for_status()
     return [e for e in tracker.json()["events"] if e["event"] == "user"]
 
@@ -153,10 +158,13 @@ def test_a_signed_text_message_is_answered_on_whatsapp(porter, remote_api):
     assert greeting["type"] == "text" and greeting["text"]["body"].startswith("Hi, I'm Porter")
     [request] = [r for r in remote_api.received(SENDS, since) if r.json.get("to") == wa_id]
     assert request.method == "POST" and request.headers["authorization"] == f"Bearer {WHATSAPP_ACCESS_TOKEN}"
-    # the bot saw the message from the shopper's number, vouched for by our signature
+    # the bot saw the message in the number's WhatsApp conversation, the number vouched for by our signature
+    # for that conversation only
     [event] = user_events(porter, wa_id)
     assert event["text"] == "hi" and event["input_channel"] == "whatsapp"
-    assert identity.trusted(event["metadata"], secret=IDENTITY_SECRET) == {"phone": "+" + wa_id}
+    assert identity.trusted(event["metadata"], conversation(wa_id), secret=IDENTITY_SECRET) == {"phone": "+" + wa_id}
+    assert identity.trusted(event["metadata"], wa_id, secret=IDENTITY_SECRET) == {}
+    assert identity.trusted(event["metadata"], f"rest:{wa_id}", secret=IDENTITY_SECRET) == {}
 
 
 def test_unsigned_or_wrongly_signed_notifications_are_refused_and_not_read(porter, remote_api):
@@ -279,7 +287,8 @@ def test_a_tapped_reply_button_is_carried_out(porter, remote_api):
                                       cwd=PROJECT_ROOT, env=porter.env, capture_output=True, text=True,
                                       check=True).stdout)
     [alert] = [c for c in cases if c["reference"] == reference]
-    assert (alert["type"], alert["order_number"], alert["conversation_id"]) == ("scan_alert", "123456791", wa_id)
+    assert (alert["type"], alert["order_number"], alert["conversation_id"]) == \
+        ("scan_alert", "123456791", conversation(wa_id))
 
 
 def test_a_photo_reaches_the_bot_as_its_caption_with_the_media_id(porter, remote_api):
@@ -333,7 +342,7 @@ def test_a_photo_of_a_damaged_item_is_kept_on_the_replacement_case(porter, remot
     [replacement] = [c for c in cases if c["type"] == "reshipment"]
     assert replacement["details"]["photo"] == "whatsapp:MEDIA-MUGS-1"
     assert replacement["details"]["photo_caption"] == "the box was crushed"
-    assert replacement["conversation_id"] == wa_id
+    assert replacement["conversation_id"] == conversation(wa_id)
 
 
 def test_a_voice_note_gets_a_short_notice_in_the_shoppers_language(porter, remote_api):
@@ -358,11 +367,46 @@ def test_porter_can_write_to_a_whatsapp_shopper_outside_a_user_turn(porter, remo
     say(porter, wa_id, "hi")
     wait_for(remote_api, wa_id, since, saying("Porter"))
     since = time.time()
-    pushed = requests.post(f"{porter.base}/conversations/{wa_id}/execute",
+    pushed = requests.post(f"{porter.base}/conversations/{conversation(wa_id)}/execute",
                            params={"token": TOKEN, "output_channel": "latest"},
                            json={"name": "utter_anything_else"}, timeout=60)
     assert pushed.status_code == 200, pushed.text
     wait_for(remote_api, wa_id, since, saying("anything else"))
+
+
+def test_no_other_channel_can_write_into_a_whatsapp_conversation_or_to_the_number(porter, remote_api):
+    wa_id, since = "447700900019", time.time()
+    say(porter, wa_id, "hi")
+    wait_for(remote_api, wa_id, since, saying("Porter"))
+    # a REST caller naming the shopper's digits as its sender gets a conversation of its own...
+    rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": wa_id, "message": "hi"}, timeout=60)
+    assert "Porter" in rest.json()[0]["text"]
+    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi"]
+    # ...and even a reply pushed from it through the WhatsApp output never reaches the number
+    since = time.time()
+    pushed = requests.post(f"{porter.base}/conversations/rest:{wa_id}/execute",
+                           params={"token": TOKEN, "output_channel": "whatsapp"},
+                           json={"name": "utter_anything_else"}, timeout=60)
+    assert pushed.status_code == 200, pushed.text
+    kept = json.loads(subprocess.run([sys.executable, "-m", "bot", "channels", "undelivered", "--format", "json"],
+                                     cwd=PROJECT_ROOT, env=porter.env, capture_output=True, text=True,
+                                     check=True).stdout)
+    assert [(k["recipient"], k["reason"]) for k in kept if k["recipient"] == f"rest:{wa_id}"] == \
+        [(f"rest:{wa_id}", "not a WhatsApp conversation: refused")]
+    assert sent_to(remote_api, wa_id, since) == []
+
+
+def test_a_message_over_the_limit_gets_a_notice_in_its_language_and_never_reaches_rasa(porter, remote_api):
+    wa_id, since = "447700900020", time.time()
+    say(porter, wa_id, "посылка " * 700)   # 6,300 characters of Russian
+    [notice] = wait_for(remote_api, wa_id, since, saying("слишком длинное"))
+    assert notice["type"] == "text" and "4 000" in notice["text"]["body"]
+    assert user_events(porter, wa_id) == []
+    # control characters are cleaned from what Rasa reads
+    since = time.time()
+    say(porter, wa_id, "h\u0000i\u0007")
+    wait_for(remote_api, wa_id, since, saying("Porter"))
+    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi"]
 
 
 def test_without_settings_rasa_starts_and_the_webhook_answers_503(tmp_path):
@@ -392,10 +436,12 @@ def test_the_signed_number_is_attached_only_when_porter_has_an_identity_secret(m
     photo = message("447700900016", "image", id="MEDIA-9", mime_type="image/jpeg")
     [inbound] = parse_notification(json.dumps(notification(photo)).encode(), WHATSAPP_PHONE_NUMBER_ID)
     monkeypatch.delenv("PORTER_IDENTITY_SECRET", raising=False)
-    assert message_metadata(inbound) == {"attachments": [
+    assert message_metadata(inbound, "whatsapp:447700900016") == {"attachments": [
         {"type": "image", "channel": "whatsapp", "id": "MEDIA-9", "mime_type": "image/jpeg"}]}
     monkeypatch.setenv("PORTER_IDENTITY_SECRET", IDENTITY_SECRET)
-    assert identity.trusted(message_metadata(inbound)) == {"phone": "+447700900016"}
+    signed = message_metadata(inbound, "whatsapp:447700900016")
+    assert identity.trusted(signed, "whatsapp:447700900016") == {"phone": "+447700900016"}
+    assert identity.trusted(signed, "whatsapp:447700900099") == {}   # not another conversation's
 
 
 # --- the 24-hour window and the undelivered list, on a real SQLite file ------------------------------------
@@ -453,7 +499,7 @@ def test_a_reply_after_the_window_closed_is_kept_for_an_operator_not_sent(tmp_pa
     clock.now = T0 + 25 * HOUR
 
     with caplog.at_level(logging.INFO):
-        asyncio.run(output.send_text_with_buttons(wa_id, "Which would you prefer?", [
+        asyncio.run(output.send_text_with_buttons(conversation(wa_id), "Which would you prefer?", [
             {"title": "Full refund", "payload": REFUND}, {"title": "Send a new one free", "payload": RESHIP}]))
     assert sent_to(remote_api, wa_id, since) == []
     [kept] = UndeliveredMessages(tmp_path / "channels.db").list()
@@ -469,7 +515,7 @@ def test_a_reply_after_the_window_closed_is_kept_for_an_operator_not_sent(tmp_pa
 
     # an approved template is what Meta accepts after the window: it goes out
     template = {"type": "template", "template": {"name": "order_update", "language": {"code": "en"}}}
-    asyncio.run(output.send_custom_json(wa_id, template))
+    asyncio.run(output.send_custom_json(conversation(wa_id), template))
     [sent] = sent_to(remote_api, wa_id, since)
     assert sent["type"] == "template" and sent["template"]["name"] == "order_update"
     assert len(UndeliveredMessages(tmp_path / "channels.db").list()) == 1
@@ -485,10 +531,10 @@ def test_a_reply_inside_the_window_is_sent_even_outside_a_user_turn(tmp_path, re
     output = WhatsAppInput(settings).get_output_channel()  # what an agent desk would use
     output.window.record_inbound(wa_id, at=time.time() - 23 * HOUR)
 
-    asyncio.run(output.send_text_message(wa_id, "Hello, this is Sam from the shop."))
-    asyncio.run(output.send_image_url(wa_id, "https://shop.example/label.png"))
+    asyncio.run(output.send_text_message(conversation(wa_id), "Hello, this is Sam from the shop."))
+    asyncio.run(output.send_image_url(conversation(wa_id), "https://shop.example/label.png"))
     four = [{"title": f"Pick-up point number {n} in town", "payload": f"/choose{{\"point\":{n}}}"} for n in range(4)]
-    asyncio.run(output.send_text_with_buttons(wa_id, "Where should we send it?", four))
+    asyncio.run(output.send_text_with_buttons(conversation(wa_id), "Where should we send it?", four))
 
     text, image, choice = sent_to(remote_api, wa_id, since)
     assert text["text"]["body"] == "Hello, this is Sam from the shop."
@@ -500,6 +546,24 @@ def test_a_reply_inside_the_window_is_sent_even_outside_a_user_turn(tmp_path, re
     assert UndeliveredMessages(tmp_path / "channels.db").list() == []
 
 
+def test_the_output_refuses_conversations_of_other_channels_and_keeps_them_for_an_operator(tmp_path, remote_api,
+                                                                                          caplog):
+    wa_id, since = "447700900021", time.time()
+    output = _output(tmp_path, Clock(time.time()), f"{remote_api.url}/graph")
+    output.window.record_inbound(wa_id)
+    with caplog.at_level(logging.INFO):
+        for recipient in (f"telegram:{wa_id}", f"rest:{wa_id}", wa_id, "whatsapp:", "whatsapp:../v1/other"):
+            asyncio.run(output.send_text_message(recipient, "Your refund is done."))
+        template = {"type": "template", "template": {"name": "order_update", "language": {"code": "en"}}}
+        asyncio.run(output.send_custom_json(f"web:{wa_id}", template))
+    assert remote_api.received(SENDS, since) == []
+    kept = UndeliveredMessages(tmp_path / "channels.db").list()
+    assert [k.recipient for k in kept] == [f"telegram:{wa_id}", f"rest:{wa_id}", wa_id, "whatsapp:",
+                                           "whatsapp:../v1/other", f"web:{wa_id}"]
+    assert {k.reason for k in kept} == {"not a WhatsApp conversation: refused"}
+    assert "refused a text message addressed to a telegram conversation" in caplog.text and wa_id not in caplog.text
+
+
 def test_a_refused_or_failed_send_is_recorded_without_secrets_in_the_logs(tmp_path, remote_api, caplog):
     wa_id, clock = "447700900015", Clock(time.time())
     remote_api.route("/meta-down", lambda request: (401, {"error": {
@@ -509,8 +573,8 @@ def test_a_refused_or_failed_send_is_recorded_without_secrets_in_the_logs(tmp_pa
     unreachable = _output(tmp_path, clock, f"http://127.0.0.1:{free_port()}")
 
     with caplog.at_level(logging.INFO):
-        asyncio.run(refused.send_text_message(wa_id, "Your refund is done."))
-        asyncio.run(unreachable.send_text_message(wa_id, "Anything else?"))
+        asyncio.run(refused.send_text_message(conversation(wa_id), "Your refund is done."))
+        asyncio.run(unreachable.send_text_message(conversation(wa_id), "Anything else?"))
     first, second = UndeliveredMessages(tmp_path / "channels.db").list()
     assert first.text == "Your refund is done." and "401" in first.reason and "190" in first.reason
     assert second.text == "Anything else?" and "could not be reached" in second.reason

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
 import pytest
@@ -21,8 +18,9 @@ import yaml
 from bot.handoff.agents import AgentStore
 from bot.paths import PROJECT_ROOT
 from bot.web.app import WebConfig, create_app
-from tests.support.desk import Desk, add_agent, agents_cli, tickets, timeline_texts, wait_for_ticket
+from tests.support.desk import Desk, DeskWeb, add_agent, agents_cli, tickets, timeline_texts, wait_for_ticket
 from tests.support.porter_server import TOKEN, free_port, start_porter
+from tests.support.slow_rasa import SlowRasa
 from tests.test_channel_telegram import API as TELEGRAM_API
 from tests.test_channel_telegram import _send_message as telegram_send_message
 from tests.test_channel_telegram import new_chat, text_update
@@ -47,7 +45,7 @@ def hand_over_on_rest(porter, sender: str, *before: str, ask: str = ASK_FOR_A_PE
     for text in before:
         rest_says(porter, sender, text)
     rest_says(porter, sender, ask)
-    return wait_for_ticket(porter.env, sender)
+    return wait_for_ticket(porter.env, f"rest:{sender}")
 
 
 def tracker_events(porter, conversation_id: str) -> list[dict]:
@@ -160,7 +158,7 @@ def test_signing_in_gives_a_strict_http_only_cookie_and_a_wrong_password_gets_no
 # --- every endpoint needs a session, and state changes need the CSRF token ----------------------------------
 
 def _concrete(path: str, ticket_id: int) -> str:
-    return path.replace("<ticket_id:int>", str(ticket_id))
+    return path.replace("<ticket_id:int>", str(ticket_id)).replace("<message_id:int>", "1")
 
 
 def test_every_desk_endpoint_refuses_requests_without_a_session(porter, handed_over):
@@ -189,7 +187,7 @@ def test_every_desk_endpoint_refuses_requests_without_a_session(porter, handed_o
     ticket = tickets(porter.env).get(handed_over.id)
     assert (ticket.status, ticket.agent) == ("waiting", None)
     assert tickets(porter.env).messages(ticket.id) == []
-    assert rest_says(porter, handed_over.conversation_id, "hello?") == []
+    assert rest_says(porter, handed_over.conversation_id.removeprefix("rest:"), "hello?") == []
 
 
 def test_state_changes_need_the_sessions_csrf_token_and_a_page_of_our_own(porter, agent, handed_over):
@@ -270,7 +268,7 @@ def test_a_rest_shopper_gets_the_reply_in_the_conversation_and_porter_back_after
     assert desk.reply(ticket.id, "Hello, I'm Ana from the shop. Let me check.").status_code == 200
     assert desk.note(ticket.id, "Carrier contacted by phone.").status_code == 200
     # the REST channel cannot push: the reply is recorded in the conversation, as Porter's words are
-    bot_said = [e.get("text") for e in tracker_events(porter, sender) if e["event"] == "bot"]
+    bot_said = [e.get("text") for e in tracker_events(porter, f"rest:{sender}") if e["event"] == "bot"]
     assert bot_said[-1] == "Hello, I'm Ana from the shop. Let me check."
     view = desk.ticket(ticket.id)
     assert [(i["kind"], i["text"], i["author"]) for i in view["timeline"][-2:]] == [
@@ -310,7 +308,7 @@ def test_an_agent_reply_reaches_the_whatsapp_number_and_porter_answers_again_aft
     wa_id = "44770090" + str(secrets.randbelow(9000) + 1000)
     whatsapp_says(porter, wa_id, "hi")
     whatsapp_says(porter, wa_id, ASK_FOR_A_PERSON)
-    ticket = wait_for_ticket(porter.env, wa_id)
+    ticket = wait_for_ticket(porter.env, f"whatsapp:{wa_id}")
     assert ticket.channel == "whatsapp"
     desk = Desk(porter.web, *agent)
     assert [t for t in desk.queue()["waiting"] if t["id"] == ticket.id][0]["channel_name"] == "WhatsApp"
@@ -343,7 +341,7 @@ def test_an_agent_reply_reaches_the_telegram_chat(porter, remote_api, agent):
     chat = new_chat()
     for text in ("hi", ASK_FOR_A_PERSON):
         assert telegram_post(porter, text_update(chat, text)).status_code == 200
-    ticket = wait_for_ticket(porter.env, str(chat))
+    ticket = wait_for_ticket(porter.env, f"telegram:{chat}")
     assert ticket.channel == "telegram"
     desk = Desk(porter.web, *agent)
     assert desk.claim(ticket.id).status_code == 200
@@ -410,22 +408,11 @@ def test_the_desk_and_its_canned_replies_are_there_for_every_language(porter, ag
     assert len({len(replies) for replies in canned.values()}) == 1  # the same replies in every language
 
 
-def test_when_rasa_cannot_be_reached_the_desk_says_so_and_records_nothing_it_did_not_send(porter, agent):
+def test_when_rasa_cannot_be_reached_the_desk_says_so_and_keeps_the_reply_as_not_sent(porter, agent):
     ticket = hand_over_on_rest(porter, f"desk-down-{secrets.token_hex(3)}", "hi")
-    port = free_port()
-    env = dict(porter.env, PORTER_RASA_URL=f"http://127.0.0.1:{free_port()}", PORTER_WEB_PORT=str(port))
-    web = subprocess.Popen([sys.executable, "-m", "bot", "web", "--port", str(port)], cwd=PROJECT_ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    web = DeskWeb(porter.env, f"http://127.0.0.1:{free_port()}")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert web.poll() is None and time.monotonic() < deadline, "the web server did not start"
-                time.sleep(0.2)
-        desk = Desk(f"http://127.0.0.1:{port}", *agent)
+        desk = Desk(web.url, *agent)
         view = desk.ticket(ticket.id)
         assert view["live"] is False and "cannot be shown" in view["problem"]
         assert "hi" in timeline_texts(view, "shopper")   # the transcript on the ticket is still there
@@ -434,10 +421,110 @@ def test_when_rasa_cannot_be_reached_the_desk_says_so_and_records_nothing_it_did
         refused = desk.reply(ticket.id, "Are you there?")
         assert refused.status_code == 502 and "not sent" in refused.json()["error"]
         assert TOKEN not in refused.text
-        assert tickets(porter.env).messages(ticket.id) == []   # not recorded as said
+        # kept on the ticket for the agent to see and retry, not lost with the failed request
+        [kept] = tickets(porter.env).messages(ticket.id)
+        assert (kept.text, kept.delivery, refused.json()["message"]["id"]) == ("Are you there?", "not_confirmed",
+                                                                             kept.id)
+        assert deliveries(desk, ticket.id) == [("Are you there?", "not_confirmed")]
+        # whether it arrived cannot be read, so a retry does not send it: it might say it twice
+        retried = retry(desk, ticket.id, kept.id)
+        assert retried.status_code == 502 and "not sent again" in retried.json()["error"]
+        assert tickets(porter.env).messages(ticket.id)[0].delivery == "not_confirmed"
         assert desk.hand_back(ticket.id).status_code == 502
         assert tickets(porter.env).get(ticket.id).status == "claimed"
     finally:
-        web.send_signal(signal.SIGINT)
-        log = web.communicate(timeout=30)[0].decode(errors="replace")
+        log = web.stop()
     assert TOKEN not in log and agent[0] not in log and "desk: " in log
+
+
+# --- a reply is never lost, nor sent twice, when Rasa answers late or not at all -------------------------------
+
+def retry(desk: Desk, ticket_id: int, message_id: int) -> requests.Response:
+    return desk.post(f"/desk/api/tickets/{ticket_id}/replies/{message_id}/retry")
+
+
+def deliveries(desk: Desk, ticket_id: int) -> list[tuple[str, str]]:
+    """The agents' replies as the desk shows them: (text, delivery state)."""
+    return [(item["text"], item["delivery"]) for item in desk.ticket(ticket_id)["timeline"] if item["kind"] == "agent"]
+
+
+@pytest.fixture(scope="module")
+def slow_desk(porter, agent):
+    """A desk that reaches the real Rasa through SlowRasa and waits for it 2 seconds instead of 15."""
+    proxy = SlowRasa(porter.base)
+    web = DeskWeb(porter.env, proxy.url, PORTER_DESK_RASA_TIMEOUT="2")
+    try:
+        yield proxy, Desk(web.url, *agent)
+    finally:
+        proxy.release()
+        web.stop()
+        proxy.close()
+
+
+def claimed_telegram_ticket(porter, remote_api, desk: Desk) -> tuple[int, int]:
+    remote_api.route(f"{TELEGRAM_API}/sendMessage", telegram_send_message)
+    chat = new_chat()
+    for text in ("hi", ASK_FOR_A_PERSON):
+        assert telegram_post(porter, text_update(chat, text)).status_code == 200
+    ticket = wait_for_ticket(porter.env, f"telegram:{chat}")
+    assert desk.claim(ticket.id).status_code == 200
+    return chat, ticket.id
+
+
+def telegram_got(remote_api, chat: int, since: float) -> list[str]:
+    return [sent["text"] for sent in telegram_sent(remote_api, chat, since)]
+
+
+def test_a_reply_rasa_delivers_after_the_desk_stopped_waiting_is_shown_as_sent_and_sent_once(
+        porter, remote_api, slow_desk):
+    proxy, desk = slow_desk
+    chat, ticket_id = claimed_telegram_ticket(porter, remote_api, desk)
+    since, text = time.time(), "Hi, Ana here. Your parcel is with the courier; I'm checking where."
+    proxy.set(replies="late")
+    answer = desk.reply(ticket_id, text)
+    proxy.release()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"]["delivery"] == "sent"
+    assert deliveries(desk, ticket_id) == [(text, "sent")]
+    assert telegram_got(remote_api, chat, since) == [text]
+    # a retry of a reply that is sent sends nothing
+    assert retry(desk, ticket_id, answer.json()["message"]["id"]).status_code == 409
+    assert telegram_got(remote_api, chat, since) == [text]
+
+
+def test_a_reply_rasa_never_got_stays_not_sent_until_a_retry_sends_it_once(porter, remote_api, slow_desk):
+    proxy, desk = slow_desk
+    chat, ticket_id = claimed_telegram_ticket(porter, remote_api, desk)
+    since, text = time.time(), "Sorry for the wait, I'm here now."
+    proxy.set(replies="lost")
+    answer = desk.reply(ticket_id, text)
+    proxy.release()
+    assert answer.status_code == 502 and "Retry" in answer.json()["error"]
+    message_id = answer.json()["message"]["id"]
+    assert deliveries(desk, ticket_id) == [(text, "not_confirmed")]
+    assert telegram_got(remote_api, chat, since) == []
+
+    proxy.set(replies="pass")
+    retried = retry(desk, ticket_id, message_id)
+    assert retried.status_code == 200 and retried.json()["message"]["delivery"] == "sent"
+    assert telegram_got(remote_api, chat, since) == [text]
+    assert retry(desk, ticket_id, message_id).status_code == 409
+    assert deliveries(desk, ticket_id) == [(text, "sent")] and telegram_got(remote_api, chat, since) == [text]
+
+
+def test_a_retry_checks_the_conversation_first_and_never_sends_a_delivered_reply_twice(porter, remote_api, slow_desk):
+    proxy, desk = slow_desk
+    chat, ticket_id = claimed_telegram_ticket(porter, remote_api, desk)
+    since, text = time.time(), "I've asked the courier to call you tomorrow."
+    proxy.set(replies="late", reads="fail")   # Rasa sends it, then can neither answer nor be read in time
+    answer = desk.reply(ticket_id, text)
+    proxy.release()
+    assert answer.status_code == 502 and answer.json()["message"]["delivery"] == "not_confirmed"
+    assert telegram_got(remote_api, chat, since) == [text]   # it did reach the shopper
+
+    proxy.set(replies="pass")
+    assert deliveries(desk, ticket_id) == [(text, "sent")]   # the conversation shows it
+    retried = retry(desk, ticket_id, answer.json()["message"]["id"])
+    assert retried.status_code == 200 and retried.json()["message"]["delivery"] == "sent"
+    assert telegram_got(remote_api, chat, since) == [text]   # and the retry did not send it again
+    assert tickets(porter.env).messages(ticket_id)[-1].delivery == "sent"

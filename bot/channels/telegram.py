@@ -14,7 +14,13 @@ Differences from `rasa.core.channels.telegram.TelegramInput`, and why:
   The built-in instead calls getMe on every update and compares the bot's username with a configured one:
   that proves nothing about the caller (anyone can post an update to the webhook), costs a round trip to
   Telegram per message and breaks when Telegram is slow. The secret is what only Telegram and we know.
-- Repeated update_ids (Telegram retries until it gets a 2xx) are dropped with SeenMessages.
+- Every update with something to say is stored in the durable inbox (bot/channels/inbox.py) before it is
+  handled and marked handled only once Rasa has handled it; the webhook answers after that. Telegram
+  retries until it gets a 2xx: a repeat of a handled update_id is answered 200 and dropped, a repeat of one
+  a stopped process left unhandled is handled, and the inbox's sweep handles such updates anyway at start-up.
+- The conversation id is ``telegram:<chat_id>`` (bot/channels/conversation_ids.py); replies turn it back into
+  the chat id and refuse a conversation of another channel. Text is cleaned and a message over the length
+  limit gets a notice instead of reaching Rasa (bot/channels/inbound.py).
 - The sender's `language_code` travels as message metadata (actions/session.py takes it as a language
   hint); a photo becomes its caption (or "[image]") with the photo as an attachment; anything else that
   is not text (stickers, locations, voice...) is acknowledged and ignored. Malformed bodies get a 400.
@@ -29,7 +35,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from aiogram import Bot
@@ -41,7 +47,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.seen import SeenMessages
+from bot.channels import inbound, inbox
+from bot.channels.conversation_ids import channel_of, conversation_id, native_id
 from bot.identifiers import EMAIL_RE, PHONE_RE, mask_email, mask_phone
 
 logger = logging.getLogger(__name__)
@@ -209,6 +216,29 @@ class TelegramBotOutput(TelegramOutput):
         Bot.__init__(self, token, server=TelegramAPIServer.from_base(api_base), timeout=timeout)
         self._bot_token = token
 
+    def _chat(self, recipient_id: Text) -> Optional[str]:
+        """The chat id inside a Telegram conversation id; None, logged, for another channel's conversation."""
+        chat = native_id(CHANNEL, str(recipient_id))
+        if chat is None:
+            logger.error("refused a Telegram message addressed to a %s conversation",
+                         channel_of(str(recipient_id)) or "unknown")
+        return chat
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        chat = self._chat(recipient_id)
+        if chat is not None:
+            await super().send_text_message(chat, text, **kwargs)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        chat = self._chat(recipient_id)
+        if chat is not None:
+            await super().send_image_url(chat, image, **kwargs)
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        chat = self._chat(recipient_id)
+        if chat is not None:
+            await super().send_custom_json(chat, json_message, **kwargs)
+
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
         # A reply Telegram refuses (blocked bot, API down) must not abort the rest of the turn, nor leak
         # the token: aiohttp errors may quote the request URL, which contains it.
@@ -220,11 +250,14 @@ class TelegramBotOutput(TelegramOutput):
 
     async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
                                      button_type: Optional[Text] = None, **kwargs: Any) -> None:
+        chat = self._chat(recipient_id)
+        if chat is None:
+            return
         if button_type in (None, "inline"):
             # One row when the titles fit on a phone's width, else one button per row.
             fits = len(buttons) <= 3 and sum(len(str(b.get("title", ""))) for b in buttons) <= 32
             button_type = "inline" if fits else "vertical"
-        await super().send_text_with_buttons(recipient_id, text, buttons, button_type=button_type, **kwargs)
+        await super().send_text_with_buttons(chat, text, buttons, button_type=button_type, **kwargs)
 
     async def acknowledge_button(self, callback_query_id: str) -> None:
         """Stops the spinner Telegram shows on a pressed button until the bot answers the callback."""
@@ -276,7 +309,7 @@ class TelegramChannel(TelegramInput):
         self.settings = settings
         self.problem = settings.problem()
         self._output: Optional[OutputChannel] = None
-        self._seen: Optional[SeenMessages] = None
+        self._inbox: Optional[inbox.Inbox] = None
         self._tasks: List[asyncio.Task] = []
         global _warned_unconfigured
         if self.problem and not _warned_unconfigured:
@@ -341,10 +374,23 @@ class TelegramChannel(TelegramInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         telegram_webhook = Blueprint("telegram_webhook", __name__)
         if not self.problem:
-            self._seen = SeenMessages()
+            self._inbox = inbox.Inbox()
+
+        async def work(entry: inbox.Entry, app: Any) -> None:
+            update = Inbound(**entry.payload)
+            output = self.get_output_channel()
+            if update.callback_query_id:
+                await output.acknowledge_button(update.callback_query_id)
+            text = await inbound.admit(app, entry.conversation, update.text, update.metadata, output)
+            if text is not None:
+                await on_new_message(UserMessage(text, output, entry.conversation, input_channel=self.name(),
+                                                 message_id=entry.message_id, metadata=update.metadata))
 
         @telegram_webhook.listener("after_server_start")
         async def register_at_startup(app: Any, _loop: Any) -> None:
+            if not self.problem:
+                self._tasks.append(asyncio.ensure_future(
+                    inbox.sweep(self._inbox, app, CHANNEL, lambda entry: work(entry, app))))
             if not self.problem and self.settings.webhook_url:
                 self._tasks.append(asyncio.ensure_future(self._register_webhook_in_background()))
 
@@ -386,23 +432,20 @@ class TelegramChannel(TelegramInput):
                 logger.warning("rejected a malformed Telegram update: %s", reason)
                 return response.json({"error": f"not a Telegram update: {reason}"}, status=400)
 
-            if not self._seen.first_time(CHANNEL, f"{self.settings.bot_id}:{update.update_id}"):
-                logger.debug("dropped repeated Telegram update %s", update.update_id)
-                return response.json({"status": "duplicate"})
-            output = self.get_output_channel()
-            if update.callback_query_id:
-                await output.acknowledge_button(update.callback_query_id)
             if update.text is None:
+                if update.callback_query_id:
+                    await self.get_output_channel().acknowledge_button(update.callback_query_id)
                 logger.debug("ignored Telegram update %s: %s", update.update_id, update.ignored)
                 return response.json({"status": "ignored"})
 
+            state, entry = await asyncio.to_thread(
+                self._inbox.receive, CHANNEL, f"{self.settings.bot_id}:{update.update_id}",
+                conversation_id(CHANNEL, update.chat_id), asdict(update))
+            if entry is None:   # handled already, or being handled by a live process
+                logger.debug("Telegram update %s is %s", update.update_id, state)
+                return response.json({"status": "duplicate" if state == inbox.HANDLED else "in progress"})
             logger.debug("Telegram update %s from chat %s", update.update_id, update.chat_id)
-            try:
-                await on_new_message(UserMessage(update.text, output, str(update.chat_id),
-                                                 input_channel=self.name(), metadata=update.metadata))
-            except Exception as exc:  # noqa: BLE001 - Telegram would only resend it, and repeats are dropped
-                logger.error("failed to handle Telegram update %s: %s: %s", update.update_id,
-                             type(exc).__name__, scrub(exc, self.settings.token))
+            await inbox.handle(self._inbox, request.app, entry, lambda claimed: work(claimed, request.app))
             return response.json({"status": "ok"})
 
         return telegram_webhook

@@ -5,16 +5,20 @@ Webhook: /webhooks/whatsapp/webhook.
   back as plain text; anything else gets 403.
 - POST carries notifications signed with the app secret (``X-Hub-Signature-256: sha256=<hex>`` over the raw
   body). Unsigned or wrongly signed ones get 403 and are not read; unreadable ones get 400 saying why. A
-  readable one is answered 200 at once and its messages are handled in the background, in order, so Meta
-  never waits for the bot (it resends anything not answered quickly, and we drop the resent wamids).
+  readable one has its messages stored in the durable inbox (bot/channels/inbox.py), is answered 200 at once
+  and its messages are handled in the background, in order, so Meta never waits for the bot (it resends
+  anything not answered quickly). A message is marked handled only once Rasa has handled it: one left over
+  by a process that stopped is handled by the next sweep, and a resent wamid that was handled is dropped.
 - Text goes to Rasa as it is; a tapped reply button or list row as its id (our ids are the Rasa payloads);
   a photo as its caption, or "[image]", with the media id in the metadata under ``attachments``. Other
   types (voice notes, videos, stickers, locations...) are not passed to the bot: the shopper gets one short
   line in their conversation's language saying that Porter reads text and photos. Delivery receipts
   (``statuses``) are ignored.
-- The sender id is the shopper's wa_id. When PORTER_IDENTITY_SECRET is set, every message carries the
-  signed phone (bot/channels/identity.py) under ``identity``, so an order with that phone is verified
-  without the email.
+- The conversation id is ``whatsapp:<wa_id>`` (bot/channels/conversation_ids.py), so no other channel can
+  write into a WhatsApp shopper's conversation. When PORTER_IDENTITY_SECRET is set, every message carries
+  the phone signed for that conversation (bot/channels/identity.py) under ``identity``, so an order with that
+  phone is verified without the email. Text is cleaned and a message over the length limit gets a notice
+  instead of reaching Rasa (bot/channels/inbound.py).
 
 Settings come only from the environment: WHATSAPP_VERIFY_TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_ACCESS_TOKEN,
 WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_API_BASE (default https://graph.facebook.com/v19.0). Without them
@@ -27,7 +31,8 @@ import hashlib
 import hmac
 import logging
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -35,12 +40,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import identity
-from bot.channels.seen import SeenMessages
+from bot.channels import identity, inbound, inbox
+from bot.channels.conversation_ids import conversation_id
 from bot.channels.whatsapp_payload import Inbound, PayloadError, parse_notification
 from bot.channels.whatsapp_sender import CHANNEL, GraphApi, WhatsAppOutput
 from bot.channels.whatsapp_window import ConversationWindow, UndeliveredMessages
-from bot.identifiers import mask_phone
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +97,13 @@ def signature_matches(body: bytes, header: Optional[str], app_secret: str) -> bo
     return hmac.compare_digest(expected.encode(), header[len("sha256="):].strip().lower().encode("utf-8", "replace"))
 
 
-def message_metadata(message: Inbound) -> Dict[str, Any]:
+def message_metadata(message: Inbound, conversation: str) -> Dict[str, Any]:
+    """Signed when the message is handed to Rasa (not when it arrived): a message taken over after a restart
+    still carries a fresh signature."""
     metadata: Dict[str, Any] = {}
     if identity.identity_secret():
-        metadata[identity.METADATA_KEY] = identity.signed("phone", message.wa_id)
+        metadata[identity.METADATA_KEY] = identity.signed("phone", message.wa_id, conversation,
+                                                          ttl=identity.MESSAGE_TTL)
     if message.attachments:
         metadata["attachments"] = message.attachments
     return metadata
@@ -116,9 +123,10 @@ class WhatsAppInput(InputChannel):
         global _warned_unconfigured
         self.settings = settings
         self._tasks: Set[asyncio.Task] = set()
-        self._seen: Optional[SeenMessages] = None
+        self._inbox: Optional[inbox.Inbox] = None
         self._window: Optional[ConversationWindow] = None
         self._undelivered: Optional[UndeliveredMessages] = None
+        self._opening = threading.Lock()
         if settings.missing and not _warned_unconfigured:
             _warned_unconfigured = True
             logger.warning("WhatsApp channel is not configured: set %s. Until then "
@@ -128,12 +136,14 @@ class WhatsAppInput(InputChannel):
     def configured(self) -> bool:
         return not self.settings.missing
 
-    # SQLite tables are opened on first use, so a Rasa without WhatsApp settings creates nothing.
+    # SQLite tables are opened on first use, so a Rasa without WhatsApp settings creates nothing. Once only,
+    # even from the webhook's worker threads: the inbox's claims belong to one owner per process.
     def _stores(self):
-        if self._seen is None:
-            self._seen, self._window = SeenMessages(), ConversationWindow()
-            self._undelivered = UndeliveredMessages(self._window.path)
-        return self._seen, self._window, self._undelivered
+        with self._opening:
+            if self._inbox is None:
+                self._inbox, self._window = inbox.Inbox(), ConversationWindow()
+                self._undelivered = UndeliveredMessages(self._window.path)
+        return self._inbox, self._window, self._undelivered
 
     def get_output_channel(self) -> Optional[WhatsAppOutput]:
         if not self.configured:
@@ -147,6 +157,19 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
+
+        async def work(entry: inbox.Entry, app: Any) -> None:
+            await self._to_rasa(Inbound(**entry.payload), entry.conversation, on_new_message, app)
+
+        @webhook.listener("after_server_start")
+        async def take_over_left_messages(app: Any, _loop: Any) -> None:
+            if self.configured:
+                self._in_background(inbox.sweep(self._stores()[0], app, CHANNEL, lambda e: work(e, app)))
+
+        @webhook.listener("before_server_stop")
+        async def stop(_app: Any, _loop: Any) -> None:
+            for task in list(self._tasks):
+                task.cancel()   # what they had claimed is taken over after a restart
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -179,44 +202,46 @@ class WhatsAppInput(InputChannel):
             except PayloadError as exc:
                 logger.warning("whatsapp: refused an unreadable notification: %s", exc)
                 return response.json({"error": f"not a WhatsApp notification: {exc}"}, status=400)
-            seen, window, _ = self._stores()
-            fresh = [m for m in messages if seen.first_time(CHANNEL, m.wamid)]
-            for message in fresh:
-                window.record_inbound(message.wa_id, message.timestamp)
-            if fresh:
-                self._in_background(self._handle(fresh, on_new_message, request.app))
-            return response.json({"status": "ok", "accepted": len(fresh)})
+            claimed = await asyncio.to_thread(self._receive, messages)
+            if claimed:
+                app = request.app
+                self._in_background(self._handle(claimed, lambda e: work(e, app), app))
+            return response.json({"status": "ok", "accepted": len(claimed)})
 
         return webhook
+
+    def _receive(self, messages: List[Inbound]) -> List[inbox.Entry]:
+        """Stores the messages in the inbox; those this process must now handle (not resends of handled ones)."""
+        store, window, _ = self._stores()
+        claimed = []
+        for message in messages:
+            _, entry = store.receive(CHANNEL, message.wamid, conversation_id(CHANNEL, message.wa_id),
+                                     asdict(message))
+            if entry is not None:
+                window.record_inbound(message.wa_id, message.timestamp)
+                claimed.append(entry)
+        return claimed
 
     def _in_background(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)  # keep a reference until it is done, or it may be collected mid-way
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, messages: List[Inbound], on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    async def _handle(self, entries: List[inbox.Entry], work: Callable[[inbox.Entry], Awaitable[None]],
                       app: Any) -> None:
         """One shopper's messages reach Rasa in the order they were sent; a failure never stops the rest."""
-        for message in messages:
-            output = self.get_output_channel()
-            try:
-                if message.readable:
-                    await on_new_message(UserMessage(message.text, output, message.wa_id, input_channel=CHANNEL,
-                                                     message_id=message.wamid, metadata=message_metadata(message)))
-                else:
-                    language = await _conversation_language(app, message.wa_id)
-                    await output.send_text_message(message.wa_id, CANNOT_READ.get(language, CANNOT_READ["en"]))
-            except Exception:  # logged with the masked number; Meta already has its 200
-                logger.exception("whatsapp: could not handle a %s message from %s", message.type,
-                                 mask_phone(message.wa_id))
+        for entry in entries:
+            await inbox.handle(self._stores()[0], app, entry, work)
 
-
-async def _conversation_language(app: Any, wa_id: str) -> str:
-    """The conversation's `language` slot, English when there is no conversation yet."""
-    try:
-        agent = getattr(app.ctx, "agent", None)
-        tracker = await agent.tracker_store.retrieve(wa_id) if agent and agent.tracker_store else None
-        return (tracker.get_slot("language") if tracker else None) or "en"
-    except Exception:  # the notice still goes out, in English
-        logger.debug("whatsapp: no language for %s", mask_phone(wa_id), exc_info=True)
-        return "en"
+    async def _to_rasa(self, message: Inbound, conversation: str,
+                       on_new_message: Callable[[UserMessage], Awaitable[Any]], app: Any) -> None:
+        output = self.get_output_channel()
+        if not message.readable:
+            language = await inbound.conversation_language(app, conversation)
+            await output.send_text_message(conversation, CANNOT_READ.get(language or "en", CANNOT_READ["en"]))
+            return
+        metadata = message_metadata(message, conversation)
+        text = await inbound.admit(app, conversation, message.text, metadata, output)
+        if text is not None:
+            await on_new_message(UserMessage(text, output, conversation, input_channel=CHANNEL,
+                                             message_id=message.wamid, metadata=metadata))

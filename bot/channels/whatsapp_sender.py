@@ -6,9 +6,12 @@ and every reply id is the button's Rasa payload, so the shopper's tap comes back
 expects. Choices a WhatsApp interactive message cannot carry (more than 10, or a payload longer than an id
 may be) are sent as numbered text: the shopper can type the number. Images go by link.
 
-Before anything is sent the 24-hour window is checked (bot/channels/whatsapp_window.py). The output
-channel needs no user turn: ``WhatsAppInput.get_output_channel()`` gives one that an agent desk or
-``/conversations/{id}/execute`` can use with the shopper's wa_id as recipient.
+Recipients are conversation ids, ``whatsapp:<wa_id>``: the number is taken out of it only when a message
+leaves, and a conversation of another channel is refused (logged, kept in the undelivered list), so nothing
+addressed to a REST or Telegram conversation can reach a phone. Before anything is sent the 24-hour window is
+checked (bot/channels/whatsapp_window.py). The output channel needs no user turn:
+``WhatsAppInput.get_output_channel()`` gives one that an agent desk or ``/conversations/{id}/execute`` can
+use.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any, Dict, List, Optional
 import aiohttp
 from rasa.core.channels.channel import OutputChannel
 
+from bot.channels.conversation_ids import channel_of, native_id
 from bot.channels.whatsapp_window import ConversationWindow, UndeliveredMessages
 from bot.identifiers import EMAIL_RE, mask_email, mask_phone
 
@@ -37,6 +41,7 @@ ROW_TITLE_LIMIT = 24
 ROW_DESCRIPTION_LIMIT = 72
 ROW_ID_LIMIT = 200
 SEND_TIMEOUT_SECONDS = 15
+NOT_WHATSAPP = "not a WhatsApp conversation: refused"
 
 
 @dataclass(frozen=True)
@@ -182,8 +187,16 @@ class WhatsAppOutput(OutputChannel):
             await super().send_custom_json(recipient_id, json_message, **kwargs)
 
     async def deliver(self, message: Dict[str, Any]) -> Optional[str]:
-        """Sends one Cloud API message; its wamid, or None when it was kept back or failed (then recorded)."""
-        to = str(message["to"])
+        """Sends one Cloud API message addressed to a conversation id; its wamid, or None when it was kept back
+        or failed (then recorded)."""
+        conversation = str(message["to"])
+        to = native_id(CHANNEL, conversation)
+        if to is None or not to.isdigit():
+            logger.error("whatsapp: refused a %s message addressed to a %s conversation", message.get("type"),
+                         channel_of(conversation) or "unknown")
+            self.undelivered.record(CHANNEL, conversation, summary(message), NOT_WHATSAPP)
+            return None
+        message = dict(message, to=to)
         if message.get("type") != "template":  # templates are what Meta allows outside the window
             closed = self.window.closed_because(to)
             if closed:

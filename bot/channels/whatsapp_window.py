@@ -7,8 +7,8 @@ number) and kept in ``undelivered_messages`` so an operator can reach the shoppe
 (`python -m bot channels undelivered`). Replies the Graph API refused or that never reached it are kept
 there too, with the reason.
 
-Both tables live next to the seen-message ids (bot/channels/seen.py): ``PORTER_CHANNELS_DB``, by default
-var/channels.db.
+Both tables live next to the channels' inbox (bot/channels/inbox.py): ``PORTER_CHANNELS_DB``, by default
+var/channels.db. Conversations are ``whatsapp:<wa_id>``; these tables keep the number itself.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
-from bot.channels.seen import seen_db_path
+from bot.channels.inbox import channels_db_path
 from bot.db import connect
 
 WINDOW_SECONDS = 24 * 3600
@@ -31,7 +31,7 @@ class ConversationWindow:
 
     def __init__(self, path: Optional[Path] = None, clock: Callable[[], float] = time.time,
                  window_seconds: int = WINDOW_SECONDS) -> None:
-        self.path = Path(path or seen_db_path())
+        self.path = Path(path or channels_db_path())
         self.clock = clock
         self.window_seconds = window_seconds
         with connect(self.path) as conn:
@@ -82,7 +82,7 @@ class UndeliveredMessages:
     """Replies a channel could not send, for an operator to follow up."""
 
     def __init__(self, path: Optional[Path] = None, clock: Callable[[], float] = time.time) -> None:
-        self.path = Path(path or seen_db_path())
+        self.path = Path(path or channels_db_path())
         self.clock = clock
         with connect(self.path) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS undelivered_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, "

@@ -33,10 +33,13 @@ import yaml
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
-from bot.handoff.tickets import CLAIMED, HANDED_BACK, RESOLVED, WAITING, Ticket, TicketMessage, TicketStore
+from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
+                                  TicketStore)
 from bot.paths import PROJECT_ROOT, shop_db_path, var_dir
 from bot.web.app import render
+from bot.web.sign_in_throttle import ADDRESS, SignInThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +51,7 @@ SIGN_IN = "/desk/sign-in"
 PUBLIC_PATHS = (SIGN_IN,)       # the only desk routes a visitor without a session may use
 MAX_TEXT = 4000                 # a reply or note; WhatsApp takes 4096 characters, Telegram 4096
 DESK_MESSAGE_KEY = "porter_desk_message"   # metadata on the bot event of an agent's reply: the message id
-RASA_TIMEOUT = aiohttp.ClientTimeout(total=15)
-SIGN_IN_LIMIT, SIGN_IN_WINDOW = 10, 15 * 60   # failed sign-ins per name or address before a pause, seconds
+DEFAULT_RASA_TIMEOUT, MAX_RASA_TIMEOUT = 15.0, 60.0   # seconds the desk waits for Rasa (PORTER_DESK_RASA_TIMEOUT)
 
 LANGUAGES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German",
              "ru": "Russian", "pt": "Portuguese"}
@@ -92,6 +94,7 @@ class DeskConfig:
     rasa_token: Optional[str]        # Rasa's --auth-token
     canned_replies: Path
     secure_cookie: bool              # Secure cookies: set it when the desk is served over HTTPS
+    rasa_timeout: float = DEFAULT_RASA_TIMEOUT   # at most MAX_RASA_TIMEOUT: tickets.STALE_SENDING_SECONDS relies on it
 
     @classmethod
     def from_env(cls) -> "DeskConfig":
@@ -103,7 +106,16 @@ class DeskConfig:
         canned = Path(os.environ.get("PORTER_CANNED_REPLIES") or PROJECT_ROOT / "canned_replies.yml")
         secure = os.environ.get("PORTER_DESK_SECURE_COOKIE", "").lower() in ("1", "true", "yes")
         return cls(rasa_url=url.rstrip("/"), rasa_token=token or None, canned_replies=canned,
-                   secure_cookie=secure)
+                   secure_cookie=secure, rasa_timeout=_rasa_timeout())
+
+
+def _rasa_timeout() -> float:
+    raw = (os.environ.get("PORTER_DESK_RASA_TIMEOUT") or "").strip()
+    try:
+        return min(MAX_RASA_TIMEOUT, max(0.1, float(raw))) if raw else DEFAULT_RASA_TIMEOUT
+    except ValueError:
+        logger.warning("PORTER_DESK_RASA_TIMEOUT=%r is not a number; using %g s", raw, DEFAULT_RASA_TIMEOUT)
+        return DEFAULT_RASA_TIMEOUT
 
 
 class RasaUnavailable(Exception):
@@ -119,7 +131,7 @@ class RasaConversations:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=RASA_TIMEOUT)
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.rasa_timeout))
         return self._session
 
     async def close(self) -> None:
@@ -149,10 +161,16 @@ class RasaConversations:
         return tracker.get("events") or []
 
     async def send(self, conversation_id: str, text: str, message_id: int) -> None:
-        """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel."""
+        """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel.
+        The message id rides on the event, so the conversation itself can tell later whether it arrived."""
         event = {"event": "bot", "text": text, "metadata": {DESK_MESSAGE_KEY: message_id}}
         await self._call("POST", self._url(conversation_id, "tracker/events"),
                          {"output_channel": "latest", "execute_side_effects": "true"}, [event])
+
+    async def delivered(self, conversation_id: str, message_id: int) -> bool:
+        """True when the conversation holds the bot event of this desk message: Rasa took it and sent it."""
+        return any(event.get("event") == "bot" and (event.get("metadata") or {}).get(DESK_MESSAGE_KEY) == message_id
+                   for event in await self.events(conversation_id))
 
     async def resume(self, conversation_id: str) -> None:
         """Porter answers again. The action_listen makes the next message a fresh turn: after a pause Rasa
@@ -304,33 +322,17 @@ def _set_cookie(resp, token: str, config: DeskConfig, max_age: int) -> None:
         cookie["secure"] = True
 
 
-class _Throttle:
-    """Failed sign-ins per name and per address in a sliding window, in memory: enough to stop guessing."""
-
-    def __init__(self) -> None:
-        self.failures: Dict[str, List[float]] = {}
-
-    def _recent(self, key: str) -> List[float]:
-        cutoff = time.monotonic() - SIGN_IN_WINDOW
-        kept = [t for t in self.failures.get(key, []) if t > cutoff]
-        if kept:
-            self.failures[key] = kept
-        else:
-            self.failures.pop(key, None)
-        return kept
-
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= SIGN_IN_LIMIT for k in keys)
-
-    def fail(self, *keys: str) -> None:
-        for key in keys:
-            self.failures.setdefault(key, []).append(time.monotonic())
-
-    def clear(self, key: str) -> None:
-        self.failures.pop(key, None)
+def _throttle(app) -> SignInThrottle:
+    """One per application, in memory (bot/web/sign_in_throttle.py); a test may put its own, with its clock."""
+    if not hasattr(app.ctx, "sign_in_throttle"):
+        app.ctx.sign_in_throttle = SignInThrottle()
+    return app.ctx.sign_in_throttle
 
 
-_throttle = _Throttle()
+def _in_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{-(-seconds // 60)} minutes"
 
 
 def _safe_next(value: Optional[str]) -> str:
@@ -355,18 +357,22 @@ async def sign_in(request: Request):
     name = (request.form.get("name") or "").strip()
     password = request.form.get("password") or ""
     target = _safe_next(request.form.get("next"))
-    keys = (f"name:{name.lower()}", f"ip:{request.remote_addr or request.ip}")
-    if _throttle.blocked(*keys):
-        logger.warning("desk: sign-in refused for %s: too many failed attempts", mask_name(name))
-        return _page(request, "desk_sign_in.html", status=429, next=target, name=name,
-                     error="Too many failed attempts. Wait a few minutes and try again.")
+    address, throttle = client_address.of_request(request), _throttle(request.app)
+    pause = throttle.attempt(name, address)
+    if pause:
+        logger.warning("desk: sign-in for %s refused for %d s: too many failed attempts %s", mask_name(name),
+                       pause.seconds, "from its address" if pause.because == ADDRESS else "for this name")
+        source = "from your network" if pause.because == ADDRESS else "for this name"
+        page = _page(request, "desk_sign_in.html", status=429, next=target, name=name,
+                     error=f"Too many failed sign-ins {source}. Try again in {_in_words(pause.seconds)}.")
+        page.headers["Retry-After"] = str(pause.seconds)
+        return page
     agent = await asyncio.get_running_loop().run_in_executor(None, _agents().authenticate, name, password)
     if agent is None:
-        _throttle.fail(*keys)
         logger.info("desk: failed sign-in for %s", mask_name(name))
         return _page(request, "desk_sign_in.html", status=401, next=target, name=name,
                      error="Wrong name or password.")
-    _throttle.clear(keys[0])
+    throttle.succeeded(name, address)
     token, session = _agents().start_session(agent)
     logger.info("desk: %s signed in", mask_name(agent.name))
     resp = response.redirect(target, status=303)
@@ -463,7 +469,8 @@ def _timeline(ticket: Ticket, events: Optional[List[Dict[str, Any]]], messages: 
         at = max(reply_times.get(message.id) or _epoch(message.created_at) or 0.0, previous)
         previous = at
         items.append({"kind": "agent" if message.kind == "reply" else "note", "text": message.text,
-                      "author": message.author, "at": at, "id": message.id})
+                      "author": message.author, "at": at, "id": message.id,
+                      "delivery": SENT if message.id in reply_times else message.settled_delivery})
     order = sorted(enumerate(items), key=lambda pair: (pair[1]["at"] or 0, pair[0]))
     return [item for _, item in order]
 
@@ -537,8 +544,12 @@ async def api_ticket(request: Request, ticket_id: int):
     except RasaUnavailable as exc:
         events, problem = None, f"What the shopper wrote after the handoff cannot be shown: {exc}."
     position = store.position(ticket.id) if ticket.status == WAITING else None
+    from bot.cases import CaseBook, agent_view   # the order's cases: what was done and where its money stands
+
+    order_cases = CaseBook(shop_db_path()).list(order_number=ticket.order_number) if ticket.order_number else []
     return response.json({
         "ticket": _summary(ticket, position),
+        "cases": [agent_view(case) for case in order_cases],
         "timeline": _timeline(ticket, events, store.messages(ticket.id)),
         "live": problem is None, "problem": problem,
         "may_act": _may_act(session, ticket) is None, "why_not": _may_act(session, ticket),
@@ -573,23 +584,75 @@ async def api_reply(request: Request, ticket_id: int):
         return invalid
     store = _tickets()
     message = store.add_message(ticket.id, "reply", session.agent.name, text)
-    try:
-        await rasa.send(ticket.conversation_id, text, message.id)
-    except RasaUnavailable as exc:
-        store.remove_message(message.id)
-        logger.error("desk: a reply on ticket %s was not delivered: %s", ticket.id, exc)
-        return response.json({"error": f"not sent: {exc}. Your text is still in the box."}, status=502)
+    message, failure = await _deliver(rasa, store, ticket, message)
+    if failure:
+        return _not_confirmed(message, failure)
     logger.info("desk: %s replied on ticket %s (%s)", mask_name(session.agent.name), ticket.id,
                 ticket.channel or "unknown channel")
     return response.json({"message": message.to_dict()})
 
 
+@blueprint.post("/api/tickets/<ticket_id:int>/replies/<message_id:int>/retry")
+async def api_retry_reply(request: Request, ticket_id: int, message_id: int):
+    """Sends a reply that is not confirmed again, unless the conversation shows it arrived after all."""
+    session: Session = request.ctx.session
+    _, rasa = _desk(request.app)
+    ticket, error = _ticket_to_act_on(session, ticket_id)
+    if error:
+        return error
+    store = _tickets()
+    message = store.message(message_id)
+    if message is None or message.ticket_id != ticket.id or message.kind != "reply":
+        return response.json({"error": f"ticket {ticket.id} has no reply {message_id}"}, status=404)
+    if store.start_retry(message.id) is None:   # sent, or another attempt is under way
+        return response.json({"error": "this reply is sent or being sent", "message": message.to_dict()},
+                             status=409)
+    try:
+        arrived = await rasa.delivered(ticket.conversation_id, message.id)
+    except RasaUnavailable as exc:   # without knowing, sending again could say it twice
+        return _not_confirmed(store.set_delivery(message.id, NOT_CONFIRMED), f"{exc}; it was not sent again")
+    if arrived:
+        logger.info("desk: reply %s on ticket %s had arrived; not sent again", message.id, ticket.id)
+        return response.json({"message": store.set_delivery(message.id, SENT).to_dict()})
+    message, failure = await _deliver(rasa, store, ticket, message)
+    if failure:
+        return _not_confirmed(message, failure)
+    logger.info("desk: %s sent reply %s on ticket %s again", mask_name(session.agent.name), message.id, ticket.id)
+    return response.json({"message": message.to_dict()})
+
+
+async def _deliver(rasa: RasaConversations, store: TicketStore, ticket: Ticket, message: TicketMessage
+                   ) -> Tuple[TicketMessage, Optional[str]]:
+    """Sends a kept reply and settles its state: SENT when Rasa took it, even if Rasa failed to say so (its
+    conversation holds the reply); else NOT_CONFIRMED with the reason, for the agent to retry."""
+    try:
+        await rasa.send(ticket.conversation_id, message.text, message.id)
+        return store.set_delivery(message.id, SENT), None
+    except RasaUnavailable as exc:
+        failure = str(exc)
+    try:
+        if await rasa.delivered(ticket.conversation_id, message.id):
+            logger.warning("desk: Rasa did not answer in time (%s), yet reply %s on ticket %s arrived", failure,
+                           message.id, ticket.id)
+            return store.set_delivery(message.id, SENT), None
+    except RasaUnavailable as exc:
+        failure = f"{failure}, and whether it arrived cannot be read ({exc})"
+    logger.error("desk: reply %s on ticket %s is not confirmed: %s", message.id, ticket.id, failure)
+    return store.set_delivery(message.id, NOT_CONFIRMED), failure
+
+
+def _not_confirmed(message: TicketMessage, failure: str):
+    return response.json({"error": f"not sent: {failure}. The reply is kept on the ticket as not sent; Retry "
+                                   f"checks whether it arrived before sending it again.",
+                          "message": message.to_dict()}, status=502)
+
+
 @blueprint.post("/api/tickets/<ticket_id:int>/notes")
 async def api_note(request: Request, ticket_id: int):
     session: Session = request.ctx.session
-    ticket, missing = _ticket_or_404(ticket_id)
-    if missing:
-        return missing
+    ticket, error = _ticket_to_act_on(session, ticket_id)
+    if error:
+        return error
     text, invalid = _text_field(request)
     if invalid:
         return invalid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -99,3 +100,30 @@ class Desk:
 
 def timeline_texts(view: Dict[str, Any], kind: Optional[str] = None) -> list[str]:
     return [item["text"] for item in view["timeline"] if kind is None or item["kind"] == kind]
+
+
+class DeskWeb:
+    """Another web server (storefront and desk) on the running Porter's shop database, reaching Rasa at `rasa_url`
+    with the given settings: how tests put a dead or slow Rasa behind the desk."""
+
+    def __init__(self, env: Mapping[str, str], rasa_url: str, **settings: str) -> None:
+        from tests.support.porter_server import free_port
+
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", "web", "--port", str(port)], cwd=PROJECT_ROOT,
+                                        env=dict(env, PORTER_RASA_URL=rasa_url, PORTER_WEB_PORT=str(port), **settings),
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.url}/healthz", timeout=2)
+                return
+            except requests.ConnectionError:
+                assert self.process.poll() is None and time.monotonic() < deadline, "the web server did not start"
+                time.sleep(0.2)
+
+    def stop(self) -> str:
+        """Stops it; its log."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.communicate(timeout=30)[0].decode(errors="replace")

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from bot.paths import PROJECT_ROOT
 
@@ -94,3 +94,60 @@ def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[D
         raise RuntimeError(f"porter did not become ready within 300 s:\n{log_path.read_text()[-3000:]}")
     return RunningPorter(f"http://localhost:{env['RASA_PORT']}", f"http://localhost:{env['PORTER_WEB_PORT']}",
                          env, process, log_path)
+
+
+# --- pulling the plug: tests that a crash loses nothing ------------------------------------------------------
+
+def porter_processes(running: RunningPorter) -> List[int]:
+    """The `bot serve` process and every process under it (its servers run in sessions of their own)."""
+    children: Dict[int, List[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue   # gone meanwhile
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [running.process.pid]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def server_pid(running: RunningPorter, command: str) -> int:
+    """The pid of the Porter process whose command line contains `command` (e.g. "bot actions")."""
+    for pid in porter_processes(running):
+        try:
+            if command in (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                return pid
+        except OSError:
+            continue
+    raise AssertionError(f"no Porter process runs {command!r}")
+
+
+def kill_hard(running: RunningPorter) -> None:
+    """SIGKILL to every Porter process at once: a power cut, not a shutdown (no handler runs, nothing flushes)."""
+    for pid in porter_processes(running):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    running.process.wait(timeout=30)
+
+
+def connections_to(port: int) -> int:
+    """Open TCP connections to a local port, counted on the client side: how many requests wait on a server
+    that accepted nothing (the kernel completes the handshake for a stopped process)."""
+    established, count = "01", 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == established and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count

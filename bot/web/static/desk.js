@@ -175,9 +175,28 @@
   }
 
   var shownTimeline = "";
+  // An agent's reply is kept with its delivery state; one Rasa did not confirm can be retried, and the server
+  // checks the conversation before sending it again (bot/web/desk.py, api_retry_reply).
+  var DELIVERY = { sending: "sending…", sent: "sent", not_confirmed: "not confirmed as sent" };
+  var retryReply = null;   // set by the ticket view
+  var mayAct = false;
+
+  function deliveryLine(item) {
+    var line = el("div", "message-delivery muted", DELIVERY[item.delivery] || item.delivery);
+    line.setAttribute("data-delivery", item.delivery);
+    if (item.delivery === "not_confirmed" && retryReply) {
+      var retry = el("button", "retry-reply", "Retry");
+      retry.type = "button";
+      retry.disabled = !mayAct;
+      retry.addEventListener("click", function () { retryReply(item.id, retry); });
+      line.appendChild(document.createTextNode(" "));
+      line.appendChild(retry);
+    }
+    return line;
+  }
 
   function renderTimeline(items) {
-    var signature = JSON.stringify(items);
+    var signature = JSON.stringify(items) + mayAct;
     if (signature === shownTimeline) { return; }
     shownTimeline = signature;
     var list = document.getElementById("timeline");
@@ -191,6 +210,7 @@
       head.appendChild(el("span", "message-time", clock(item.at)));
       entry.appendChild(head);
       entry.appendChild(el("div", "message-text", item.text));
+      if (item.kind === "agent" && item.delivery) { entry.appendChild(deliveryLine(item)); }
       list.appendChild(entry);
     });
     if (atBottom) { list.scrollTop = list.scrollHeight; }
@@ -219,12 +239,47 @@
     });
   }
 
+  // A payment state worth an agent's eye gets a colour; the words come from the server (bot/cases.py).
+  var CASE_STATES = { paid: "case-paid", failed: "case-attention", unknown: "case-attention" };
+
+  function caseAmount(amount, currency) {
+    if (amount === null || amount === undefined) { return ""; }
+    try {
+      return new Intl.NumberFormat(undefined, { style: "currency", currency: currency }).format(amount);
+    } catch (error) {  // no or unknown currency code
+      return amount.toFixed(2) + (currency ? " " + currency : "");
+    }
+  }
+
+  function caseLine(found) {
+    var type = found.type.replace(/_/g, " ");
+    var amount = caseAmount(found.amount, found.currency);
+    return type.charAt(0).toUpperCase() + type.slice(1) + " " + found.reference + (amount ? ", " + amount : "") +
+      ": " + (found.payment || found.status.replace(/_/g, " "));
+  }
+
+  function renderCases(cases) {
+    var list = document.getElementById("cases");
+    clear(list);
+    if (!cases.length) { list.appendChild(el("li", "muted", "None: no verified order, or nothing done for it yet.")); }
+    cases.forEach(function (found) {
+      var item = el("li", "case " + (CASE_STATES[found.status] || ""));
+      item.setAttribute("data-reference", found.reference);
+      item.appendChild(el("span", "case-line", caseLine(found)));
+      item.appendChild(el("span", "case-when muted", "opened " + new Date(found.created_at * 1000).toLocaleString(
+        [], { dateStyle: "medium", timeStyle: "short" })));
+      list.appendChild(item);
+    });
+  }
+
   var cannedShown = "";
 
   function renderTicket(data) {
     var ticket = data.ticket;
     document.getElementById("status").textContent = STATUS[ticket.status] || ticket.status;
     renderSummary(ticket);
+    mayAct = data.may_act;
+    renderCases(data.cases);
     renderTimeline(data.timeline);
     var cannedSignature = JSON.stringify(data.canned);
     if (cannedSignature !== cannedShown) { cannedShown = cannedSignature; renderCanned(data.canned); }
@@ -255,11 +310,16 @@
       showError("");
       return api("POST", base + path, body).then(function (result) {
         button.disabled = false;
-        if (!result.ok) { showError(result.data.error || "That did not work."); return; }
-        if (done) { done(result.data); }
+        if (!result.ok) { showError(result.data.error || "That did not work."); }
+        // a reply Rasa did not confirm is kept on the ticket (with Retry): it leaves the box all the same
+        if (done && (result.ok || result.data.message)) { done(result.data); }
         refresh();
       });
     }
+
+    retryReply = function (messageId, button) {
+      act(button, "/replies/" + messageId + "/retry");
+    };
 
     document.getElementById("claim").addEventListener("click", function (event) {
       act(event.currentTarget, "/claim");
