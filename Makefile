@@ -18,7 +18,7 @@ WEB_DIR := bot/web
 WIDGET := $(WEB_DIR)/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-web browser run shell train test validate test-stories pytest import-demo lock clean eval
+.PHONY: install install-web browser run shell train test validate test-stories pytest import-demo lock clean eval fuzz
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
@@ -83,6 +83,9 @@ test: validate pytest test-stories
 
 eval: install ## train ours and Rasa's default pipeline, score on held-out data, write var/eval/report.md
 	$(BIN)/python benchmarks/nlu_report.py --out $(PORTER_VAR_DIR)/eval $(EVAL_ARGS)
+
+fuzz: $(MODEL) $(WIDGET) ## 10,000 hostile messages through REST and socket.io: 5xx, drops, foreign replies (all 0)
+	$(BIN)/python benchmarks/fuzz.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(PORTER_VAR_DIR)/models $(PORTER_VAR_DIR)/rasa-cache results

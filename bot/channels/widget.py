@@ -31,6 +31,9 @@ from bot.client_address import client_address
 logger = logging.getLogger(__name__)
 
 MAX_SOCKETS = 20_000   # sockets remembered with their conversation; the oldest are forgotten first
+# A socket.io packet larger than this closes the connection (engine.io's own default is 1 MB): room enough for
+# a megabyte message to be refused politely by the length cap instead of dropping the shopper.
+MAX_PACKET_BYTES = 8 * 1024 * 1024
 
 
 class WidgetInput(SocketIOInput):
@@ -61,7 +64,7 @@ class WidgetInput(SocketIOInput):
             table.popitem(last=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_PACKET_BYTES)
         socket_blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio  # get_output_channel() pushes agents' replies through it
 
