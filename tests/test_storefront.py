@@ -82,8 +82,10 @@ def shoot(page: Page, name: str) -> Path:
 
 
 def widget_session(page: Page) -> str:
-    """The conversation id the widget keeps in the browser (Rasa's sender id for this shopper)."""
-    return page.evaluate("JSON.parse(window.localStorage.getItem('chat_session')).session_id")
+    """The conversation of the session handle the widget keeps in the browser (Rasa's sender id for this
+    shopper), as Porter reads the handle."""
+    handle = page.evaluate("JSON.parse(window.localStorage.getItem('chat_session')).session_id")
+    return widget_sessions.conversation_of(handle, IDENTITY_SECRET)
 
 
 @pytest.fixture

@@ -42,48 +42,50 @@
     }
   }
 
-  // The chat session comes from the shop's server, never from this page: the handle the browser keeps if
-  // Porter issued it and it is still valid, else a new one (and then the old conversation is not shown).
-  function withSession(start) {
-    var previous = stored();
+  // A signed-in customer's identity is signed by the shop's server for this very chat session, which Porter
+  // issues when the widget connects (the handle the widget then keeps). So once the widget has its session,
+  // ask for the identity and add it to what the widget sends with every message; again if the session changes.
+  var signedFor = null;
+  function signIdentity() {
+    var session = stored();
+    var handle = session && session.session_id;
+    if (!config.customer || !handle || handle === signedFor) {
+      return;
+    }
+    signedFor = handle;
     var request = new XMLHttpRequest();
     request.open("POST", config.sessionUrl);
     request.setRequestHeader("Content-Type", "application/json");
     request.onload = function () {
       var answer = request.status === 200 ? JSON.parse(request.responseText) : null;
-      if (answer && (!previous || previous.session_id !== answer.session)) {
-        // rasa-webchat 1.0.1's storage format: it drops entries of another version
-        window.localStorage.setItem(SESSION_KEY, JSON.stringify({ session_id: answer.session, version: "1.0.1" }));
+      if (answer && answer.session === handle && answer.identity) {
+        customData.identity = answer.identity;   // the widget sends this same object with each message
+      } else {
+        signedFor = null;                        // try again on the next check
       }
-      if (answer && answer.identity) {
-        customData.identity = answer.identity;
-      }
-      start();
     };
-    request.onerror = start;  // the widget still opens; the channel then issues the session itself
-    request.send(JSON.stringify({
-      session: previous && previous.session_id ? previous.session_id : null,
-      customer: config.customer || null
-    }));
+    request.onerror = function () { signedFor = null; };
+    request.send(JSON.stringify({ session: handle, customer: config.customer }));
   }
 
-  withSession(function () {
-    window.WebChat.default({
-      socketUrl: config.socketUrl,
-      socketPath: "/socket.io/",
-      customData: customData,
-      initPayload: "/greet",
-      title: "Porter",
-      subtitle: labels.subtitle,
-      inputTextFieldHint: labels.hint,
-      params: { storage: config.storage },
-      mainColor: "#2f5d62",            // the shop's colours (storefront.css)
-      userBackgroundColor: "#2f5d62",
-      userTextColor: "#ffffff",
-      withRules: false,
-      hideWhenNotConnected: false,
-      displayUnreadCount: true,
-      showMessageDate: false
-    }, null);
-  });
+  window.WebChat.default({
+    socketUrl: config.socketUrl,
+    socketPath: "/socket.io/",
+    customData: customData,
+    initPayload: "/greet",
+    title: "Porter",
+    subtitle: labels.subtitle,
+    inputTextFieldHint: labels.hint,
+    params: { storage: config.storage },
+    mainColor: "#2f5d62",            // the shop's colours (storefront.css)
+    userBackgroundColor: "#2f5d62",
+    userTextColor: "#ffffff",
+    withRules: false,
+    hideWhenNotConnected: false,
+    displayUnreadCount: true,
+    showMessageDate: false
+  }, null);
+  if (config.customer) {
+    window.setInterval(signIdentity, 500);
+  }
 })();
