@@ -79,6 +79,7 @@ def run(rasa_args: List[str]) -> int:
     prepare_logging()
     from rasa.__main__ import main
 
-    sys.argv = ["rasa", "run", *rasa_args, "--auth-token", token]
+    # "--auth-token=T", not "--auth-token T": a token may begin with "-", which argparse takes for an option
+    sys.argv = ["rasa", "run", *rasa_args, f"--auth-token={token}"]
     main()
     return 0

@@ -18,7 +18,8 @@ from typing import Dict, List, Optional
 from bot.paths import PROJECT_ROOT
 
 MODEL = Path(os.environ.get("PORTER_MODEL", PROJECT_ROOT / "var" / "models" / "porter.tar.gz"))
-TOKEN = "end-to-end-test-token"
+# It starts with "-" as a random token may (secrets.token_urlsafe): Rasa must still take it as the token.
+TOKEN = "-end-to-end-test-token"
 
 # Fake credentials for the channels; real ones come from the environment in production.
 TELEGRAM_BOT_TOKEN = "123456:TEST-telegram-token"
