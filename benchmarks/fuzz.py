@@ -153,7 +153,7 @@ async def widget_conversation(base: str, messages: List[str], patterns) -> Tally
         started = time.monotonic()
         tally.sent += 1
         try:
-            got = await widget.say(text, wait_for=1, timeout=8)   # a paused conversation answers nothing
+            got = await widget.say(text, wait_for=1, timeout=4)   # a paused conversation answers nothing
         except Exception:  # noqa: BLE001
             tally.dropped += 1
             continue
