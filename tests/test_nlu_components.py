@@ -41,7 +41,7 @@ def test_a_confident_language_is_exposed_as_an_entity(detector, text, language):
     assert entities(parse(detector, text))["language"] == language
 
 
-@pytest.mark.parametrize("text", ["ok", "A10023", "ana.souza@example.com", "👍", "yes", "hola"])
+@pytest.mark.parametrize("text", ["ok", "A10023", "ana.souza@example.com", "👍", "no", "si"])
 def test_short_replies_and_identifiers_never_carry_a_language(detector, text):
     assert "language" not in entities(parse(detector, text))
 
@@ -53,12 +53,16 @@ def test_scripts_settle_the_language_even_for_unsupported_ones():
     assert identifier.detect("A10023").language is None
 
 
-def test_chinese_is_segmented_into_words_and_keeps_identifiers_whole(detector):
-    message = parse(detector, "订单号123456789还没到，邮箱是wang.fang@example.com")
-    tokens = [t.text for t in message.get("text_tokens")]
-    assert "123456789" in tokens and "wang.fang@example.com" in tokens
-    assert "订单号" in tokens or "订单" in tokens
-    assert "".join(tokens) == "订单号123456789还没到，邮箱是wang.fang@example.com"
+def test_chinese_is_segmented_into_words_and_identifiers_become_one_placeholder_each(detector):
+    text = "订单号123456789还没到，邮箱是wang.fang@example.com"
+    message = parse(detector, text)
+    tokens = message.get("text_tokens")
+    words = [t.text for t in tokens]
+    assert "__order_number__" in words and "__email__" in words      # the kind, never the value
+    assert "123456789" not in words and "wang.fang@example.com" not in words
+    assert "订单号" in words or "订单" in words
+    placeholder = next(t for t in tokens if t.text == "__email__")
+    assert text[placeholder.start:placeholder.end] == "wang.fang@example.com"
     assert entities(message)["order_number"] == "123456789"
     assert entities(message)["email"] == "wang.fang@example.com"
 
@@ -66,7 +70,13 @@ def test_chinese_is_segmented_into_words_and_keeps_identifiers_whole(detector):
 def test_token_offsets_point_into_the_original_text(detector):
     text = "hi, my order A10023 and l'adresse rue 5"
     for token in parse(detector, text).get("text_tokens"):
-        assert text[token.start:token.end] == token.text
+        assert token.text.startswith("__") or text[token.start:token.end] == token.text
+
+
+def test_the_sentence_vector_sees_the_kind_of_identifier_not_its_value():
+    from bot.nlu.sentence_encoder import with_placeholders
+
+    assert with_placeholders("where is A10024, mail ana@x.com") == "where is ORDER, mail EMAIL"
 
 
 def test_french_elisions_are_split(detector):
@@ -146,8 +156,66 @@ def test_the_chat_lexicon_is_learned_and_kept_in_the_model(tmp_path):
     loaded = LanguageDetector.load(config, storage, resource, None)
     for word, language in (("merci", "fr"), ("valeu", "pt"), ("hallo", "de"), ("gracias", "es")):
         assert loaded.identifier.detect(word).language == language
+    # a shopper's one-word first message is their language; "ok", "no", "si" say nothing about it
+    for word, language in (("hola", "es"), ("bonjour", "fr"), ("olá", "pt"), ("obrigado", "pt")):
+        message = Message({"text": word})
+        loaded.process([message])
+        assert entities(message)["language"] == language
+    for word in ("ok", "no", "si", "taxi"):
+        message = Message({"text": word})
+        loaded.process([message])
+        assert "language" not in entities(message)
 
 
 def test_one_word_is_enough_when_the_script_settles_the_language(detector):
     assert entities(parse(detector, "здравствуйте"))["language"] == "ru"
     assert entities(parse(detector, "好"))["language"] == "zh"
+
+
+def _storage(tmp_path, name):
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    return LocalModelStorage(tmp_path), Resource(name)
+
+
+def test_the_intent_classifier_learns_meaning_across_languages_and_ignores_identifier_values(tmp_path):
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.intent_classifier import SentenceIntentClassifier
+
+    examples = [("where is my parcel", "where_is_my_order"), ("when will my order arrive", "where_is_my_order"),
+                ("track my package please", "where_is_my_order"), ("has it shipped yet", "where_is_my_order"),
+                ("I want my money back", "request_refund"), ("refund me please", "request_refund"),
+                ("please give me a refund", "request_refund"), ("I would like a refund", "request_refund"),
+                ("A10023", "inform"), ("my email is ana@example.com", "inform"), ("it's 55120934", "inform"),
+                ("order number B7781234", "inform")]
+    data = TrainingData([Message({"text": t, "intent": i}) for t, i in examples])
+    storage, resource = _storage(tmp_path, "intents")
+    config = {**SentenceIntentClassifier.get_default_config(), "min_df": 1}
+    SentenceIntentClassifier.create(config, storage, resource, None).train(data)
+    loaded = SentenceIntentClassifier.load(config, storage, resource, None)
+    messages = [Message({"text": t}) for t in ("¿dónde está mi paquete?", "devuélvanme el dinero",
+                                               "where is my parcel A10024", "X55512345", "QQ7771234")]
+    loaded.process(messages)
+    assert [m.get("intent")["name"] for m in messages] == \
+        ["where_is_my_order", "request_refund", "where_is_my_order", "inform", "inform"]
+    # two different order numbers are the same thing to the classifier
+    for one, other in zip(messages[3].get("intent_ranking"), messages[4].get("intent_ranking")):
+        assert one["name"] == other["name"] and one["confidence"] == pytest.approx(other["confidence"])
+    assert all(len(m.get("intent_ranking")) == 3 for m in messages)
+
+
+def test_a_paraphrase_of_a_button_scores_its_fix_highest(tmp_path):
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.choice_matcher import ChoiceMatcher
+
+    storage, resource = _storage(tmp_path, "choices")
+    config = {"domain": str(PROJECT_ROOT / "domain.yml")}
+    ChoiceMatcher.create(config, storage, resource, None).train(TrainingData())
+    loaded = ChoiceMatcher.load(config, storage, resource, None)
+    message = Message({"text": "talk to a person please"})
+    loaded.process([message])
+    candidates = message.get("fix_candidates")
+    assert candidates[0]["fix"] == "person" and candidates[0]["score"] > candidates[1]["score"]

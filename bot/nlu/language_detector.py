@@ -1,9 +1,9 @@
 """Rasa component: detects each message's language and exposes a confident result as the entity ``language``.
 
 The entity appears only when the detection is good enough to switch the conversation's language:
-a script that settles it (Han, Cyrillic, ...) or a statistical detection that leads the runner-up
-language by ``min_margin``, on at least ``min_words`` words. "ok", an order number or an email never produce it, so they never switch
-the reply language. The entity's role says how the language is known (``script``, ``requested``, or none for
+a script that settles it (Han, Cyrillic, ...), a statistical detection that leads the runner-up
+language by ``min_margin`` on at least ``min_words`` words, or a single word that leads by ``one_word_margin``
+("hola", "bonjour"). "ok", an order number or an email never produce it, so they never switch the reply language. The entity's role says how the language is known (``script``, ``requested``, or none for
 a statistical detection). The detected language is also stored on the message for the tokenizer.
 
 Training counts the words shoppers type in each language from ``lexicon_data`` (data/nlu/<language>.yml)
@@ -41,6 +41,7 @@ class LanguageDetector(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"supported_languages": ["en", "zh"], "detector": "lingua", "min_margin": 0.2, "min_words": 2,
+                "one_word_margin": 0.7,
                 "lexicon_data": "data/nlu"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: Optional[ModelStorage] = None,
@@ -76,9 +77,12 @@ class LanguageDetector(GraphComponent):
     def _is_confident(self, detection) -> bool:
         if detection.language is None:
             return False
-        # One word settles it when the script does ("здравствуйте"); otherwise it takes min_words.
-        enough_words = detection.words >= (1 if detection.by_script else self.config["min_words"])
-        return enough_words and detection.margin >= self.config["min_margin"]
+        # One word settles it when the script does ("здравствуйте"), or when it leads the other languages by
+        # one_word_margin ("hola", "bonjour", "obrigado": a shopper's first word is often their language);
+        # otherwise it takes min_words ("ok", "no", "si" never switch).
+        if detection.by_script or detection.words >= self.config["min_words"]:
+            return detection.margin >= self.config["min_margin"]
+        return detection.words == 1 and detection.margin >= self.config["one_word_margin"]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:

@@ -3,7 +3,9 @@
 Chinese has no spaces, so Han runs are segmented with jieba (what spaCy's Chinese pipeline uses);
 everything else goes through spaCy's blank rule-based tokenizer for the message's detected language,
 which knows each language's punctuation and elisions ("l'adresse" -> "l'", "adresse"). Identifiers
-(order numbers, emails, tracking numbers) stay single tokens in every language.
+(order numbers, emails, tracking numbers) become one placeholder token naming their kind
+(``__order_number__``), at the identifier's place in the text: which order it is says nothing about what the
+shopper wants, and the featurizers must not learn that "A10023" means `inform`.
 """
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ class MultilingualTokenizer(Tokenizer):
         for found in find_identifiers(text):
             tokens.extend(Token(t, position + start) for t, start in _spans(text[position:found.start], language)
                           if t.strip())
-            tokens.append(Token(found.value, found.start))
+            tokens.append(Token(f"__{found.entity}__", found.start, found.end))
             position = found.end
         # offsets from _spans are relative to the slice it was given
         tokens.extend(Token(t, position + start) for t, start in _spans(text[position:], language) if t.strip())
