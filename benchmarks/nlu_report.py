@@ -25,9 +25,10 @@ IDENTIFIER_ENTITIES = {"order_number", "email", "phone", "tracking_number"}
 ANNOTATION = re.compile(r"\[([^\]]+)\]\(([a-z_]+)\)")
 
 
-def heldout(language: str) -> List[Tuple[str, str, List[Tuple[str, str]]]]:
-    """(text, intent, [(entity, value)]) for every held-out example of one language."""
-    data = yaml.safe_load((ROOT / "tests" / "nlu" / f"heldout_{language}.yml").read_text(encoding="utf-8"))
+def heldout(language: str, kind: str = "heldout") -> List[Tuple[str, str, List[Tuple[str, str]]]]:
+    """(text, intent, [(entity, value)]) for every example of one held-out set of one language: `heldout`
+    (every intent) or `realistic` (a greeting before the problem, or identifiers inside it)."""
+    data = yaml.safe_load((ROOT / "tests" / "nlu" / f"{kind}_{language}.yml").read_text(encoding="utf-8"))
     examples = []
     for block in data["nlu"]:
         for line in block["examples"].splitlines():
@@ -58,6 +59,9 @@ def train(config: Path, name: str, out: Path) -> float:
     return time.perf_counter() - started
 
 
+_agents: Dict[str, object] = {}
+
+
 async def _parse_all(model: Path, texts: List[str]) -> List[dict]:
     import logging
 
@@ -65,11 +69,13 @@ async def _parse_all(model: Path, texts: List[str]) -> List[dict]:
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level otherwise
-    agent = Agent.load(str(model))
+    if str(model) not in _agents:
+        _agents[str(model)] = Agent.load(str(model))
+    agent = _agents[str(model)]
     return [await agent.parse_message(text) for text in texts]
 
 
-def score(model: Path, out: Path, label: str) -> Dict[str, dict]:
+def score(model: Path, out: Path, label: str, kind: str = "heldout") -> Dict[str, dict]:
     from sklearn.metrics import ConfusionMatrixDisplay, accuracy_score, f1_score
     import matplotlib
 
@@ -79,7 +85,7 @@ def score(model: Path, out: Path, label: str) -> Dict[str, dict]:
     results = {}
     seen = training_texts()
     for language in LANGUAGES:
-        examples = heldout(language)
+        examples = heldout(language, kind)
         started = time.perf_counter()
         parsed = asyncio.run(_parse_all(model, [text for text, _, _ in examples]))
         ms = (time.perf_counter() - started) / len(examples) * 1000
@@ -102,9 +108,9 @@ def score(model: Path, out: Path, label: str) -> Dict[str, dict]:
         figure, axis = plt.subplots(figsize=(11, 11))
         ConfusionMatrixDisplay.from_predictions(gold, predicted, labels=labels, ax=axis, xticks_rotation="vertical",
                                                 colorbar=False)
-        axis.set_title(f"{label}: intents, held-out {language}")
+        axis.set_title(f"{label}: intents, {kind} {language}")
         figure.tight_layout()
-        figure.savefig(out / f"confusion_{label}_{language}.png", dpi=80)
+        figure.savefig(out / f"confusion_{label}_{kind}_{language}.png", dpi=80)
         plt.close(figure)
         results[language] = {
             "n": len(examples), "accuracy": accuracy_score(gold, predicted),
@@ -192,15 +198,47 @@ def write_report(out: Path, ours: dict, default: dict, times: dict, lid: dict) -
     return path
 
 
+def comparison_section(rows) -> str:
+    lines = ["## Pipelines compared (same training data)", "",
+             "| pipeline | NLU training, s | held-out mean (min) | realistic mean (min) | external in-scope | "
+             "external off-topic |", "|---|---|---|---|---|---|"]
+    for name, seconds, held, real, external in rows:
+        h = [r["accuracy"] for r in held.values()]
+        r = [x["accuracy"] for x in real.values()]
+        ext = (f"{external['inscope']:.3f} | {external['offtopic']:.3f}" if external else "- | -")
+        lines.append(f"| {name} | {seconds:.0f} | {sum(h) / len(h):.3f} ({min(h):.3f}) | "
+                     f"{sum(r) / len(r):.3f} ({min(r):.3f}) | {ext} |")
+    return "\n".join(lines) + "\n"
+
+
+def realistic_section(results: Dict[str, dict]) -> str:
+    lines = ["## Greeting + problem, problem + identifiers (tests/nlu/realistic_*.yml, target 0.95)", "",
+             "| language | n | accuracy | macro-F1 |", "|---|---|---|---|"]
+    for language in LANGUAGES:
+        r = results[language]
+        lines.append(f"| {language} | {r['n']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(ROOT / "var" / "eval"))
     parser.add_argument("--skip-default", action="store_true", help="reuse the default pipeline's last results")
+    parser.add_argument("--model", help="score this trained model instead of training config.yml first")
+    parser.add_argument("--compare", action="append", default=[], metavar="CONFIG",
+                        help="also train and score this pipeline (e.g. benchmarks/diet_use_pipeline.yml)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    times = {"ours": train(ROOT / "config.yml", "porter-nlu", out)}
-    ours = score(out / "porter-nlu.tar.gz", out, "porter")
+    from benchmarks import external_eval
+
+    if args.model:
+        model, times = Path(args.model), {"ours": float("nan")}
+    else:
+        model, times = out / "porter-nlu.tar.gz", {"ours": train(ROOT / "config.yml", "porter-nlu", out)}
+    ours = score(model, out, "porter")
+    realistic = score(model, out, "porter", kind="realistic")
+    external = external_eval.score(model) if external_eval.DEV_SET.exists() else None
     cached = out / "default_results.json"
     if args.skip_default and cached.exists():
         saved = json.loads(cached.read_text())
@@ -212,6 +250,19 @@ def main() -> int:
     lid = {f"{backend}{' + chat lexicon' if lexicon else ''}": language_id(backend, lexicon)
            for backend in ("lingua", "langdetect") for lexicon in (True, False)}
     report = write_report(out, ours, default, times, lid)
+    compared = [("Porter (config.yml)", times["ours"], ours, realistic, external)]
+    for config in args.compare:
+        name = Path(config).stem
+        seconds = train(ROOT / config, name, out)
+        scored = out / f"{name}.tar.gz"
+        compared.append((name, seconds, score(scored, out, name), score(scored, out, name, kind="realistic"),
+                         external_eval.score(scored) if external_eval.DEV_SET.exists() else None))
+    extra = "\n" + realistic_section(realistic)
+    if len(compared) > 1:
+        extra += "\n" + comparison_section(compared)
+    if external:
+        extra += "\n" + external_eval.markdown(external)
+    report.write_text(report.read_text(encoding="utf-8") + extra, encoding="utf-8")
     print(report.read_text())
     print(f"report: {report}")
     return 0
