@@ -17,6 +17,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.backend_guard import guard_backend
+from actions.order_lookup import OFF_TOPIC
 from actions.authorization import grant_address_update
 from actions.fixes import FIX_REFUSED, carry_out
 from actions.handoff import hand_over
@@ -48,7 +49,9 @@ class ValidateAddressForm(FormValidationAction):
             return {}  # the form is just starting (slots cleared by action_resolve_order): nothing given yet
         text = str(slot_value)
         if not looks_like_address(text):
-            dispatcher.utter_message(response="utter_invalid_new_address")
+            # An address is checked by its shape first, so one the classifier could not read is still taken.
+            off_topic = ((tracker.latest_message or {}).get("intent") or {}).get("name") in OFF_TOPIC
+            dispatcher.utter_message(response="utter_only_orders" if off_topic else "utter_invalid_new_address")
             return {"new_address": None}
         return {"new_address": tidy(text)}
 

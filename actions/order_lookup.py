@@ -8,6 +8,7 @@ takes over (action_resolve_order sees the unverified state).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -41,13 +42,31 @@ def _find_order(number: str):
     return store.get(number) or store.find_by_tracking_number(number)
 
 
+OFF_TOPIC = ("out_of_scope", "nlu_fallback")
+_WHY = re.compile(r"\bwhy\b|\bwhat for\b|\bhow come\b|\bpor qu[ée]\b|\bporqué\b|\bpara qu[ée]\b|\bpourquoi\b|"
+                  r"[àa] quoi bon|\bwarum\b|\bwozu\b|\bwieso\b|\bweshalb\b|зачем|почему|для чего|\bpra qu[eê]\b|"
+                  r"为什么|为啥|干嘛|干什么|做什么用", re.IGNORECASE)
+
+
 def _asks_why(tracker: Tracker) -> bool:
-    """The shopper answered Porter's question with a question ("why do you need my email?")."""
+    """The shopper answered Porter's question with a question about it ("why do you need my email?", or a "no"
+    to it), as opposed to something off-topic ("what's the weather tomorrow?"), which gets a short answer."""
     message = tracker.latest_message or {}
     text = (message.get("text") or "").strip()
     intent = (message.get("intent") or {}).get("name")
-    return text.endswith(("?", "？", "¿")) or text.startswith("¿") or \
-        intent in ("nlu_fallback", "out_of_scope", "deny")
+    if intent == "deny" or _WHY.search(text):
+        return True
+    return (text.endswith(("?", "？", "¿")) or text.startswith("¿")) and intent not in OFF_TOPIC
+
+
+def not_an_answer(tracker: Tracker, why: str, invalid: str) -> str:
+    """The reply to a message that answers none of the form's question: why it is asked, that Porter only
+    helps with orders (off-topic or not understood), or what a valid answer looks like. The form asks again."""
+    if _asks_why(tracker):
+        return why
+    if ((tracker.latest_message or {}).get("intent") or {}).get("name") in OFF_TOPIC:
+        return "utter_only_orders"
+    return invalid
 
 
 def _asks_to_stop(tracker: Tracker) -> bool:
@@ -106,8 +125,8 @@ class ValidateOrderLookupForm(FormValidationAction):
             # matches, so a tracking number never reveals which order it belongs to.
             order_number = identifiers.first(str(slot_value or ""), "tracking_number")
         if not order_number:
-            dispatcher.utter_message(response="utter_why_order_number" if _asks_why(tracker)
-                                     else "utter_invalid_order_number")
+            dispatcher.utter_message(response=not_an_answer(tracker, "utter_why_order_number",
+                                                            "utter_invalid_order_number"))
             return {"order_number": None}
         if identifiers.normalize_order_number(order_number) == \
                 identifiers.normalize_order_number(tracker.get_slot("verified_order") or ""):
@@ -132,7 +151,7 @@ class ValidateOrderLookupForm(FormValidationAction):
             return STOPPED
         email = _email_in(slot_value)
         if not email:
-            dispatcher.utter_message(response="utter_why_email" if _asks_why(tracker) else "utter_invalid_email")
+            dispatcher.utter_message(response=not_an_answer(tracker, "utter_why_email", "utter_invalid_email"))
             return {"email": None}
         order_number = tracker.get_slot("order_number")
         if not order_number or tracker.get_slot("verified_order"):

@@ -65,19 +65,24 @@ def _return(order: Order, situation: s.Situation, remedy: remedies.Remedy, langu
     return by_reason.get(remedy.reason, [])
 
 
+def refund_reply(refund: cases.Case, order: Order, language: str) -> Reply:
+    """Where a refund case's money stands, as the shopper may hear it."""
+    amount = wording.money(refund.amount or 0, refund.currency or order.currency, language)
+    if refund.details.get("payout") == cases.ON_RETURN:   # paid once the item is back, not before
+        return "utter_refund_waits_for_return", {"case_reference": refund.reference, "amount": amount}
+    if not cases.may_confirm(refund):   # recorded, but the money has not gone out (or we are checking)
+        response = "utter_refund_payment_failed" if refund.status == cases.FAILED else "utter_refund_payment_checking"
+        return response, {"case_reference": refund.reference, "amount": amount}
+    issued = wording.day(datetime.fromisoformat(refund.created_at), language)
+    return "utter_refund_status", {"case_reference": refund.reference, "refund_date": issued,
+                                   "amount": amount, "bank_days": services.policy().refund_bank_days}
+
+
 def _refund_status(order: Order, language: str) -> List[Reply]:
     refunds = services.cases().list(order_number=order.order_number, type="refund")
     if not refunds:
         return [("utter_refund_status_none", {"order_number": order.order_number})]
-    latest = refunds[-1]
-    amount = wording.money(latest.amount or 0, latest.currency or order.currency, language)
-    if not cases.may_confirm(latest):   # recorded, but the money has not gone out (or we are checking)
-        response = "utter_refund_payment_failed" if latest.status == cases.FAILED else "utter_refund_payment_checking"
-        return [(response, {"case_reference": latest.reference, "amount": amount})]
-    issued = wording.day(datetime.fromisoformat(latest.created_at), language)
-    return [("utter_refund_status", {
-        "case_reference": latest.reference, "refund_date": issued,
-        "amount": amount, "bank_days": services.policy().refund_bank_days})]
+    return [refund_reply(refunds[-1], order, language)]
 
 
 def explain(problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy,

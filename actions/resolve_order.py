@@ -6,8 +6,9 @@ The spoken part is chosen from the situation (bot.situations) and the offer from
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
@@ -19,7 +20,7 @@ from actions.authorization import record_offer, verified_order
 from actions.backend_guard import guard_backend
 from actions.form_control import stop
 from actions.handoff import hand_over
-from bot import remedies
+from bot import cases, remedies
 from bot import situations as s
 from bot.handoff.contacts import ContactLog
 from bot.shop.models import Order
@@ -39,6 +40,11 @@ OFFER_RESPONSES = {
 }
 PERSON_OFFERS = {"customs": "utter_ask_fix_person_customs", "window_closed": "utter_ask_fix_person_exception",
                  "condition": "utter_ask_fix_person_exception"}
+
+# An order gets money or goods once (bot/cases.py): when it already has a refund or reshipment, Porter says so
+# and offers a person or nothing instead of a choice whose every button would answer "already done".
+ALREADY_SETTLED = "already_settled"
+ONCE_PER_ORDER_FIXES = remedies.MONEY_FIXES + (remedies.REFUSE, remedies.RETURN)  # refuse and return pay back too
 
 CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
                      "customs_documents_required": "utter_situation_customs_documents"}
@@ -68,6 +74,8 @@ def raised_again(tracker: Tracker, order_number: str) -> bool:
 
 def offer_response(remedy: remedies.Remedy, situation_kind: str) -> str:
     if remedy.fixes == (remedies.PERSON, remedies.NONE):
+        if remedy.reason == ALREADY_SETTLED:
+            return "utter_ask_fix_person_settled"
         if situation_kind == s.CUSTOMS_HOLD:
             return "utter_ask_fix_person_customs"
         return PERSON_OFFERS.get(remedy.reason, "utter_ask_fix_person_above_limit")
@@ -114,6 +122,69 @@ def situation_reply(problem: str, order: Order, situation: s.Situation, remedy: 
     return f"utter_situation_{kind}", values
 
 
+def settled_case(order: Order, remedy: remedies.Remedy) -> Optional[cases.Case]:
+    """The order's refund or reshipment when the remedy would offer money or goods again (or ask for the
+    detail it needs to offer them); None when the order has none or the remedy moves nothing."""
+    if remedy.next_step != remedies.COLLECT_DETAILS and not set(remedy.fixes) & set(ONCE_PER_ORDER_FIXES):
+        return None
+    done = [c for c in services.cases().list(order_number=order.order_number) if c.type in cases.ONE_PER_ORDER]
+    return done[0] if done else None   # the first one, the one CaseBook answers every later request with
+
+
+def settled_replies(case: cases.Case, order: Order, language: str) -> List[problem_replies.Reply]:
+    """What already went out for the order, with its reference: the new parcel, or where the money stands."""
+    if case.type == "reshipment":
+        return [("utter_already_reshipped", {"order_number": order.order_number, "case_reference": case.reference,
+                                             "address": case.details.get("address")
+                                             or order.shipping_address.one_line()})]
+    return [problem_replies.refund_reply(case, order, language)]
+
+
+def answers_of(tracker: Tracker) -> Dict[str, Any]:
+    """What the details form collected, for remedies.decide."""
+    return {remedies.PHOTO: tracker.get_slot("photo"), remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
+            remedies.ITEM_UNUSED: tracker.get_slot("item_unused")}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What Porter knows about the verified order now: enough to answer a question in the middle of a choice."""
+    order: Order
+    situation: s.Situation
+    problem: str
+    remedy: remedies.Remedy
+    language: str
+
+    def parcel(self) -> List[problem_replies.Reply]:
+        """Where the parcel is, with the last scans, as a tracking question is answered."""
+        remedy = remedies.decide("where_is_my_order", self.order, self.situation, services.policy())
+        return [situation_reply("where_is_my_order", self.order, self.situation, remedy, self.language)]
+
+    def refund(self) -> List[problem_replies.Reply]:
+        return problem_replies.explain("refund_status", self.order, self.situation, self.remedy, self.language)
+
+    def options(self) -> List[problem_replies.Reply]:
+        """The explanation that came with the offer: what each option means, with the amounts."""
+        settled = settled_case(self.order, self.remedy)
+        if settled:
+            return settled_replies(settled, self.order, self.language)
+        return problem_replies.explain(self.problem, self.order, self.situation, self.remedy, self.language) \
+            or [situation_reply(self.problem, self.order, self.situation, self.remedy, self.language)]
+
+
+def facts_of(tracker: Tracker) -> Optional[Facts]:
+    """The facts of this conversation's verified order; None when it has none (nothing is told then)."""
+    order_number = verified_order(tracker)
+    order = services.store().get(order_number) if order_number else None
+    if order is None:
+        return None
+    policy = services.policy()
+    situation = s.classify(order, services.now(), policy)
+    problem = remedies.effective_problem(tracker.get_slot("problem") or "where_is_my_order", situation)
+    remedy = remedies.decide(problem, order, situation, policy, answers_of(tracker))
+    return Facts(order, situation, problem, remedy, wording.language_of(tracker))
+
+
 class ActionResolveOrder(Action):
     def name(self) -> Text:
         return "action_resolve_order"
@@ -133,19 +204,26 @@ class ActionResolveOrder(Action):
         policy = services.policy()
         situation = s.classify(order, services.now(), policy)
         problem = remedies.effective_problem(tracker.get_slot("problem") or "where_is_my_order", situation)
-        answers = {remedies.PHOTO: tracker.get_slot("photo"), remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
-                   remedies.ITEM_UNUSED: tracker.get_slot("item_unused")}
-        remedy = remedies.decide(problem, order, situation, policy, answers)
+        remedy = remedies.decide(problem, order, situation, policy, answers_of(tracker))
+        settled = settled_case(order, remedy)
+        if settled:   # said before anything is offered; the same money or goods are never offered twice
+            remedy = remedies.Remedy(remedies.CHOOSE_FIX, (remedies.PERSON, remedies.NONE), ALREADY_SETTLED)
         repeated = raised_again(tracker, order.order_number)
-        logger.info("order %s: problem %s, situation %s, remedy %s %s%s", order.order_number, problem,
-                    situation.kind, remedy.next_step, remedy.fixes, ", raised again: a person takes over" if repeated
-                    else "")
+        logger.info("order %s: problem %s, situation %s, remedy %s %s%s%s", order.order_number, problem,
+                    situation.kind, remedy.next_step, remedy.fixes,
+                    f", already has {settled.type} {settled.reference}" if settled else "",
+                    ", raised again: a person takes over" if repeated else "")
 
-        replies = problem_replies.explain(problem, order, situation, remedy, language)
-        if replies is None:
-            replies = [situation_reply(problem, order, situation, remedy, language)]
-        if repeated and problem in CHOICES_FOR_A_PERSON:
-            replies = []  # their replies set out options or ask for a photo: the person takes it from here
+        if settled:   # where the parcel is still answers a parcel question; then what already went out
+            replies = settled_replies(settled, order, language)
+            if problem in remedies.PARCEL_PROBLEMS:
+                replies = [situation_reply(problem, order, situation, remedy, language)] + replies
+        else:
+            replies = problem_replies.explain(problem, order, situation, remedy, language)
+            if replies is None:
+                replies = [situation_reply(problem, order, situation, remedy, language)]
+            if repeated and problem in CHOICES_FOR_A_PERSON:
+                replies = []  # their replies set out options or ask for a photo: the person takes it from here
         for response, values in replies:
             dispatcher.utter_message(response=response, **values)
         decided = {"problem": problem, "situation": situation.kind, "offered_fixes": list(remedy.fixes)}

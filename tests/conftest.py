@@ -71,6 +71,18 @@ def porter(tmp_path_factory, remote_api):
     running.stop()
 
 
+@pytest.fixture
+def undo_cases(porter):
+    """Removes the cases opened by the given conversations after the test, so the shared demo shop stays as
+    the other live tests expect it (an order refunded once is never offered a refund again)."""
+    import sqlite3
+
+    conversations: list = []
+    yield conversations
+    with sqlite3.connect(porter.env["PORTER_SHOP_DB"]) as db:
+        db.executemany("DELETE FROM cases WHERE conversation_id = ?", [(c,) for c in conversations])
+
+
 def make_tracker(slots=None, text="", intent=None, entities=None, events=None, sender="shopper-1",
                  verified_by_lookup=True):
     """A rasa_sdk Tracker as the action server receives it, with the latest user message.

@@ -1,6 +1,7 @@
 """The order lookup form: verify before revealing, and give up safely after too many wrong answers."""
 import asyncio
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.order_lookup import ValidateOrderLookupForm
@@ -111,3 +112,29 @@ def test_a_signed_identity_from_another_conversation_or_expired_verifies_nothing
     assert FORM.validate_order_number("A10023", CollectingDispatcher(), copied, {})["verified_order"] is None
     expired = make_tracker(text="A10023", events=_from_channel("phone", "351912345678", ttl=-1))
     assert FORM.validate_order_number("A10023", CollectingDispatcher(), expired, {})["verified_order"] is None
+
+
+@pytest.mark.parametrize("text, intent, expected", [
+    ("what's the weather tomorrow?", "out_of_scope", "utter_only_orders"),
+    ("subscribe me to your newsletter", "out_of_scope", "utter_only_orders"),
+    ("blue bananas fly over the moon", "nlu_fallback", "utter_only_orders"),
+    ("蓝色香蕉飞过月亮", "nlu_fallback", "utter_only_orders"),
+    ("why do you need it?", "out_of_scope", "utter_why_order_number"),        # a real "why?" keeps its answer
+    ("¿por qué?", "nlu_fallback", "utter_why_order_number"),
+    ("зачем вам номер заказа", "nlu_fallback", "utter_why_order_number"),
+    ("wozu brauchen Sie das", "out_of_scope", "utter_why_order_number"),
+    ("no", "deny", "utter_why_order_number"),
+    ("where is my order?", "where_is_my_order", "utter_why_order_number"),  # a question about the question
+    ("I don't know", "inform", "utter_invalid_order_number"),
+])
+def test_off_topic_gets_a_short_answer_and_why_gets_the_reason(actions_env, text, intent, expected):
+    dispatcher = CollectingDispatcher()
+    result = FORM.validate_order_number(text, dispatcher, make_tracker(text=text, intent=intent), {})
+    assert result == {"order_number": None} and [m["response"] for m in dispatcher.messages] == [expected]
+
+
+def test_off_topic_while_the_email_is_asked_gets_the_short_answer_too(actions_env):
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text="tell me a joke", intent="out_of_scope", slots={"order_number": "A10024"})
+    assert FORM.validate_email("tell me a joke", dispatcher, tracker, {}) == {"email": None}
+    assert [m["response"] for m in dispatcher.messages] == ["utter_only_orders"]

@@ -163,8 +163,9 @@ def test_choices_arrive_as_an_inline_keyboard(porter, remote_api):
         ("Full refund", '/inform{"fix":"refund"}'), ("Send a new one free", '/inform{"fix":"reship"}')]
 
 
-def test_pressing_a_button_carries_out_the_choice(porter, remote_api):
+def test_pressing_a_button_carries_out_the_choice(porter, remote_api, undo_cases):
     chat = new_chat()
+    undo_cases.append(f"telegram:{chat}")
     say(porter, remote_api, text_update(chat, "my parcel never arrived"))
     say(porter, remote_api, text_update(chat, "123456790"))
     replies = say(porter, remote_api, text_update(chat, "li.wei@example.com"))
@@ -241,13 +242,16 @@ def test_porter_keeps_working_after_malformed_updates_and_ignores_stickers(porte
     assert "I'm Porter" in texts(say(porter, remote_api, text_update(chat, "hello")))
 
 
-def test_the_shoppers_telegram_language_decides_a_one_word_greeting(porter, remote_api):
-    spanish, english = new_chat(), new_chat()
+def test_a_one_word_greeting_is_answered_in_its_language_and_the_telegram_language_decides_the_rest(
+        porter, remote_api):
+    spanish, english_app, unclear = new_chat(), new_chat(), new_chat()
     assert "Hola, soy Porter" in texts(say(porter, remote_api, text_update(spanish, "hola", language_code="es")))
     assert tracker(porter, spanish)["slots"]["language"] == "es"
-    # the same word from an English-speaking account: the hint, not the word, chose Spanish above
-    assert "I'm Porter" in texts(say(porter, remote_api, text_update(english, "hola", language_code="en")))
-    assert tracker(porter, english)["slots"]["language"] == "en"
+    # "hola" is clearly Spanish, whatever language the phone is set to
+    assert "Hola, soy Porter" in texts(say(porter, remote_api, text_update(english_app, "hola", language_code="en")))
+    # "hi" says nothing about the shopper's language: the app's language decides
+    assert "Hola, soy Porter" in texts(say(porter, remote_api, text_update(unclear, "hi", language_code="es")))
+    assert tracker(porter, unclear)["slots"]["language"] == "es"
 
 
 def test_start_greets_the_shopper_in_their_language(porter, remote_api):

@@ -36,8 +36,9 @@ def cases(porter) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_a_stalled_parcel_is_refunded_end_to_end(porter):
+def test_a_stalled_parcel_is_refunded_end_to_end(porter, undo_cases):
     sender = "e2e-en-refund"
+    undo_cases.extend([f"rest:{sender}", "rest:e2e-en-again"])
     assert "order number" in texts(say(porter, sender, "hi, my parcel never arrived"))
     assert "email" in texts(say(porter, sender, "A10024"))
     replies = say(porter, sender, "james.miller@example.com")
@@ -53,11 +54,15 @@ def test_a_stalled_parcel_is_refunded_end_to_end(porter):
         ("refund", "A10024", 36.5, f"rest:{sender}")
     assert any(c["type"] == "carrier_claim" and c["order_number"] == "A10024" for c in cases(porter))
 
-    # clicking the same button again in a new conversation never refunds twice
+    # a second conversation about the order is told about the refund first and is never offered it again;
+    # pressing the old button anyway refunds nothing
     say(porter, "e2e-en-again", "my parcel never arrived")
     say(porter, "e2e-en-again", "A10024")
-    say(porter, "e2e-en-again", "james.miller@example.com")
-    assert reference in texts(say(porter, "e2e-en-again", '/inform{"fix":"refund"}'))
+    told = say(porter, "e2e-en-again", "james.miller@example.com")
+    assert reference in texts(told)
+    offered = [b["payload"] for r in told for b in r.get("buttons", [])]
+    assert '/inform{"fix":"refund"}' not in offered and '/inform{"fix":"reship"}' not in offered
+    say(porter, "e2e-en-again", '/inform{"fix":"refund"}')
     assert len([c for c in cases(porter) if c["type"] == "refund" and c["order_number"] == "A10024"]) == 1
 
 
@@ -111,3 +116,20 @@ def test_ctrl_c_stops_every_server(tmp_path):
     for port in (own.env["RASA_PORT"], own.env["ACTION_PORT"], own.env["PORTER_WEB_PORT"]):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"
+
+
+def test_a_greeting_before_the_problem_starts_the_problems_flow_in_the_shoppers_language(porter):
+    assert "número de pedido" in texts(say(porter, "e2e-es-hello", "hola, mi paquete no ha llegado todavía"))
+    assert "Bestellnummer" in texts(say(porter, "e2e-de-hello", "hallo, mein Paket ist nicht angekommen"))
+
+
+def test_a_problem_with_its_order_number_and_email_in_one_message_goes_straight_to_the_answer(porter):
+    replies = texts(say(porter, "e2e-all-in-one",
+                        "hi, can you tell me where my order A10024 is? my mail is james.miller@example.com"))
+    assert "no new scan for 12 days" in replies and "Los Angeles" in replies
+    assert "order number" not in replies and "email address you used" not in replies
+
+
+def test_a_one_word_first_message_is_answered_in_its_language(porter):
+    assert "Hola, soy Porter" in texts(say(porter, "e2e-hola", "hola"))
+    assert "Bonjour, je suis Porter" in texts(say(porter, "e2e-bonjour", "bonjour"))

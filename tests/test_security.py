@@ -263,7 +263,7 @@ def test_outside_demo_mode_the_storefront_signs_in_nobody(shop):
 
 def test_a_megabyte_message_gets_a_polite_answer_in_the_shoppers_language_and_is_not_stored(shop):
     sender, address = "big-talker", client()
-    said(rest(shop, sender, "hola, tengo un problema con mi pedido", address=address))
+    said(rest(shop, sender, "hola, mi paquete no ha llegado todavía", address=address))
     huge = "palabra " * 131_072   # a megabyte of words
     answer = said(rest(shop, sender, huge, address=address))
     assert "demasiado largo" in answer and "4 000" in answer

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -86,16 +85,6 @@ def widget_session(page: Page) -> str:
     shopper), as Porter reads the handle."""
     handle = page.evaluate("JSON.parse(window.localStorage.getItem('chat_session')).session_id")
     return widget_sessions.conversation_of(handle, IDENTITY_SECRET)
-
-
-@pytest.fixture
-def undo_cases(porter):
-    """Removes the cases opened by the given conversations after the test, so the shared demo shop stays as
-    the other live tests expect it."""
-    conversations: list[str] = []
-    yield conversations
-    with sqlite3.connect(porter.env["PORTER_SHOP_DB"]) as db:
-        db.executemany("DELETE FROM cases WHERE conversation_id = ?", [(c,) for c in conversations])
 
 
 def cases(porter) -> list[dict]:
