@@ -17,38 +17,23 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot.db import connect
-from bot.paths import shop_db_path
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from bot.storage import Where, database
+from bot.storage.schema import cases
 
 CASE_TYPES = ("refund", "reshipment", "address_change", "carrier_claim", "handoff_request",
               "scan_alert", "discount", "cancellation", "return", "customs_assist")
-ONE_PER_ORDER = ("refund", "reshipment")
+ONE_PER_ORDER = ("refund", "reshipment")   # kept by the index cases_one_payout_per_order (bot/storage/schema.py)
 PAYMENT_TYPES = ("refund",)
 PENDING, PAID, FAILED, UNKNOWN = "pending", "paid", "failed", "unknown"
 MANUAL, ON_RETURN = "manual", "on_return"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: references are read aloud and retyped
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cases (
-    reference TEXT PRIMARY KEY,
-    order_number TEXT,
-    type TEXT NOT NULL,
-    status TEXT NOT NULL,
-    amount REAL,
-    currency TEXT,
-    conversation_id TEXT,
-    created_at TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    details TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS cases_order ON cases (order_number);
-"""
 
 
 @dataclass(frozen=True)
@@ -68,8 +53,8 @@ class Case:
         return asdict(self)
 
 
-def _row_to_case(row: sqlite3.Row) -> Case:
-    data = dict(row)
+def _row_to_case(row) -> Case:
+    data = dict(row._mapping)
     data["details"] = json.loads(data["details"] or "{}")
     return Case(**data)
 
@@ -132,91 +117,93 @@ def agent_view(case: Case) -> Dict[str, Any]:
 
 
 class CaseBook:
-    def __init__(self, path: Optional[Path] = None):
-        self.path = Path(path) if path else shop_db_path()
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
+    def __init__(self, where: Where = None):
+        self.db = database(where)
 
     def open_case(self, *, type: str, idempotency_key: str, order_number: Optional[str] = None,
                   status: Optional[str] = None, amount: Optional[float] = None, currency: Optional[str] = None,
                   conversation_id: Optional[str] = None, details: Optional[Dict[str, Any]] = None
                   ) -> Tuple[Case, bool]:
-        """(case, created). Returns the existing case when the key (or the one-per-order rule) matches.
+        """(case, created). Returns the existing case when the key (or the one-per-order rule) matches: both are
+        unique indexes, so simultaneous clicks in several processes still make one case.
         A payment case always starts ``pending``; others ``open`` unless told."""
         if type not in CASE_TYPES:
             raise ValueError(f"unknown case type {type!r}")
         status = PENDING if type in PAYMENT_TYPES else status or "open"
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")  # serialise concurrent clicks on the same button
-            existing = conn.execute("SELECT * FROM cases WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
-            if existing is None and type in ONE_PER_ORDER and order_number:
-                existing = conn.execute(
-                    "SELECT * FROM cases WHERE order_number = ? AND type IN (?, ?) ORDER BY created_at LIMIT 1",
-                    (order_number, *ONE_PER_ORDER),
-                ).fetchone()
-            if existing is not None:
-                return _row_to_case(existing), False
+        while True:
             case = Case(
                 reference=new_reference(), order_number=order_number, type=type, status=status,
                 amount=amount, currency=currency, conversation_id=conversation_id,
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 idempotency_key=idempotency_key, details=details or {},
             )
-            conn.execute(
-                "INSERT INTO cases (reference, order_number, type, status, amount, currency, conversation_id, "
-                "created_at, idempotency_key, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (case.reference, case.order_number, case.type, case.status, case.amount, case.currency,
-                 case.conversation_id, case.created_at, case.idempotency_key,
-                 json.dumps(case.details, ensure_ascii=False, sort_keys=True)),
-            )
-            return case, True
+            row = {**case.to_dict(), "details": json.dumps(case.details, ensure_ascii=False, sort_keys=True)}
+            with self.db.writing() as conn:
+                if conn.execute(self.db.insert(cases).values(row).on_conflict_do_nothing()).rowcount == 1:
+                    return case, True
+                existing = self._existing(conn, idempotency_key, type, order_number)
+            if existing is not None:
+                return existing, False
+            # only the random reference collided: draw another
+
+    @staticmethod
+    def _existing(conn: Connection, idempotency_key: str, type: str, order_number: Optional[str]
+                  ) -> Optional[Case]:
+        row = conn.execute(select(cases).where(cases.c.idempotency_key == idempotency_key)).first()
+        if row is None and type in ONE_PER_ORDER and order_number:
+            row = conn.execute(select(cases).where(cases.c.order_number == order_number,
+                                                   cases.c.type.in_(ONE_PER_ORDER))).first()
+        return _row_to_case(row) if row else None
 
     def list(self, order_number: Optional[str] = None, type: Optional[str] = None) -> List[Case]:
-        query, args = "SELECT * FROM cases WHERE 1=1", []
+        query = select(cases)
         if order_number:
-            query += " AND order_number = ?"
-            args.append(order_number)
+            query = query.where(cases.c.order_number == order_number)
         if type:
-            query += " AND type = ?"
-            args.append(type)
-        with connect(self.path) as conn:
-            rows = conn.execute(query + " ORDER BY created_at, reference", args).fetchall()
+            query = query.where(cases.c.type == type)
+        with self.db.reading() as conn:
+            rows = conn.execute(query.order_by(cases.c.created_at, cases.c.reference)).all()
         return [_row_to_case(r) for r in rows]
 
     def get(self, reference: str) -> Optional[Case]:
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM cases WHERE reference = ?", (reference.strip().upper(),)).fetchone()
+        with self.db.reading() as conn:
+            row = conn.execute(select(cases).where(cases.c.reference == reference.strip().upper())).first()
         return _row_to_case(row) if row else None
+
+    @staticmethod
+    def _locked(conn: Connection, reference: str) -> Optional[Case]:
+        """The case, its row locked until the transaction ends (SQLite: the write lock does it)."""
+        row = conn.execute(select(cases).where(cases.c.reference == reference).with_for_update()).first()
+        return _row_to_case(row) if row else None
+
+    @staticmethod
+    def _save(conn: Connection, reference: str, status: str, details: Dict[str, Any]) -> None:
+        conn.execute(update(cases).where(cases.c.reference == reference).values(
+            status=status, details=json.dumps(details, ensure_ascii=False, sort_keys=True)))
 
     def update(self, reference: str, *, status: Optional[str] = None,
                details: Optional[Dict[str, Any]] = None) -> Case:
         """Records what happened after the case was opened (a payment id, a failure); keys are merged."""
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute("SELECT * FROM cases WHERE reference = ?", (reference,)).fetchone()
-            if row is None:
+        with self.db.writing() as conn:
+            case = self._locked(conn, reference)
+            if case is None:
                 raise KeyError(reference)
-            case = _row_to_case(row)
-            merged = {**case.details, **(details or {})}
-            conn.execute("UPDATE cases SET status = ?, details = ? WHERE reference = ?",
-                         (status or case.status, json.dumps(merged, ensure_ascii=False, sort_keys=True), reference))
+            self._save(conn, reference, status or case.status, {**case.details, **(details or {})})
         return self.get(reference)
 
     def payments_open(self) -> List[Case]:
         """Payment cases whose money has not been confirmed, oldest first (what the retry worker looks at)."""
-        types, states = ",".join("?" * len(PAYMENT_TYPES)), (PENDING, FAILED, UNKNOWN)
-        with connect(self.path) as conn:
-            rows = conn.execute(f"SELECT * FROM cases WHERE type IN ({types}) AND status IN (?, ?, ?) "
-                                "ORDER BY created_at, reference", (*PAYMENT_TYPES, *states)).fetchall()
+        with self.db.reading() as conn:
+            rows = conn.execute(select(cases).where(cases.c.type.in_(PAYMENT_TYPES),
+                                                    cases.c.status.in_((PENDING, FAILED, UNKNOWN)))
+                                .order_by(cases.c.created_at, cases.c.reference)).all()
         return [c for c in map(_row_to_case, rows) if needs_payment(c)]
 
     def claim_payment(self, reference: str, now: datetime, until: datetime) -> Optional[Case]:
         """Takes the case for one payment attempt until ``until``, counting the attempt; None when it needs no
         payment or another attempt holds it (a shopper's click and the worker at the same moment)."""
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute("SELECT * FROM cases WHERE reference = ?", (reference,)).fetchone()
-            case = _row_to_case(row) if row else None
+        with self.db.writing() as conn:
+            case = self._locked(conn, reference)
             if case is None or not needs_payment(case):
                 return None
             held = _instant(case.details.get("claimed_until"))
@@ -224,10 +211,8 @@ class CaseBook:
                 return None
             details = {**case.details, "attempts": case.details.get("attempts", 0) + 1,
                        "last_attempt_at": _iso(now), "claimed_until": _iso(until)}
-            conn.execute("UPDATE cases SET details = ? WHERE reference = ?",
-                         (json.dumps(details, ensure_ascii=False, sort_keys=True), reference))
+            self._save(conn, reference, case.status, details)
         return replace(case, details=details)
-
     def paying(self, reference: str) -> Case:
         """The request that may move money is about to be sent: until its answer, the outcome is unknown (a
         crash now leaves the case to be reconciled, never paid blindly again)."""

@@ -1,4 +1,4 @@
-"""Operator commands: import orders, list cases, retry refund payments, check the policy.
+"""Operator commands: import orders, list cases, retry refund payments, check the policy, upgrade the database.
 
 Every failure prints one clear line to stderr and exits non-zero; nothing is half-written.
 """
@@ -17,6 +17,7 @@ from bot.policy import PolicyError, load_policy
 from bot.shop.orders_format import OrderFileError
 from bot.shop.importer import import_orders
 from bot.shop.sqlite_store import SQLiteOrderStore
+from bot.storage import StorageError
 
 
 def _instant(value: str) -> datetime:
@@ -149,10 +150,24 @@ def _agents_list(args) -> int:
     return 0
 
 
+def _db_upgrade(args) -> int:
+    from bot.storage.upgrade import upgrade_database
+
+    for line in upgrade_database():
+        print(line)
+    return 0
+
+
 def _serve(args) -> int:
     from bot.serve import serve
 
     return serve(Path(args.model), shell=args.shell)
+
+
+def _cluster(args) -> int:
+    from bot.cluster.launch import run
+
+    return run(Path(args.model), demo=args.demo)
 
 
 def _web(args) -> int:
@@ -241,11 +256,23 @@ def build_parser() -> argparse.ArgumentParser:
     agl.add_argument("--format", choices=("table", "json"), default="table")
     agl.set_defaults(func=_agents_list)
 
+    db = sub.add_parser("db", help="Porter's database (PORTER_DATABASE_URL, default the SQLite file var/shop.db)"
+                        ).add_subparsers(dest="action", required=True)
+    upg = db.add_parser("upgrade", help="bring the database to the current schema (safe to run again; "
+                        "`serve` does it at start)")
+    upg.set_defaults(func=_db_upgrade)
+
     run = sub.add_parser("serve", help="run the action server, Rasa and the web server together "
                          "(what `make run` does)")
     run.add_argument("--model", required=True, help="trained model (.tar.gz)")
     run.add_argument("--shell", action="store_true", help="chat in this terminal instead of serving HTTP")
     run.set_defaults(func=_serve)
+
+    clu = sub.add_parser("cluster", help="run Porter on PostgreSQL and Redis: several Rasa and action servers "
+                         "behind HAProxy, the web server and the refund worker (what `make run-cluster` does)")
+    clu.add_argument("--model", required=True, help="trained model (.tar.gz)")
+    clu.add_argument("--demo", action="store_true", help="import the demo shop and turn on its sign-in, as `make run`")
+    clu.set_defaults(func=_cluster)
 
     act = sub.add_parser("actions", help="the action server Rasa calls: loopback only unless PORTER_ACTION_HOST "
                          "says otherwise, every call authenticated with PORTER_ACTION_TOKEN (port: $ACTION_PORT)")
@@ -272,4 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except StorageError as exc:   # a database that cannot be used: the reason, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

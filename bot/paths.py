@@ -30,7 +30,8 @@ def make_private(folder: Path) -> None:
 
 
 def shop_db_path() -> Path:
-    """The SQLite file holding orders and cases for the embedded default."""
+    """The embedded database's file: everything Porter writes, unless PORTER_DATABASE_URL names another
+    database (bot/storage)."""
     return Path(os.environ.get("PORTER_SHOP_DB", var_dir() / "shop.db"))
 
 

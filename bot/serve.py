@@ -3,8 +3,9 @@ foreground, as `make run` promises.
 
 Every process logs to this terminal with a prefix; Ctrl-C (or SIGTERM) stops them all; if one dies, the
 others are stopped too, so a half-running assistant is never left behind. The policy file is checked
-before anything starts. The children share one identity secret (PORTER_IDENTITY_SECRET): the web server
-signs a signed-in shopper's identity with it and the action server checks it.
+before anything starts, and the database is brought to the current schema (bot/storage). The children share
+one identity secret (PORTER_IDENTITY_SECRET): the web server signs a signed-in shopper's identity with it and
+the action server checks it.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from typing import List
 
 from bot.paths import PROJECT_ROOT, make_private, var_dir
 from bot.policy import PolicyError, load_policy
+from bot.storage import StorageError
+from bot.storage.upgrade import upgrade_database
 
 
 def auth_token() -> str:
@@ -123,6 +126,12 @@ def serve(model: Path, shell: bool = False) -> int:
         return 2
     if not model.exists():
         print(f"[porter] error: no trained model at {model}; run `make train`", file=sys.stderr)
+        return 2
+    try:   # once, before the servers: they find the schema in place (and a database they cannot use stops here)
+        for line in upgrade_database():
+            print(f"[porter] {line}", flush=True)
+    except StorageError as exc:
+        print(f"[porter] error: {exc}", file=sys.stderr)
         return 2
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     action_port = int(os.environ.get("ACTION_PORT", "5055"))

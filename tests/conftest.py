@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +13,15 @@ from bot.paths import PROJECT_ROOT
 
 DEMO_FILE = PROJECT_ROOT / "data" / "demo" / "orders.json"
 DEMO_ANCHOR = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def pytest_configure(config):
+    """Tests choose their database and Redis themselves (PORTER_SHOP_DB, or a URL they pass): never the ones a
+    developer's shell points at."""
+    for inherited in ("PORTER_DATABASE_URL", "PORTER_TRACKER_DATABASE_URL", "PORTER_REDIS_URL"):
+        os.environ.pop(inherited, None)
+    config.addinivalue_line("markers", "cluster: Porter on PostgreSQL, Redis and HAProxy with several replicas "
+                                       "(`make run-cluster`); select with -m cluster")
 
 
 @pytest.fixture
@@ -65,6 +75,33 @@ def porter(tmp_path_factory, remote_api):
 
     try:
         running = start_porter(tmp_path_factory.mktemp("porter-var"), remote_api.url)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server for the whole run (tests/support/postgres.py); ``new_database()`` per test."""
+    from tests.support.postgres import start_postgres
+
+    try:
+        server = start_postgres()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def porter_cluster():
+    """Porter as `make run-cluster` runs it (tests/support/porter_cluster.py), once per module that asks: PostgreSQL,
+    Redis, HAProxy, 2 Rasa replicas and 2 action servers, the web server and the refund worker."""
+    from tests.support.porter_cluster import start_cluster
+
+    try:
+        running = start_cluster()
     except RuntimeError as exc:
         pytest.fail(str(exc))
     yield running

@@ -46,7 +46,7 @@ def remote(remote_api):
 
 def all_handled(var) -> bool:
     """Every update in the inbox is handled: whatever Porter says about them is said."""
-    with sqlite3.connect(var / "channels.db") as db:
+    with sqlite3.connect(var / "shop.db") as db:
         return db.execute("SELECT count(*) FROM inbox WHERE handled_at IS NULL").fetchone()[0] == 0
 
 

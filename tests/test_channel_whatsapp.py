@@ -486,7 +486,7 @@ def _output(tmp_path, clock, api_base: str) -> WhatsAppOutput:
 
 
 def _undelivered_cli(tmp_path, *args) -> str:
-    env = dict(os.environ, PORTER_CHANNELS_DB=str(tmp_path / "channels.db"), PORTER_VAR_DIR=str(tmp_path))
+    env = dict(os.environ, PORTER_SHOP_DB=str(tmp_path / "channels.db"), PORTER_VAR_DIR=str(tmp_path))
     return subprocess.run([sys.executable, "-m", "bot", "channels", "undelivered", *args], cwd=PROJECT_ROOT,
                           env=env, capture_output=True, text=True, check=True).stdout
 
@@ -523,7 +523,7 @@ def test_a_reply_after_the_window_closed_is_kept_for_an_operator_not_sent(tmp_pa
 
 def test_a_reply_inside_the_window_is_sent_even_outside_a_user_turn(tmp_path, remote_api, monkeypatch):
     wa_id, since = "447700900014", time.time()
-    monkeypatch.setenv("PORTER_CHANNELS_DB", str(tmp_path / "channels.db"))
+    monkeypatch.setenv("PORTER_SHOP_DB", str(tmp_path / "channels.db"))
     settings = WhatsAppSettings.from_env({"WHATSAPP_VERIFY_TOKEN": "v", "WHATSAPP_APP_SECRET": "s",
                                           "WHATSAPP_ACCESS_TOKEN": WHATSAPP_ACCESS_TOKEN,
                                           "WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,

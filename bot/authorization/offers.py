@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Tuple
 
-from bot.db import connect
-from bot.paths import shop_db_path
+from sqlalchemy import insert, select
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS offers (
-    conversation_id TEXT NOT NULL,
-    order_number TEXT NOT NULL,
-    problem TEXT NOT NULL,
-    situation TEXT NOT NULL,
-    next_step TEXT NOT NULL,
-    fixes TEXT NOT NULL,            -- JSON list, in the order the buttons showed them
-    offered_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS offers_latest ON offers (conversation_id, order_number, offered_at);
-"""
-
+from bot.storage import Where, database
+from bot.storage.schema import offers
 
 @dataclass(frozen=True)
 class Offer:
@@ -37,25 +24,24 @@ class Offer:
 
 
 class OfferLedger:
-    def __init__(self, path: Optional[Path] = None) -> None:
-        self.path = Path(path or shop_db_path())
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
+    def __init__(self, where: Where = None) -> None:
+        self.db = database(where)
 
     def record(self, conversation_id: str, order_number: str, problem: str, situation: str, next_step: str,
                fixes: Tuple[str, ...], at: float) -> Offer:
-        with connect(self.path) as conn:
-            conn.execute("INSERT INTO offers VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (conversation_id, order_number, problem, situation, next_step, json.dumps(list(fixes)),
-                          at))
+        with self.db.writing() as conn:
+            conn.execute(insert(offers).values(conversation_id=conversation_id, order_number=order_number,
+                                               problem=problem, situation=situation, next_step=next_step,
+                                               fixes=json.dumps(list(fixes)), offered_at=at))
         return Offer(conversation_id, order_number, problem, situation, next_step, tuple(fixes), at)
 
     def latest(self, conversation_id: str, order_number: str) -> Optional[Offer]:
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM offers WHERE conversation_id = ? AND order_number = ? "
-                               "ORDER BY offered_at DESC LIMIT 1", (conversation_id, order_number)).fetchone()
+        with self.db.reading() as conn:
+            row = conn.execute(select(offers).where(offers.c.conversation_id == conversation_id,
+                                                    offers.c.order_number == order_number)
+                               .order_by(offers.c.offered_at.desc()).limit(1)).first()
         if row is None:
             return None
-        data = dict(row)
+        data = dict(row._mapping)
         data["fixes"] = tuple(json.loads(data["fixes"]))
         return Offer(**data)

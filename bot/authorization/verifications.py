@@ -7,22 +7,13 @@ but it cannot write a row here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
-from bot.db import connect
-from bot.paths import shop_db_path
+from sqlalchemy import select
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS verifications (
-    conversation_id TEXT NOT NULL,
-    order_number TEXT NOT NULL,
-    method TEXT NOT NULL,           -- email, phone (WhatsApp), customer (a signed-in storefront customer)
-    verified_at REAL NOT NULL,      -- epoch seconds
-    PRIMARY KEY (conversation_id, order_number, verified_at)
-);
-CREATE INDEX IF NOT EXISTS verifications_latest ON verifications (conversation_id, order_number, verified_at);
-"""
+from bot.storage import Where, database
+from bot.storage.schema import verifications
+
 METHODS = ("email", "phone", "customer")
 
 
@@ -35,21 +26,21 @@ class Verification:
 
 
 class VerificationLedger:
-    def __init__(self, path: Optional[Path] = None) -> None:
-        self.path = Path(path or shop_db_path())
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
+    def __init__(self, where: Where = None) -> None:
+        self.db = database(where)
 
     def record(self, conversation_id: str, order_number: str, method: str, at: float) -> Verification:
         if method not in METHODS:
             raise ValueError(f"unknown verification method {method!r}")
-        with connect(self.path) as conn:
-            conn.execute("INSERT OR IGNORE INTO verifications VALUES (?, ?, ?, ?)",
-                         (conversation_id, order_number, method, at))
+        with self.db.writing() as conn:
+            conn.execute(self.db.insert(verifications).values(
+                conversation_id=conversation_id, order_number=order_number, method=method, verified_at=at
+            ).on_conflict_do_nothing())
         return Verification(conversation_id, order_number, method, at)
 
     def latest(self, conversation_id: str, order_number: str) -> Optional[Verification]:
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM verifications WHERE conversation_id = ? AND order_number = ? "
-                               "ORDER BY verified_at DESC LIMIT 1", (conversation_id, order_number)).fetchone()
-        return Verification(**dict(row)) if row else None
+        with self.db.reading() as conn:
+            row = conn.execute(select(verifications).where(verifications.c.conversation_id == conversation_id,
+                                                           verifications.c.order_number == order_number)
+                               .order_by(verifications.c.verified_at.desc()).limit(1)).first()
+        return Verification(**row._mapping) if row else None

@@ -6,14 +6,14 @@ middle of a turn would lose the message for good. Instead every update is writte
 channel, message id, conversation and what Porter needs to handle it) and claimed by the process that
 handles it, for a lease the process keeps renewing while it lives. It is marked handled only once Rasa has
 handled it. A claim that stops being renewed (the process died) expires; the channel's sweep, at start-up and
-every few seconds after, in whichever process runs it, takes the update over, and so does a resend of it. A
-claim is one conditional UPDATE, so two processes on one SQLite file never handle an update at the same
-time. An update whose handling started ``MAX_ATTEMPTS`` times without finishing is given up and logged: a
-message that kills the process must not kill it forever.
+every few seconds after, in whichever process runs it, takes the update over, and so does a resend of it. The
+first receipt of a message id is one INSERT that only one process can win, and a claim is one conditional
+UPDATE, so two processes (on one machine or several, sharing Porter's database, bot/storage) never handle an
+update at the same time. An update whose handling started ``MAX_ATTEMPTS`` times without finishing is given up
+and logged: a message that kills the process must not kill it forever.
 
 Handled updates keep only their ids (the payload is cleared) for ``KEEP_SECONDS``, to recognise resends,
-and are then pruned. The file is ``PORTER_CHANNELS_DB`` (default var/channels.db), shared with WhatsApp's
-24-hour window and undelivered list. Several machines would need a shared database instead.
+and are then pruned.
 """
 from __future__ import annotations
 
@@ -25,11 +25,12 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
-from bot.db import connect
-from bot.paths import var_dir
+from sqlalchemy import delete, func, select, update
+
+from bot.storage import Where, database
+from bot.storage.schema import inbox
 
 logger = logging.getLogger(__name__)
 
@@ -38,29 +39,6 @@ DEFAULT_LEASE_SECONDS = 60     # how long a claim outlives the process that stop
 MAX_ATTEMPTS = 3
 
 NEW, RETRY, BUSY, HANDLED = "new", "retry", "busy", "handled"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbox (
-    channel TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    conversation TEXT NOT NULL,
-    payload TEXT,
-    received_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 1,
-    claimed_by TEXT,
-    claimed_until REAL NOT NULL DEFAULT 0,
-    handled_at REAL,
-    outcome TEXT,
-    PRIMARY KEY (channel, message_id)
-);
-CREATE INDEX IF NOT EXISTS inbox_unhandled ON inbox (channel, handled_at, claimed_until);
-CREATE INDEX IF NOT EXISTS inbox_handled_at ON inbox (handled_at);
-"""
-
-
-def channels_db_path() -> Path:
-    return Path(os.environ.get("PORTER_CHANNELS_DB") or var_dir() / "channels.db")
-
 
 def lease_seconds() -> float:
     raw = (os.environ.get("PORTER_INBOX_LEASE_SECONDS") or "").strip()
@@ -82,14 +60,15 @@ class Entry:
 
 
 class Inbox:
-    def __init__(self, path: Optional[Path] = None, lease: Optional[float] = None,
+    def __init__(self, where: Where = None, lease: Optional[float] = None,
                  clock: Callable[[], float] = time.time, owner: Optional[str] = None) -> None:
-        self.path = Path(path or channels_db_path())
+        self.db = database(where)
         self.lease = lease or lease_seconds()
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
+
+    def _update(self, channel: str, message_id: str):
+        return update(inbox).where(inbox.c.channel == channel, inbox.c.message_id == message_id)
 
     def receive(self, channel: str, message_id: str, conversation: str, payload: Dict[str, Any]
                 ) -> Tuple[str, Optional[Entry]]:
@@ -97,76 +76,76 @@ class Inbox:
         entry) for a resend of one whose handler stopped, (BUSY, None) while a live claim holds it, (HANDLED,
         None) for a resend of a handled one (or one given up)."""
         now = self.clock()
-        body = json.dumps(payload, ensure_ascii=False)
-        with connect(self.path) as conn:
-            inserted = conn.execute(
-                "INSERT OR IGNORE INTO inbox (channel, message_id, conversation, payload, received_at, attempts, "
-                "claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                (channel, message_id, conversation, body, now, self.owner, now + self.lease)).rowcount == 1
+        with self.db.writing() as conn:
+            inserted = conn.execute(self.db.insert(inbox).values(
+                channel=channel, message_id=message_id, conversation=conversation,
+                payload=json.dumps(payload, ensure_ascii=False), received_at=now, attempts=1, claimed_by=self.owner,
+                claimed_until=now + self.lease).on_conflict_do_nothing()).rowcount == 1
         if inserted:
             return NEW, Entry(channel, message_id, conversation, payload, 1)
         entry = self._claim(channel, message_id)
         if entry is not None:
             return RETRY, entry
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT handled_at FROM inbox WHERE channel = ? AND message_id = ?",
-                               (channel, message_id)).fetchone()
-        return (HANDLED if row is None or row["handled_at"] is not None else BUSY), None
+        with self.db.reading() as conn:
+            row = conn.execute(select(inbox.c.handled_at).where(inbox.c.channel == channel,
+                                                                inbox.c.message_id == message_id)).first()
+        return (HANDLED if row is None or row.handled_at is not None else BUSY), None
 
     def take_over(self, channel: str) -> List[Entry]:
         """This channel's unhandled updates whose claim expired, now claimed by this process, oldest first."""
-        with connect(self.path) as conn:
-            rows = conn.execute("SELECT message_id FROM inbox WHERE channel = ? AND handled_at IS NULL "
-                                "AND claimed_until < ? AND coalesce(claimed_by, '') != ? ORDER BY received_at",
-                                (channel, self.clock(), self.owner)).fetchall()
-        claimed = (self._claim(channel, row["message_id"]) for row in rows)
+        with self.db.reading() as conn:
+            message_ids = conn.execute(select(inbox.c.message_id).where(
+                inbox.c.channel == channel, inbox.c.handled_at.is_(None), inbox.c.claimed_until < self.clock(),
+                func.coalesce(inbox.c.claimed_by, "") != self.owner).order_by(inbox.c.received_at)).scalars().all()
+        claimed = (self._claim(channel, message_id) for message_id in message_ids)
         return [entry for entry in claimed if entry is not None]
 
     def _claim(self, channel: str, message_id: str) -> Optional[Entry]:
         """Claims an unhandled update whose claim expired; None when it is handled or someone holds it. An
         update this process claimed is still in its hands even if a starved event loop let the lease lapse."""
         now = self.clock()
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            taken = conn.execute(
-                "UPDATE inbox SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE channel = ? "
-                "AND message_id = ? AND handled_at IS NULL AND claimed_until < ? AND coalesce(claimed_by, '') != ?",
-                (self.owner, now + self.lease, channel, message_id, now, self.owner)).rowcount == 1
+        with self.db.writing() as conn:
+            taken = conn.execute(self._update(channel, message_id).where(
+                inbox.c.handled_at.is_(None), inbox.c.claimed_until < now,
+                func.coalesce(inbox.c.claimed_by, "") != self.owner,
+            ).values(claimed_by=self.owner, claimed_until=now + self.lease,
+                     attempts=inbox.c.attempts + 1)).rowcount == 1
             if not taken:
                 return None
-            row = conn.execute("SELECT * FROM inbox WHERE channel = ? AND message_id = ?",
-                               (channel, message_id)).fetchone()
-            if row["attempts"] > MAX_ATTEMPTS:
-                conn.execute("UPDATE inbox SET handled_at = ?, outcome = 'given up', payload = NULL, "
-                             "claimed_by = NULL WHERE channel = ? AND message_id = ?", (now, channel, message_id))
+            row = conn.execute(select(inbox).where(inbox.c.channel == channel,
+                                                   inbox.c.message_id == message_id)).one()
+            if row.attempts > MAX_ATTEMPTS:
+                conn.execute(self._update(channel, message_id).values(handled_at=now, outcome="given up",
+                                                                      payload=None, claimed_by=None))
                 logger.error("%s: gave up on update %s after %d attempts to handle it", channel, message_id,
                              MAX_ATTEMPTS)
                 return None
-        return Entry(channel, message_id, row["conversation"], json.loads(row["payload"]), row["attempts"])
+        return Entry(channel, message_id, row.conversation, json.loads(row.payload), row.attempts)
 
     def renew(self) -> int:
         """Extends every claim this process holds; the number extended."""
         now = self.clock()
-        with connect(self.path) as conn:
-            return conn.execute("UPDATE inbox SET claimed_until = ? WHERE claimed_by = ? AND handled_at IS NULL",
-                                (now + self.lease, self.owner)).rowcount
+        with self.db.writing() as conn:
+            return conn.execute(update(inbox).where(inbox.c.claimed_by == self.owner, inbox.c.handled_at.is_(None))
+                                .values(claimed_until=now + self.lease)).rowcount
 
     def done(self, entry: Entry) -> None:
         """Rasa has handled it: a resend is a duplicate from now on. Only the ids are kept."""
-        with connect(self.path) as conn:
-            conn.execute("UPDATE inbox SET handled_at = ?, outcome = 'handled', payload = NULL, claimed_by = NULL "
-                         "WHERE channel = ? AND message_id = ?", (self.clock(), entry.channel, entry.message_id))
+        with self.db.writing() as conn:
+            conn.execute(self._update(entry.channel, entry.message_id).values(
+                handled_at=self.clock(), outcome="handled", payload=None, claimed_by=None))
 
     def release(self, entry: Entry) -> None:
         """Handling failed: the next sweep tries again (until MAX_ATTEMPTS)."""
-        with connect(self.path) as conn:
-            conn.execute("UPDATE inbox SET claimed_by = NULL, claimed_until = 0 WHERE channel = ? AND message_id = ? "
-                         "AND claimed_by = ? AND handled_at IS NULL", (entry.channel, entry.message_id, self.owner))
+        with self.db.writing() as conn:
+            conn.execute(self._update(entry.channel, entry.message_id).where(
+                inbox.c.claimed_by == self.owner, inbox.c.handled_at.is_(None)).values(claimed_by=None,
+                                                                                       claimed_until=0))
 
     def prune(self) -> int:
         """Forgets updates handled more than KEEP_SECONDS ago; the number forgotten."""
-        with connect(self.path) as conn:
-            return conn.execute("DELETE FROM inbox WHERE handled_at < ?", (self.clock() - KEEP_SECONDS,)).rowcount
+        with self.db.writing() as conn:
+            return conn.execute(delete(inbox).where(inbox.c.handled_at < self.clock() - KEEP_SECONDS)).rowcount
 
 
 async def already_in_conversation(app: Any, entry: Entry) -> bool:
@@ -208,7 +187,7 @@ async def sweep(inbox: Inbox, app: Any, channel: str, work: Callable[[Entry], Aw
                                    entry.message_id)
                     await handle(inbox, app, entry, work)
                 await asyncio.to_thread(inbox.prune)
-            except Exception:  # noqa: BLE001 - a locked or missing file must not end the sweep
+            except Exception:  # noqa: BLE001 - a locked or unreachable database must not end the sweep
                 logger.exception("%s: the inbox sweep failed; trying again in %.0f s", channel, interval)
             await asyncio.sleep(interval)
     finally:

@@ -136,13 +136,13 @@ class WhatsAppInput(InputChannel):
     def configured(self) -> bool:
         return not self.settings.missing
 
-    # SQLite tables are opened on first use, so a Rasa without WhatsApp settings creates nothing. Once only,
-    # even from the webhook's worker threads: the inbox's claims belong to one owner per process.
+    # The stores are opened on first use, so a Rasa without WhatsApp settings never opens them. Once only, even
+    # from the webhook's worker threads: the inbox's claims belong to one owner per process.
     def _stores(self):
         with self._opening:
             if self._inbox is None:
                 self._inbox, self._window = inbox.Inbox(), ConversationWindow()
-                self._undelivered = UndeliveredMessages(self._window.path)
+                self._undelivered = UndeliveredMessages()
         return self._inbox, self._window, self._undelivered
 
     def get_output_channel(self) -> Optional[WhatsAppOutput]:

@@ -14,15 +14,16 @@ import base64
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import List, Optional, Tuple
 
-from bot.db import connect
-from bot.paths import shop_db_path
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.storage import Where, database
+from bot.storage.schema import agent_sessions, agents
 
 AGENT, ADMIN = "agent", "admin"
 ROLES = (AGENT, ADMIN)
@@ -34,25 +35,6 @@ SESSION_HOURS = 12
 # scrypt with n=2**15, r=8, p=1 takes ~60 ms and 32 MiB here: slow for a guesser, fine for a sign-in.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _KEY_BYTES = 2 ** 15, 8, 1, 32
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS agents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS agent_sessions (
-    token_hash TEXT PRIMARY KEY,
-    agent_id INTEGER NOT NULL REFERENCES agents (id),
-    csrf_token TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS agent_sessions_expiry ON agent_sessions (expires_at);
-"""
-
 
 class AgentError(ValueError):
     """A request the account store refuses, with a message an operator can act on."""
@@ -151,15 +133,18 @@ def check_role(role: str) -> str:
 
 
 def _agent(row) -> Agent:
-    return Agent(id=row["id"], name=row["name"], role=row["role"], created_at=row["created_at"])
+    return Agent(id=row.id, name=row.name, role=row.role, created_at=row.created_at)
+
+
+def _named(name: str):
+    """The condition for an agent's name: names ignore case (ASCII on SQLite, as its NOCASE always did)."""
+    return func.lower(agents.c.name) == func.lower(name)
 
 
 class AgentStore:
-    def __init__(self, path: Optional[Path] = None, session_hours: float = SESSION_HOURS):
-        self.path = Path(path or shop_db_path())
+    def __init__(self, where: Where = None, session_hours: float = SESSION_HOURS):
+        self.db = database(where)
         self.session_hours = session_hours
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
 
     # --- accounts ----------------------------------------------------------------------------------------
 
@@ -168,24 +153,24 @@ class AgentStore:
         check_password(password)
         hashed = hash_password(password)
         try:
-            with connect(self.path) as conn:
-                cursor = conn.execute("INSERT INTO agents (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                                      (name, role, hashed, _iso(_now())))
-                row = conn.execute("SELECT * FROM agents WHERE id = ?", (cursor.lastrowid,)).fetchone()
-        except sqlite3.IntegrityError:
+            with self.db.writing() as conn:
+                result = conn.execute(insert(agents).values(name=name, role=role, password_hash=hashed,
+                                                            created_at=_iso(_now())))
+                row = conn.execute(select(agents).where(agents.c.id == result.inserted_primary_key[0])).one()
+        except IntegrityError:   # the unique index on the name, whatever its case
             existing = self.get(name)
             same = f" (names ignore case: {existing.name!r})" if existing and existing.name != name else ""
             raise AgentError(f"an agent named {name!r} already exists{same}") from None
         return _agent(row)
 
     def get(self, name: str) -> Optional[Agent]:
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM agents WHERE name = ?", ((name or "").strip(),)).fetchone()
+        with self.db.reading() as conn:
+            row = conn.execute(select(agents).where(_named((name or "").strip()))).first()
         return _agent(row) if row else None
 
     def list(self) -> List[Agent]:
-        with connect(self.path) as conn:
-            rows = conn.execute("SELECT * FROM agents ORDER BY name").fetchall()
+        with self.db.reading() as conn:
+            rows = conn.execute(select(agents).order_by(func.lower(agents.c.name), agents.c.id)).all()
         return [_agent(r) for r in rows]
 
     def authenticate(self, name: str, password: str) -> Optional[Agent]:
@@ -194,9 +179,9 @@ class AgentStore:
         password = password or ""
         if len(password) > MAX_PASSWORD_LENGTH or len(name) > MAX_NAME_LENGTH:
             return None
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM agents WHERE name = ?", (name,)).fetchone()
-        stored = row["password_hash"] if row else _DUMMY_HASH
+        with self.db.reading() as conn:
+            row = conn.execute(select(agents).where(_named(name))).first()
+        stored = row.password_hash if row else _DUMMY_HASH
         matches = verify_password(password, stored)
         return _agent(row) if row and matches else None
 
@@ -207,28 +192,29 @@ class AgentStore:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         now = _now()
         expires = now + timedelta(hours=self.session_hours)
-        with connect(self.path) as conn:
-            conn.execute("DELETE FROM agent_sessions WHERE expires_at <= ?", (_iso(now),))
-            conn.execute("INSERT INTO agent_sessions (token_hash, agent_id, csrf_token, created_at, expires_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (_token_hash(token), agent.id, csrf, _iso(now), _iso(expires)))
+        with self.db.writing() as conn:
+            conn.execute(delete(agent_sessions).where(agent_sessions.c.expires_at <= _iso(now)))
+            conn.execute(insert(agent_sessions).values(token_hash=_token_hash(token), agent_id=agent.id,
+                                                       csrf_token=csrf, created_at=_iso(now), expires_at=_iso(expires)))
         return token, Session(agent=agent, csrf_token=csrf, expires_at=expires)
 
     def session(self, token: Optional[str]) -> Optional[Session]:
         """The live session of a cookie token; None when unknown or expired."""
         if not token or len(token) > 200:
             return None
-        with connect(self.path) as conn:
+        with self.db.reading() as conn:
             row = conn.execute(
-                "SELECT s.csrf_token, s.expires_at, a.* FROM agent_sessions s JOIN agents a ON a.id = s.agent_id "
-                "WHERE s.token_hash = ?", (_token_hash(token),)).fetchone()
+                select(agent_sessions.c.csrf_token, agent_sessions.c.expires_at, agents)
+                .join(agents, agents.c.id == agent_sessions.c.agent_id)
+                .where(agent_sessions.c.token_hash == _token_hash(token))).first()
         if row is None:
             return None
-        expires = datetime.fromisoformat(row["expires_at"])
+        expires = datetime.fromisoformat(row.expires_at)
         if expires <= _now():
             return None
-        return Session(agent=_agent(row), csrf_token=row["csrf_token"], expires_at=expires)
+        return Session(agent=_agent(row), csrf_token=row.csrf_token, expires_at=expires)
 
     def end_session(self, token: Optional[str]) -> None:
         if token:
-            with connect(self.path) as conn:
-                conn.execute("DELETE FROM agent_sessions WHERE token_hash = ?", (_token_hash(token),))
+            with self.db.writing() as conn:
+                conn.execute(delete(agent_sessions).where(agent_sessions.c.token_hash == _token_hash(token)))

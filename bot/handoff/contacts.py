@@ -13,24 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
-from typing import Optional
 
-from bot.db import connect
-from bot.paths import shop_db_path
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS order_contacts (
-    order_number TEXT NOT NULL,
-    contact TEXT NOT NULL,          -- conversation id and session start: one row per session and order
-    conversation_id TEXT NOT NULL,
-    day TEXT NOT NULL,              -- ISO date in the agents' time zone
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (order_number, contact)
-);
-CREATE INDEX IF NOT EXISTS order_contacts_order ON order_contacts (order_number, day);
-"""
-
+from bot.storage import Where, database
+from bot.storage.schema import order_contacts
 
 @dataclass(frozen=True)
 class Contact:
@@ -38,26 +26,27 @@ class Contact:
     days: int           # different days the order has been raised on, this one included
 
 
+def _days(conn: Connection, order_number: str) -> int:
+    return conn.execute(select(func.count(order_contacts.c.day.distinct()))
+                        .where(order_contacts.c.order_number == order_number)).scalar()
+
+
 class ContactLog:
-    def __init__(self, path: Optional[Path] = None):
-        self.path = Path(path or shop_db_path())
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
+    def __init__(self, where: Where = None):
+        self.db = database(where)
 
     def record(self, order_number: str, conversation_id: str, session: str, at: datetime, day: date) -> Contact:
-        """Records that this conversation session raised the order on ``day``; idempotent per session."""
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO order_contacts (order_number, contact, conversation_id, day, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (order_number, f"{conversation_id}#{session}", conversation_id, day.isoformat(),
-                 at.isoformat(timespec="seconds")))
-            days = conn.execute("SELECT COUNT(DISTINCT day) FROM order_contacts WHERE order_number = ?",
-                                (order_number,)).fetchone()[0]
-        return Contact(created=cursor.rowcount == 1, days=days)
+        """Records that this conversation session raised the order on ``day``; idempotent per session. The order
+        is locked while it counts, so two sessions at the same moment see each other."""
+        with self.db.writing() as conn:
+            self.db.lock(conn, f"contacts of order {order_number}")
+            created = conn.execute(self.db.insert(order_contacts).values(
+                order_number=order_number, contact=f"{conversation_id}#{session}", conversation_id=conversation_id,
+                day=day.isoformat(), created_at=at.isoformat(timespec="seconds")).on_conflict_do_nothing()
+            ).rowcount == 1
+            days = _days(conn, order_number)
+        return Contact(created=created, days=days)
 
     def days(self, order_number: str) -> int:
-        with connect(self.path) as conn:
-            return conn.execute("SELECT COUNT(DISTINCT day) FROM order_contacts WHERE order_number = ?",
-                                (order_number,)).fetchone()[0]
+        with self.db.reading() as conn:
+            return _days(conn, order_number)

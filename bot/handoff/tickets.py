@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot.db import connect
-from bot.paths import shop_db_path
+from sqlalchemy import exists, insert, or_, select, update
+
+from bot.storage import Where, database
+from bot.storage.schema import ticket_messages, tickets
 
 WAITING, CLAIMED, HANDED_BACK, RESOLVED = "waiting", "claimed", "handed_back", "resolved"
 OPEN_STATUSES = (WAITING, CLAIMED)
@@ -34,41 +35,6 @@ SENDING, SENT, NOT_CONFIRMED = "sending", "sent", "not_confirmed"   # a reply's 
 # desk waits at most 60 s for Rasa, so nothing is still in flight.
 STALE_SENDING_SECONDS = 150
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS tickets (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    conversation_id TEXT NOT NULL,
-    channel TEXT,
-    language TEXT,
-    order_number TEXT,
-    problem TEXT,
-    situation TEXT,
-    offered TEXT NOT NULL DEFAULT '[]',
-    reason TEXT NOT NULL,
-    case_reference TEXT,
-    status TEXT NOT NULL,
-    agent TEXT,
-    created_at TEXT NOT NULL,
-    claimed_at TEXT,
-    closed_at TEXT,
-    transcript TEXT NOT NULL DEFAULT '[]'
-);
-CREATE INDEX IF NOT EXISTS tickets_status ON tickets (status, created_at);
--- one open ticket per conversation, enforced by the database even with several Rasa processes
-CREATE UNIQUE INDEX IF NOT EXISTS tickets_one_open ON tickets (conversation_id) WHERE status IN ('waiting', 'claimed');
-CREATE TABLE IF NOT EXISTS ticket_messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ticket_id INTEGER NOT NULL REFERENCES tickets (id),
-    kind TEXT NOT NULL,
-    author TEXT NOT NULL,
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ticket_messages_ticket ON ticket_messages (ticket_id, id);
-"""
-# Columns added after the first release, so an existing shop.db gains them when a store opens it.
-ADDED_COLUMNS = {"ticket_messages": (("delivery", "TEXT"), ("delivery_at", "TEXT")),
-                 "tickets": (("verified_order", "TEXT"),)}
 PORTER = "Porter"   # the author of the notes Porter writes itself
 
 
@@ -135,23 +101,23 @@ class TicketMessage:
 
 
 def _ticket(row) -> Ticket:
-    data = dict(row)
+    data = dict(row._mapping)
     data["offered"] = json.loads(data["offered"] or "[]")
     data["transcript"] = json.loads(data["transcript"] or "[]")
     return Ticket(**data)
 
 
+def _message(row) -> TicketMessage:
+    return TicketMessage(**row._mapping)
+
+
+def _open_of(conversation_id: str):
+    return (tickets.c.conversation_id == conversation_id) & tickets.c.status.in_(OPEN_STATUSES)
+
+
 class TicketStore:
-    def __init__(self, path: Optional[Path] = None):
-        self.path = Path(path or shop_db_path())
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
-            for table, columns in ADDED_COLUMNS.items():
-                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
-                for name, kind in columns:
-                    if name not in present:
-                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-            conn.execute("CREATE INDEX IF NOT EXISTS tickets_verified_order ON tickets (verified_order, status)")
+    def __init__(self, where: Where = None):
+        self.db = database(where)
 
     def open_ticket(self, *, conversation_id: str, reason: str, channel: Optional[str] = None,
                     language: Optional[str] = None, order_number: Optional[str] = None,
@@ -161,60 +127,62 @@ class TicketStore:
                     verified_order: Optional[str] = None) -> Tuple[Ticket, bool]:
         """(ticket, created): the conversation's open ticket if it has one, else a new one. ``verified_order`` is
         the order the conversation proved it owns just now (never a mere claim): it joins that order's open
-        ticket, as the module says."""
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute("SELECT * FROM tickets WHERE conversation_id = ? AND status IN (?, ?)",
-                               (conversation_id, *OPEN_STATUSES)).fetchone()
+        ticket, as the module says. The conversation and the order are locked while this decides, so two
+        processes never give them two places in the queue."""
+        with self.db.writing() as conn:
+            self.db.lock(conn, f"ticket of conversation {conversation_id}")
+            if verified_order:
+                self.db.lock(conn, f"tickets of order {verified_order}")
+            row = conn.execute(select(tickets).where(_open_of(conversation_id))).first()
             if row is not None:
                 return _ticket(row), False
-            joined = conn.execute("SELECT id, status, agent FROM tickets WHERE verified_order = ? AND status IN "
-                                  "(?, ?) ORDER BY id LIMIT 1", (verified_order, *OPEN_STATUSES)).fetchone() \
-                if verified_order else None
-            claimed_by = joined["agent"] if joined and joined["status"] == CLAIMED else None
+            joined = conn.execute(select(tickets.c.id, tickets.c.status, tickets.c.agent).where(
+                tickets.c.verified_order == verified_order, tickets.c.status.in_(OPEN_STATUSES))
+                .order_by(tickets.c.id).limit(1)).first() if verified_order else None
+            claimed_by = joined.agent if joined and joined.status == CLAIMED else None
             now = _now()
-            cursor = conn.execute(
-                "INSERT INTO tickets (conversation_id, channel, language, order_number, problem, situation, "
-                "offered, reason, case_reference, status, agent, created_at, claimed_at, transcript, verified_order) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (conversation_id, channel, language, order_number, problem, situation,
-                 json.dumps(offered or []), reason, case_reference, CLAIMED if claimed_by else WAITING, claimed_by,
-                 now, now if claimed_by else None, json.dumps(transcript or [], ensure_ascii=False), verified_order))
+            ticket_id = conn.execute(insert(tickets).values(
+                conversation_id=conversation_id, channel=channel, language=language, order_number=order_number,
+                problem=problem, situation=situation, offered=json.dumps(offered or []), reason=reason,
+                case_reference=case_reference, status=CLAIMED if claimed_by else WAITING, agent=claimed_by,
+                created_at=now, claimed_at=now if claimed_by else None,
+                transcript=json.dumps(transcript or [], ensure_ascii=False), verified_order=verified_order,
+            )).inserted_primary_key[0]
             if joined:
-                notes = ((joined["id"], f"Ticket {cursor.lastrowid} is another conversation about order "
+                notes = ((joined.id, f"Ticket {ticket_id} is another conversation about order "
                           f"{verified_order} ({channel or 'unknown channel'}). Reply to it from its own page."),
-                         (cursor.lastrowid, f"Joined ticket {joined['id']}, an earlier conversation about order "
+                         (ticket_id, f"Joined ticket {joined.id}, an earlier conversation about order "
                           f"{verified_order}: one place in the queue, one agent."))
-                conn.executemany("INSERT INTO ticket_messages (ticket_id, kind, author, text, created_at) "
-                                 "VALUES (?, 'note', ?, ?, ?)", [(t, PORTER, text, now) for t, text in notes])
-            row = conn.execute("SELECT * FROM tickets WHERE id = ?", (cursor.lastrowid,)).fetchone()
+                conn.execute(insert(ticket_messages), [
+                    {"ticket_id": t, "kind": "note", "author": PORTER, "text": text, "created_at": now}
+                    for t, text in notes])
+            row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one()
         return _ticket(row), True
 
     def get(self, ticket_id: int) -> Optional[Ticket]:
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        with self.db.reading() as conn:
+            row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
         return _ticket(row) if row else None
 
     def open_for(self, conversation_id: str) -> Optional[Ticket]:
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM tickets WHERE conversation_id = ? AND status IN (?, ?)",
-                               (conversation_id, *OPEN_STATUSES)).fetchone()
+        with self.db.reading() as conn:
+            row = conn.execute(select(tickets).where(_open_of(conversation_id))).first()
         return _ticket(row) if row else None
 
     def queue(self) -> List[Ticket]:
         """Waiting tickets, oldest first: the order agents should take them in. One per verified order: the
         others of that order wait behind it, out of the queue."""
-        with connect(self.path) as conn:
-            rows = conn.execute("SELECT * FROM tickets t WHERE status = ? AND NOT EXISTS (SELECT 1 FROM tickets o "
-                                "WHERE o.verified_order = t.verified_order AND o.status = ? AND o.id < t.id) "
-                                "ORDER BY created_at, id", (WAITING, WAITING)).fetchall()
+        earlier = tickets.alias("earlier")
+        with self.db.reading() as conn:
+            rows = conn.execute(select(tickets).where(tickets.c.status == WAITING, ~exists().where(
+                earlier.c.verified_order == tickets.c.verified_order, earlier.c.status == WAITING,
+                earlier.c.id < tickets.c.id)).order_by(tickets.c.created_at, tickets.c.id)).all()
         return [_ticket(r) for r in rows]
 
     def list(self, statuses: Tuple[str, ...] = OPEN_STATUSES) -> List[Ticket]:
-        marks = ", ".join("?" for _ in statuses)
-        with connect(self.path) as conn:
-            rows = conn.execute(f"SELECT * FROM tickets WHERE status IN ({marks}) ORDER BY created_at, id",
-                                statuses).fetchall()
+        with self.db.reading() as conn:
+            rows = conn.execute(select(tickets).where(tickets.c.status.in_(statuses))
+                                .order_by(tickets.c.created_at, tickets.c.id)).all()
         return [_ticket(r) for r in rows]
 
     def position(self, ticket_id: int) -> Optional[int]:
@@ -231,32 +199,35 @@ class TicketStore:
     def claim(self, ticket_id: int, agent: str) -> Ticket:
         """Gives a waiting ticket, and the others waiting for the same verified order, to an agent; raises
         ValueError when someone else has it or it is closed."""
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self.db.writing() as conn:
+            verified_order = conn.execute(select(tickets.c.verified_order)
+                                          .where(tickets.c.id == ticket_id)).scalar()
+            if verified_order:   # so that no ticket joins the order's queue place while it is being claimed
+                self.db.lock(conn, f"tickets of order {verified_order}")
             now = _now()
-            updated = conn.execute("UPDATE tickets SET status = ?, agent = ?, claimed_at = ? "
-                                   "WHERE id = ? AND status = ?", (CLAIMED, agent, now, ticket_id, WAITING))
-            if updated.rowcount != 1:
-                row = conn.execute("SELECT status, agent FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            taken = conn.execute(update(tickets).where(tickets.c.id == ticket_id, tickets.c.status == WAITING)
+                                 .values(status=CLAIMED, agent=agent, claimed_at=now)).rowcount == 1
+            if not taken:
+                row = conn.execute(select(tickets.c.status, tickets.c.agent).where(tickets.c.id == ticket_id)).first()
                 if row is None:
                     raise KeyError(ticket_id)
-                raise ValueError(f"ticket {ticket_id} is {row['status']}" +
-                                 (f" by {row['agent']}" if row["agent"] else ""))
-            conn.execute("UPDATE tickets SET status = ?, agent = ?, claimed_at = ? WHERE status = ? AND "
-                         "verified_order = (SELECT verified_order FROM tickets WHERE id = ?)",
-                         (CLAIMED, agent, now, WAITING, ticket_id))
+                raise ValueError(f"ticket {ticket_id} is {row.status}" + (f" by {row.agent}" if row.agent else ""))
+            if verified_order:
+                conn.execute(update(tickets).where(tickets.c.status == WAITING,
+                                                   tickets.c.verified_order == verified_order)
+                             .values(status=CLAIMED, agent=agent, claimed_at=now))
         return self.get(ticket_id)
 
     def close(self, ticket_id: int, status: str) -> Ticket:
         """Hands the conversation back to Porter or resolves it; only an open ticket can be closed."""
         if status not in (HANDED_BACK, RESOLVED):
             raise ValueError(f"a ticket closes as {HANDED_BACK} or {RESOLVED}, not {status!r}")
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            updated = conn.execute("UPDATE tickets SET status = ?, closed_at = ? WHERE id = ? AND status IN (?, ?)",
-                                   (status, _now(), ticket_id, *OPEN_STATUSES))
-            if updated.rowcount != 1:
-                if conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,)).fetchone() is None:
+        with self.db.writing() as conn:
+            closed = conn.execute(update(tickets).where(tickets.c.id == ticket_id,
+                                                        tickets.c.status.in_(OPEN_STATUSES))
+                                  .values(status=status, closed_at=_now())).rowcount == 1
+            if not closed:
+                if conn.execute(select(tickets.c.id).where(tickets.c.id == ticket_id)).first() is None:
                     raise KeyError(ticket_id)
                 raise ValueError(f"ticket {ticket_id} is already closed")
         return self.get(ticket_id)
@@ -267,41 +238,44 @@ class TicketStore:
             raise ValueError(f"message kind must be one of {MESSAGE_KINDS}, not {kind!r}")
         if not text.strip():
             raise ValueError("an empty message is not sent")
-        with connect(self.path) as conn:
-            if conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,)).fetchone() is None:
+        with self.db.writing() as conn:
+            if conn.execute(select(tickets.c.id).where(tickets.c.id == ticket_id)).first() is None:
                 raise KeyError(ticket_id)
             now, delivery = _now(), SENDING if kind == "reply" else None
-            cursor = conn.execute("INSERT INTO ticket_messages (ticket_id, kind, author, text, created_at, delivery, "
-                                  "delivery_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                  (ticket_id, kind, author, text, now, delivery, now if delivery else None))
-            row = conn.execute("SELECT * FROM ticket_messages WHERE id = ?", (cursor.lastrowid,)).fetchone()
-        return TicketMessage(**dict(row))
+            message_id = conn.execute(insert(ticket_messages).values(
+                ticket_id=ticket_id, kind=kind, author=author, text=text, created_at=now, delivery=delivery,
+                delivery_at=now if delivery else None)).inserted_primary_key[0]
+            row = conn.execute(select(ticket_messages).where(ticket_messages.c.id == message_id)).one()
+        return _message(row)
 
     def messages(self, ticket_id: int, after_id: int = 0) -> List[TicketMessage]:
-        with connect(self.path) as conn:
-            rows = conn.execute("SELECT * FROM ticket_messages WHERE ticket_id = ? AND id > ? ORDER BY id",
-                                (ticket_id, after_id)).fetchall()
-        return [TicketMessage(**dict(r)) for r in rows]
+        with self.db.reading() as conn:
+            rows = conn.execute(select(ticket_messages).where(ticket_messages.c.ticket_id == ticket_id,
+                                                              ticket_messages.c.id > after_id)
+                                .order_by(ticket_messages.c.id)).all()
+        return [_message(r) for r in rows]
 
     def message(self, message_id: int) -> Optional[TicketMessage]:
-        with connect(self.path) as conn:
-            row = conn.execute("SELECT * FROM ticket_messages WHERE id = ?", (message_id,)).fetchone()
-        return TicketMessage(**dict(row)) if row else None
+        with self.db.reading() as conn:
+            row = conn.execute(select(ticket_messages).where(ticket_messages.c.id == message_id)).first()
+        return _message(row) if row else None
 
     def set_delivery(self, message_id: int, delivery: str) -> TicketMessage:
         """SENT once Rasa has the reply; NOT_CONFIRMED when that could not be established."""
-        with connect(self.path) as conn:
-            conn.execute("UPDATE ticket_messages SET delivery = ? WHERE id = ? AND kind = 'reply'",
-                         (delivery, message_id))
+        with self.db.writing() as conn:
+            conn.execute(update(ticket_messages).where(ticket_messages.c.id == message_id,
+                                                       ticket_messages.c.kind == "reply")
+                         .values(delivery=delivery))
         return self.message(message_id)
 
     def start_retry(self, message_id: int) -> Optional[TicketMessage]:
         """Moves a reply that is not confirmed (or stale in SENDING: the server stopped mid-send) back to
         SENDING, for one caller only; None when it is sent or being sent."""
-        with connect(self.path) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            taken = conn.execute(
-                "UPDATE ticket_messages SET delivery = ?, delivery_at = ? WHERE id = ? AND kind = 'reply' "
-                "AND (delivery = ? OR (delivery = ? AND delivery_at < ?))",
-                (SENDING, _now(), message_id, NOT_CONFIRMED, SENDING, _ago(STALE_SENDING_SECONDS))).rowcount == 1
+        with self.db.writing() as conn:
+            taken = conn.execute(update(ticket_messages).where(
+                ticket_messages.c.id == message_id, ticket_messages.c.kind == "reply",
+                or_(ticket_messages.c.delivery == NOT_CONFIRMED,
+                    (ticket_messages.c.delivery == SENDING)
+                    & (ticket_messages.c.delivery_at < _ago(STALE_SENDING_SECONDS))))
+                .values(delivery=SENDING, delivery_at=_now())).rowcount == 1
         return self.message(message_id) if taken else None

@@ -1,70 +1,61 @@
-"""The embedded order store: one SQLite table, each order kept as its orders/v1 document."""
+"""The embedded order store: each order kept as its orders/v1 document in Porter's own database (SQLite by
+default, bot/storage)."""
 from __future__ import annotations
 
 import json
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Iterable, List, Optional
 
-from bot.db import connect
+from sqlalchemy import select
+
 from bot.identifiers import normalize_order_number
-from bot.paths import shop_db_path
 from bot.shop.models import Address, Order
 from bot.shop.orders_format import order_from_document, order_to_document
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders (
-    order_key TEXT PRIMARY KEY,
-    order_number TEXT NOT NULL,
-    tracking_number TEXT,
-    document TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_tracking ON orders (tracking_number);
-"""
+from bot.storage import Where, database
+from bot.storage.schema import orders as orders_table
 
 
 class SQLiteOrderStore:
-    def __init__(self, path: Optional[Path] = None):
-        self.path = Path(path) if path else shop_db_path()
-        with connect(self.path) as conn:
-            conn.executescript(SCHEMA)
+    def __init__(self, where: Where = None):
+        self.db = database(where)
 
     def upsert_many(self, orders: Iterable[Order]) -> int:
-        """Insert or overwrite orders in one transaction: all of them land, or none."""
+        """Insert or overwrite orders in one transaction: all of them land, or none. Of two orders with the same
+        number (#1001 and 1001), the later one is kept."""
         now = datetime.now(timezone.utc).isoformat()
-        rows = [
-            (normalize_order_number(o.order_number), o.order_number,
-             o.shipment.tracking_number.upper() if o.shipment and o.shipment.tracking_number else None,
-             json.dumps(order_to_document(o), ensure_ascii=False, sort_keys=True), now)
-            for o in orders
-        ]
-        with connect(self.path) as conn:
-            conn.executemany(
-                "INSERT INTO orders (order_key, order_number, tracking_number, document, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(order_key) DO UPDATE SET "
-                "order_number=excluded.order_number, tracking_number=excluded.tracking_number, "
-                "document=excluded.document, updated_at=excluded.updated_at",
-                rows,
-            )
+        rows = {}
+        for o in orders:
+            tracking = o.shipment.tracking_number if o.shipment else None
+            rows[normalize_order_number(o.order_number)] = {
+                "order_key": normalize_order_number(o.order_number), "order_number": o.order_number,
+                "tracking_number": tracking.upper() if tracking else None, "updated_at": now,
+                "document": json.dumps(order_to_document(o), ensure_ascii=False, sort_keys=True)}
+        if rows:
+            insert = self.db.insert(orders_table)
+            overwrite = {name: insert.excluded[name] for name in ("order_number", "tracking_number", "document",
+                                                                  "updated_at")}
+            upsert = insert.on_conflict_do_update(index_elements=[orders_table.c.order_key], set_=overwrite)
+            with self.db.writing() as conn:
+                conn.execute(upsert, list(rows.values()))
         return len(rows)
 
-    def _one(self, where: str, value: str) -> Optional[Order]:
-        with connect(self.path) as conn:
-            row = conn.execute(f"SELECT document FROM orders WHERE {where} = ?", (value,)).fetchone()
-        return order_from_document(json.loads(row["document"])) if row else None
+    def _one(self, column, value: str) -> Optional[Order]:
+        with self.db.reading() as conn:
+            document = conn.execute(select(orders_table.c.document).where(column == value)).scalar()
+        return order_from_document(json.loads(document)) if document else None
 
     def get(self, order_number: str) -> Optional[Order]:
-        return self._one("order_key", normalize_order_number(order_number))
+        return self._one(orders_table.c.order_key, normalize_order_number(order_number))
 
     def find_by_tracking_number(self, tracking_number: str) -> Optional[Order]:
-        return self._one("tracking_number", tracking_number.strip().upper())
+        return self._one(orders_table.c.tracking_number, tracking_number.strip().upper())
 
     def all(self) -> List[Order]:
-        with connect(self.path) as conn:
-            rows = conn.execute("SELECT document FROM orders ORDER BY order_key").fetchall()
-        return [order_from_document(json.loads(r["document"])) for r in rows]
+        with self.db.reading() as conn:
+            documents = conn.execute(select(orders_table.c.document)
+                                     .order_by(orders_table.c.order_key)).scalars().all()
+        return [order_from_document(json.loads(d)) for d in documents]
 
     def update_shipping_address(self, order_number: str, address: Address) -> Order:
         order = self.get(order_number)

@@ -37,7 +37,8 @@ from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
 from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
                                   TicketStore)
-from bot.paths import PROJECT_ROOT, shop_db_path, var_dir
+from bot.paths import PROJECT_ROOT, var_dir
+from bot.storage.location import database_url
 from bot.web.app import render
 from bot.web.sign_in_throttle import ADDRESS, SignInThrottle
 
@@ -193,19 +194,19 @@ async def _close_rasa(app, _loop) -> None:
         await app.ctx.desk_rasa.close()
 
 
-_stores: Dict[Tuple[str, Path], Any] = {}
+_stores: Dict[Tuple[str, str], Any] = {}
 
 
 def _agents() -> AgentStore:
-    """One store per database file (PORTER_SHOP_DB), made once: the desk asks on every request."""
-    key = ("agents", shop_db_path())
+    """One store per database (bot/storage), made once: the desk asks on every request."""
+    key = ("agents", database_url())
     if key not in _stores:
         _stores[key] = AgentStore(key[1])
     return _stores[key]
 
 
 def _tickets() -> TicketStore:
-    key = ("tickets", shop_db_path())
+    key = ("tickets", database_url())
     if key not in _stores:
         _stores[key] = TicketStore(key[1])
     return _stores[key]
@@ -546,7 +547,7 @@ async def api_ticket(request: Request, ticket_id: int):
     position = store.position(ticket.id) if ticket.status == WAITING else None
     from bot.cases import CaseBook, agent_view   # the order's cases: what was done and where its money stands
 
-    order_cases = CaseBook(shop_db_path()).list(order_number=ticket.order_number) if ticket.order_number else []
+    order_cases = CaseBook().list(order_number=ticket.order_number) if ticket.order_number else []
     return response.json({
         "ticket": _summary(ticket, position),
         "cases": [agent_view(case) for case in order_cases],

@@ -63,10 +63,10 @@ class RunningPorter:
             self.process.wait(timeout=30)
 
 
-def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None
-                 ) -> RunningPorter:
-    if not MODEL.exists():
-        raise RuntimeError(f"no trained model at {MODEL}: run `make train` (make test does it for you)")
+def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None,
+                 model: Path = MODEL) -> RunningPorter:
+    if not model.exists():
+        raise RuntimeError(f"no trained model at {model}: run `make train` (make test does it for you)")
     env = dict(os.environ, PORTER_VAR_DIR=str(var), PORTER_SHOP_DB=str(var / "shop.db"), RASA_AUTH_TOKEN=TOKEN,
                RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), PORTER_WEB_PORT=str(free_port()),
                RASA_TELEMETRY_ENABLED="false", PORTER_TRACKER_DB=str(var / "tracker.db"), PORTER_DEMO="1",
@@ -81,7 +81,7 @@ def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[D
                    capture_output=True)
     log_path = var / "serve.log"
     log = open(log_path, "wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(MODEL)], cwd=PROJECT_ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(model)], cwd=PROJECT_ROOT,
                                env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

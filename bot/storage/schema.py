@@ -1,0 +1,179 @@
+"""Every table Porter writes, in one place: the shape the migrations (bot/storage/migrations) build.
+
+Times are ISO 8601 text or epoch seconds as the stores have always kept them, and documents are JSON text,
+so the same rows read the same on SQLite and PostgreSQL. A change here needs a new migration;
+tests/test_storage.py fails until the migrations build exactly this.
+"""
+from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
+                        UniqueConstraint, func, text)
+
+metadata = MetaData(naming_convention={"pk": "%(table_name)s_pkey", "uq": "%(table_name)s_%(column_0_name)s_key",
+                                       "fk": "%(table_name)s_%(column_0_name)s_fkey"})
+
+
+def _only_where(condition: str) -> dict:
+    """A partial index's condition, for both dialects."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
+
+# --- the embedded order store (bot/shop/sqlite_store.py): each order as its orders/v1 document ---------------
+orders = Table(
+    "orders", metadata,
+    Column("order_key", Text, primary_key=True),
+    Column("order_number", Text, nullable=False),
+    Column("tracking_number", Text),
+    Column("document", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Index("orders_tracking", "tracking_number"),
+)
+
+# --- cases (bot/cases.py): one per key, and one refund or reshipment per order whatever the key -------------
+cases = Table(
+    "cases", metadata,
+    Column("reference", Text, primary_key=True),
+    Column("order_number", Text),
+    Column("type", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("amount", Float),
+    Column("currency", Text),
+    Column("conversation_id", Text),
+    Column("created_at", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("details", Text, nullable=False, server_default="{}"),
+    UniqueConstraint("idempotency_key"),
+    Index("cases_order", "order_number"),
+    Index("cases_one_payout_per_order", "order_number", unique=True,
+          **_only_where("type IN ('refund', 'reshipment')")),
+)
+
+# --- agents and their desk sessions (bot/handoff/agents.py) ---------------------------------------------------
+agents = Table(
+    "agents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("agents_name_folded", func.lower(agents.c.name), unique=True)   # a name is taken once whatever its case
+
+agent_sessions = Table(
+    "agent_sessions", metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False),
+    Column("csrf_token", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    Index("agent_sessions_expiry", "expires_at"),
+)
+
+# --- handoff tickets and what agents write on them (bot/handoff/tickets.py) -----------------------------------
+tickets = Table(
+    "tickets", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Text, nullable=False),
+    Column("channel", Text),
+    Column("language", Text),
+    Column("order_number", Text),
+    Column("problem", Text),
+    Column("situation", Text),
+    Column("offered", Text, nullable=False, server_default="[]"),
+    Column("reason", Text, nullable=False),
+    Column("case_reference", Text),
+    Column("status", Text, nullable=False),
+    Column("agent", Text),
+    Column("created_at", Text, nullable=False),
+    Column("claimed_at", Text),
+    Column("closed_at", Text),
+    Column("transcript", Text, nullable=False, server_default="[]"),
+    Column("verified_order", Text),
+    Index("tickets_status", "status", "created_at"),
+    Index("tickets_one_open", "conversation_id", unique=True, **_only_where("status IN ('waiting', 'claimed')")),
+    Index("tickets_verified_order", "verified_order", "status"),
+    sqlite_autoincrement=True,
+)
+
+ticket_messages = Table(
+    "ticket_messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("delivery", Text),
+    Column("delivery_at", Text),
+    Index("ticket_messages_ticket", "ticket_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# --- repeat contacts (bot/handoff/contacts.py): one row per conversation session and order -------------------
+order_contacts = Table(
+    "order_contacts", metadata,
+    Column("order_number", Text, nullable=False),
+    Column("contact", Text, nullable=False),
+    Column("conversation_id", Text, nullable=False),
+    Column("day", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    PrimaryKeyConstraint("order_number", "contact"),
+    Index("order_contacts_order", "order_number", "day"),
+)
+
+# --- what the action server recorded itself (bot/authorization/) --------------------------------------------
+offers = Table(
+    "offers", metadata,
+    Column("conversation_id", Text, nullable=False),
+    Column("order_number", Text, nullable=False),
+    Column("problem", Text, nullable=False),
+    Column("situation", Text, nullable=False),
+    Column("next_step", Text, nullable=False),
+    Column("fixes", Text, nullable=False),
+    Column("offered_at", Float, nullable=False),
+    Index("offers_latest", "conversation_id", "order_number", "offered_at"),
+)
+
+verifications = Table(
+    "verifications", metadata,
+    Column("conversation_id", Text, nullable=False),
+    Column("order_number", Text, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("verified_at", Float, nullable=False),
+    PrimaryKeyConstraint("conversation_id", "order_number", "verified_at"),
+    Index("verifications_latest", "conversation_id", "order_number", "verified_at"),
+)
+
+# --- the channels (bot/channels/): the durable inbox, WhatsApp's window and the undelivered replies ---------
+inbox = Table(
+    "inbox", metadata,
+    Column("channel", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("conversation", Text, nullable=False),
+    Column("payload", Text),
+    Column("received_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("claimed_by", Text),
+    Column("claimed_until", Float, nullable=False, server_default="0"),
+    Column("handled_at", Float),
+    Column("outcome", Text),
+    PrimaryKeyConstraint("channel", "message_id"),
+    Index("inbox_unhandled", "channel", "handled_at", "claimed_until"),
+    Index("inbox_handled_at", "handled_at"),
+)
+
+whatsapp_last_inbound = Table(
+    "whatsapp_last_inbound", metadata,
+    Column("wa_id", Text, primary_key=True),
+    Column("last_inbound_at", Float, nullable=False),
+)
+
+undelivered_messages = Table(
+    "undelivered_messages", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("channel", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
