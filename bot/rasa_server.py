@@ -65,6 +65,24 @@ def prepare_logging() -> None:
     LOGGING_CONFIG_DEFAULTS["formatters"]["generic"].update(format=logs.FORMAT, datefmt=logs.DATE_FORMAT)
 
 
+def keep_tracker_store_failures() -> None:
+    """A tracker store that says it keeps its own failures (bot/tracker_store.py) is used as it is, not inside
+    Rasa's ``FailSafeTrackerStore``: that wrapper answers a database outage with an empty conversation held in
+    this process's memory, so the shopper is answered as a stranger and the turn never reaches the database.
+    The one place Rasa 3.6.21 wraps a store is ``Agent._create_tracker_store``; other stores keep the wrapper."""
+    from rasa.core.agent import Agent
+
+    wrap = Agent._create_tracker_store
+
+    def create(store, domain):
+        if getattr(store, "keeps_its_own_failures", False):
+            store.domain = domain
+            return store
+        return wrap(store, domain)
+
+    Agent._create_tracker_store = staticmethod(create)
+
+
 def run(rasa_args: List[str]) -> int:
     """`rasa run` with ``rasa_args`` and the API token from RASA_AUTH_TOKEN."""
     if any(arg in _TOKEN_OPTIONS or arg.startswith("--auth-token=") for arg in rasa_args):
@@ -77,6 +95,7 @@ def run(rasa_args: List[str]) -> int:
               "(`python -m bot serve` makes one)", file=sys.stderr)
         return 2
     prepare_logging()
+    keep_tracker_store_failures()
     from rasa.__main__ import main
 
     # "--auth-token=T", not "--auth-token T": a token may begin with "-", which argparse takes for an option

@@ -128,3 +128,18 @@ async def admit(app: Any, conversation_id: str, text: Any, metadata: Dict[str, A
     logger.info("a %d-character message was not passed to Rasa (limit %d)", len(cleaned), max_message_chars())
     await output.send_text_message(conversation_id, too_long_notice(language, len(cleaned)))
     return None
+
+
+async def hand_to_rasa(on_new_message: Any, message: Any, metadata: Dict[str, Any]) -> bool:
+    """Hands ``message`` to Rasa. When its turn fails (the conversations' database away longer than Rasa waits
+    for it, a crash), the shopper is asked, in the language they wrote in, to send it again: never silence.
+    The conversation is not read for its language here, since reading it may be what failed."""
+    try:
+        await on_new_message(message)
+        return True
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the shopper hears about it
+        logger.error("a message could not be handled (%s); the shopper was asked to send it again",
+                     type(exc).__name__, exc_info=logger.isEnabledFor(logging.DEBUG))
+        language = guess_language(message.text or "", None, hint_in(metadata))
+        await message.output_channel.send_text_message(message.sender_id, notices.say(notices.TRY_AGAIN, language))
+        return False

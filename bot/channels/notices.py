@@ -1,5 +1,6 @@
-"""What a channel says itself, in the shopper's language, when a message never reaches Rasa: too long, or
-sent faster than Porter reads. (Rasa's own replies live in the domain; these are answered before it.)"""
+"""What a channel says itself, in the shopper's language, when a message never reaches Rasa (too long, sent
+faster than Porter reads) or Rasa could not finish its turn. (Rasa's own replies live in the domain; these are
+answered around it.)"""
 from __future__ import annotations
 
 from typing import Dict, Optional
@@ -29,6 +30,18 @@ SLOW_DOWN = {
           "senden Sie sie noch einmal.",
     "ru": "Вы отправляете сообщения быстрее, чем я успеваю их читать. Подождите несколько секунд и отправьте ещё раз.",
     "pt": "Você está enviando mensagens mais rápido do que consigo ler. Aguarde alguns segundos e envie de novo.",
+}
+
+TRY_AGAIN = {
+    "en": "Sorry, I couldn't take in your last message just now. Please send it again in a minute.",
+    "zh": "抱歉，我刚才没能接收到您的上一条消息。请过一分钟再发一次。",
+    "es": "Lo siento, no he podido recibir tu último mensaje en este momento. Vuelve a enviarlo dentro de un minuto.",
+    "fr": "Désolé, je n'ai pas pu prendre en compte votre dernier message. Renvoyez-le dans une minute, s'il vous "
+          "plaît.",
+    "de": "Entschuldigung, Ihre letzte Nachricht ist gerade nicht bei mir angekommen. Bitte senden Sie sie in "
+          "einer Minute noch einmal.",
+    "ru": "Извините, я не смог принять ваше последнее сообщение. Пожалуйста, отправьте его ещё раз через минуту.",
+    "pt": "Desculpe, não consegui receber sua última mensagem agora. Por favor, envie de novo daqui a um minuto.",
 }
 
 

@@ -6,8 +6,9 @@ limit one script fills the agents' queue. The anonymous channels (the REST chann
 check here before Rasa sees a message. Settings (environment; 0 switches a limit off):
 ``PORTER_RATE_CONVERSATION_PER_MINUTE`` (20), ``PORTER_RATE_CLIENT_PER_MINUTE`` (60),
 ``PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR`` (30, per client address). The client address comes from
-bot.client_address (``X-Forwarded-For`` only from trusted proxies). Several Rasa processes each keep their own
-buckets, so a client gets at most that many times the limit.
+bot.client_address (``X-Forwarded-For`` only from trusted proxies). With ``PORTER_REDIS_URL`` set the buckets
+are kept in Redis (bot/channels/rate_limit_redis.py), so every Rasa replica and web server counts against the
+same ones; without it each process keeps its own.
 """
 from __future__ import annotations
 
@@ -80,9 +81,17 @@ class RateLimits:
 
     @classmethod
     def from_env(cls) -> "RateLimits":
-        return cls(_setting("PORTER_RATE_CONVERSATION_PER_MINUTE", 20),
-                   _setting("PORTER_RATE_CLIENT_PER_MINUTE", 60),
-                   _setting("PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR", 30))
+        from bot.shared_redis import redis_url
+
+        settings = (_setting("PORTER_RATE_CONVERSATION_PER_MINUTE", 20),
+                    _setting("PORTER_RATE_CLIENT_PER_MINUTE", 60),
+                    _setting("PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR", 30))
+        url = redis_url()
+        if url:
+            from bot.channels.rate_limit_redis import SharedRateLimits
+
+            return SharedRateLimits(url, *settings)
+        return cls(*settings)
 
     def _is_new(self, conversation: str) -> bool:
         with self._lock:
@@ -92,6 +101,10 @@ class RateLimits:
             while len(self._known) > self.max_keys:
                 self._known.popitem(last=False)
             return new
+
+    def _forget(self, conversation: str) -> None:
+        with self._lock:
+            self._known.pop(conversation, None)
 
     def new_conversation(self, client: str) -> Optional[Refusal]:
         """A client starting a conversation (a widget session): None when it may."""
@@ -106,8 +119,7 @@ class RateLimits:
         if self._is_new(conversation):
             refusal = self.new_conversation(client)
             if refusal:
-                with self._lock:
-                    self._known.pop(conversation, None)
+                self._forget(conversation)
                 return refusal
         wait = self.conversations.take(conversation)
         return Refusal("conversation", wait) if wait is not None else None

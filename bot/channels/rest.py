@@ -111,11 +111,9 @@ class RestInput(RasaRestInput):
             collector = CollectingOutputChannel()
             text = await inbound.admit(request.app, conversation, body["message"], body["metadata"], collector)
             if text is not None:
-                try:
-                    await on_new_message(UserMessage(text, collector, conversation, input_channel=CHANNEL,
-                                                     metadata=body["metadata"]))
-                except Exception:  # noqa: BLE001 - as Rasa's own channel: answer with what was said so far
-                    logger.exception("rest: a message could not be handled")
+                await inbound.hand_to_rasa(on_new_message, UserMessage(
+                    text, collector, conversation, input_channel=CHANNEL, metadata=body["metadata"]),
+                    body["metadata"])
             return response.json(collector.messages)
 
         return webhook

@@ -8,7 +8,8 @@ a new conversation. Messages are taken only from a socket that joined a conversa
 whatever ``session_id`` the message itself claims. Metadata must be an object; text is cleaned and capped
 (bot/channels/inbound.py); new conversations, clients and conversations are rate limited
 (bot/channels/rate_limit.py), with a polite notice in the shopper's language. The wire protocol is unchanged,
-so the rasa-webchat widget works as it is.
+so the rasa-webchat widget works as it is. With several Rasa replicas (``PORTER_REDIS_URL``), the rooms are
+shared through Redis, so a reply pushed through any replica reaches the socket (bot/channels/widget_rooms.py).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels import inbound, notices, widget_sessions
+from bot.channels import inbound, notices, widget_rooms, widget_sessions
 from bot.channels.rate_limit import RateLimits
 from bot.client_address import client_address
 
@@ -64,13 +65,15 @@ class WidgetInput(SocketIOInput):
             table.popitem(last=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_PACKET_BYTES)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_PACKET_BYTES,
+                          **widget_rooms.server_options())
         socket_blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio  # get_output_channel() pushes agents' replies through it
 
         @socket_blueprint.listener("after_server_start")
         async def keep_app(app: Any, _loop: Any) -> None:
             self._app = app  # its agent's tracker store tells a conversation's language
+            await widget_rooms.start_sharing(sio)
 
         @socket_blueprint.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -132,7 +135,7 @@ class WidgetInput(SocketIOInput):
             text = await inbound.admit(self._app, conversation, data.get("message"), metadata,
                                        output)
             if text is not None:
-                await on_new_message(UserMessage(text, output, conversation, input_channel=self.name(),
-                                                 metadata=metadata))
+                await inbound.hand_to_rasa(on_new_message, UserMessage(
+                    text, output, conversation, input_channel=self.name(), metadata=metadata), metadata)
 
         return socket_blueprint

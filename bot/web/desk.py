@@ -40,7 +40,8 @@ from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, 
 from bot.paths import PROJECT_ROOT, var_dir
 from bot.storage.location import database_url
 from bot.web.app import render
-from bot.web.sign_in_throttle import ADDRESS, SignInThrottle
+from bot.web import sign_in_throttle
+from bot.web.sign_in_throttle import ADDRESS
 
 logger = logging.getLogger(__name__)
 
@@ -323,10 +324,11 @@ def _set_cookie(resp, token: str, config: DeskConfig, max_age: int) -> None:
         cookie["secure"] = True
 
 
-def _throttle(app) -> SignInThrottle:
-    """One per application, in memory (bot/web/sign_in_throttle.py); a test may put its own, with its clock."""
+def _throttle(app):
+    """One per application, in memory or in Redis (bot/web/sign_in_throttle.py); a test may put its own, with
+    its clock."""
     if not hasattr(app.ctx, "sign_in_throttle"):
-        app.ctx.sign_in_throttle = SignInThrottle()
+        app.ctx.sign_in_throttle = sign_in_throttle.from_env()
     return app.ctx.sign_in_throttle
 
 

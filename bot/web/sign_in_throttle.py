@@ -17,6 +17,9 @@ while): a burst of parallel tries cannot slip past the count. A success takes it
 Memory is bounded: at most ``max_keys`` records of failures and as many remembered sign-ins, the least
 recently touched forgotten first; a record also lapses after an hour without a failure. Times come from
 ``clock`` (seconds, monotonic), so tests can move time instead of waiting.
+
+This is one process's memory. With ``PORTER_REDIS_URL`` set, ``from_env`` gives the same throttle kept in Redis
+(bot/web/sign_in_throttle_redis.py), shared by every web server.
 """
 from __future__ import annotations
 
@@ -127,3 +130,15 @@ class SignInThrottle:
         self._signed_in.move_to_end((client, account))
         while len(self._signed_in) > self.max_keys:
             self._signed_in.popitem(last=False)
+
+
+def from_env():
+    """The throttle shared through Redis when ``PORTER_REDIS_URL`` is set, else this process's own."""
+    from bot.shared_redis import redis_url
+
+    url = redis_url()
+    if url:
+        from bot.web.sign_in_throttle_redis import SharedSignInThrottle
+
+        return SharedSignInThrottle(url)
+    return SignInThrottle()

@@ -1,0 +1,91 @@
+"""Rasa's SQL tracker store, made to live through a database restart (endpoints.cluster.yml).
+
+Three things Rasa's ``SQLTrackerStore`` does not do, and a shop on PostgreSQL needs:
+- pooled connections are checked before use (``pool_pre_ping``): after PostgreSQL restarted, every connection
+  the pool held is dead, and without the check each replica's next turns fail even though the server is back;
+- a database that is away for a moment (a restart, a fail-over) is waited for, up to
+  ``PORTER_TRACKER_WAIT_SECONDS`` (default 20), so the shopper sees a short delay instead of an error;
+- when it stays away, the turn fails loudly (``TrackerStoreUnavailable``). Rasa's agent wraps every tracker
+  store in a ``FailSafeTrackerStore`` that would instead carry on with an empty conversation kept in one
+  process's memory, answering the shopper as a stranger and forking the conversation; ``python -m bot rasa``
+  leaves stores marked ``keeps_its_own_failures`` unwrapped (bot/rasa_server.py), and Porter's channels
+  answer a failed turn with an apology and ask to send the message again (bot/channels/notices.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Awaitable, Callable, Optional, TypeVar
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WAIT_SECONDS = 20.0
+FIRST_PAUSE, LONGEST_PAUSE = 0.25, 2.0   # seconds between attempts while the database is away
+
+Result = TypeVar("Result")
+
+
+class TrackerStoreUnavailable(RuntimeError):
+    """The conversations' database could not be reached within the wait: the turn is not handled."""
+
+
+def wait_seconds() -> float:
+    raw = (os.environ.get("PORTER_TRACKER_WAIT_SECONDS") or "").strip()
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_WAIT_SECONDS
+    except ValueError:
+        raise ValueError(f"PORTER_TRACKER_WAIT_SECONDS={raw!r} must be a number of seconds") from None
+
+
+def _database_away(exc: Exception) -> bool:
+    """A lost or refused connection, as opposed to a mistake in a query (which waiting does not mend)."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+class WaitingSQLTrackerStore(SQLTrackerStore):
+    keeps_its_own_failures = True   # bot/rasa_server.py: not wrapped in Rasa's in-memory fallback
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.wait = wait_seconds()
+        super().__init__(*args, **kwargs)
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **create_engine_kwargs(url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+    async def _patiently(self, what: str, attempt: Callable[[], Awaitable[Result]]) -> Result:
+        deadline, pause = time.monotonic() + self.wait, FIRST_PAUSE
+        while True:
+            try:
+                return await attempt()
+            except (OperationalError, DBAPIError) as exc:
+                if not _database_away(exc):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    logger.error("tracker store: the database is unreachable; %s given up after %.0f s (%s)",
+                                 what, self.wait, type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+                    raise TrackerStoreUnavailable(f"the conversations' database is unreachable ({what})") from None
+                logger.warning("tracker store: the database is unreachable; %s tried again in %.2f s", what, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LONGEST_PAUSE)
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        return await self._patiently("reading a conversation", lambda: super(WaitingSQLTrackerStore, self)
+                                     .retrieve(sender_id))
+
+    async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        return await self._patiently("reading a conversation", lambda: super(WaitingSQLTrackerStore, self)
+                                     .retrieve_full_tracker(sender_id))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self._patiently("saving a conversation", lambda: super(WaitingSQLTrackerStore, self).save(tracker))
+
+    async def keys(self):
+        return await self._patiently("listing conversations", lambda: super(WaitingSQLTrackerStore, self).keys())
