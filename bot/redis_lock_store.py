@@ -6,7 +6,8 @@ tracker that misses the other's turn. Rasa's ``RedisLockStore`` keeps the ticket
 it by reading it, changing it in Python and writing it back: two replicas issuing a ticket at the same moment
 both read an empty queue, both take ticket 0 and both go ahead (a burst of one shopper's messages on two
 replicas lost half of them). Here every change of the queue is one Redis transaction (WATCH/MULTI/EXEC,
-retried when another process changed the queue in between); the ticket algorithm itself stays Rasa's.
+retried when another process changed the queue in between), and a waiter whose ticket lapsed queues again
+instead of waiting for ever (``lock``).
 
 Rasa's store takes host, port, db and password separately; here they come from the URL (``rediss://`` for
 TLS), so one Secret holds Redis's address for everything (endpoints.cluster.yml:
@@ -14,9 +15,12 @@ TLS), so one Secret holds Redis's address for everything (endpoints.cluster.yml:
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from typing import Callable, Optional, Tuple, TypeVar
+import time
+from contextlib import asynccontextmanager
+from typing import AsyncGenerator, Callable, Optional, Tuple, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
@@ -25,6 +29,7 @@ from redis.connection import SSLConnection, parse_url
 
 logger = logging.getLogger(__name__)
 
+MAX_WAIT_LIFETIMES = 3   # a turn waits at most this many ticket lifetimes for the ones ahead of it
 Result = TypeVar("Result")
 # What a change does to the queue it was given (None when there is none): its result and the queue to keep
 # (None deletes it).
@@ -56,6 +61,32 @@ class RedisUrlLockStore(RedisLockStore):
             return result
 
         return self.red.transaction(attempt, key, value_from_callable=True)
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's ticket lock, with one flaw mended: a ticket also lapses while it waits. When the ticket ahead
+        belonged to a replica that died, it lapses a moment before ours, and Rasa's waiter, looking once a
+        second, could find both gone and wait for ever for a turn the queue no longer knows. Here a waiter
+        whose ticket lapsed takes a new one, and gives up with a LockError (the shopper is asked to send the
+        message again) after ``MAX_WAIT_LIFETIMES`` lifetimes."""
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        deadline = time.monotonic() + MAX_WAIT_LIFETIMES * lock_lifetime
+        try:
+            while True:
+                current = self.get_lock(conversation_id)
+                if current is not None and not current.is_locked(ticket):
+                    break
+                if current is None or current._ticket_for_ticket_number(ticket) is None:
+                    ticket = self.issue_ticket(conversation_id, lock_lifetime)   # ours lapsed: queue again
+                    continue
+                if time.monotonic() > deadline:
+                    raise LockError(f"waited {MAX_WAIT_LIFETIMES * lock_lifetime:.0f} s for a conversation's turn")
+                await asyncio.sleep(wait_time_in_seconds)
+                self.update_lock(conversation_id)
+            yield current
+        finally:
+            self.cleanup(conversation_id, ticket)
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         def issue(lock: Optional[TicketLock]):

@@ -30,6 +30,10 @@ DEFAULT_WAIT_SECONDS = 20.0
 FIRST_PAUSE, LONGEST_PAUSE = 0.25, 2.0   # seconds between attempts while the database is away
 
 Result = TypeVar("Result")
+# libpq's: give up connecting after 5 s, and find a connection whose server vanished (a frozen or partitioned
+# host sends no refusal) within about 10 s instead of the system's two hours of TCP keepalive.
+DEAD_SERVER_SETTINGS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                        "keepalives_count": 3, "tcp_user_timeout": 10000}
 
 
 class TrackerStoreUnavailable(RuntimeError):
@@ -57,7 +61,10 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         url = self.engine.url
         self.engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **create_engine_kwargs(url))
+        options = create_engine_kwargs(url)
+        if url.get_backend_name() == "postgresql":   # a server that stops answering is noticed, not waited on
+            options["connect_args"] = {**DEAD_SERVER_SETTINGS, **options.get("connect_args", {})}
+        self.engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **options)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     async def _patiently(self, what: str, attempt: Callable[[], Awaitable[Result]]) -> Result:

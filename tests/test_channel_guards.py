@@ -84,3 +84,26 @@ def test_forwarded_addresses_count_only_from_trusted_proxies():
     assert client_address("127.0.0.1", "198.51.100.1, 203.0.113.9, 10.1.2.3", proxies) == "203.0.113.9"
     assert client_address("198.51.100.7", "203.0.113.9", proxies) == "198.51.100.7"   # not a proxy: ignored
     assert client_address("127.0.0.1", "not-an-address", proxies) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("text, language", [("my parcel never arrived", "en"),
+                                            ("hola, mi paquete todavía no ha llegado", "es"),
+                                            ("我的包裹还没到", "zh")])
+def test_a_turn_that_fails_is_answered_with_a_request_to_send_it_again_in_the_shoppers_language(text, language):
+    """The conversations' database away longer than Rasa waits (bot/tracker_store.py): the REST and widget
+    channels must not leave the shopper with silence."""
+    import asyncio
+
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    from bot.channels import inbound, notices
+    from bot.tracker_store import TrackerStoreUnavailable
+
+    async def failing_turn(_message):
+        raise TrackerStoreUnavailable("the conversations' database is unreachable (reading a conversation)")
+
+    output = CollectingOutputChannel()
+    handled = asyncio.run(inbound.hand_to_rasa(failing_turn, UserMessage(text, output, "rest:abc"), {}))
+    assert not handled
+    assert [message["text"] for message in output.messages] == [notices.TRY_AGAIN[language]]
+    assert [message["recipient_id"] for message in output.messages] == ["rest:abc"]

@@ -156,6 +156,27 @@ def test_replicas_asking_for_a_conversations_lock_at_once_take_turns(url):
     assert not redis.Redis.from_url(url).keys("lock:*")   # the queue is gone once the last turn ended
 
 
+
+def test_a_turn_behind_a_dead_replicas_ticket_is_served_once_that_ticket_lapses(url):
+    """A replica killed in the middle of a turn never hands its ticket back. The shopper's message sent again on
+    another replica waits behind it; when the dead ticket lapses a moment before the waiting one, Rasa's own
+    waiter found both gone and waited for ever."""
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.redis_lock_store import RedisUrlLockStore
+
+    dead = _another_process(lambda: RedisUrlLockStore(EndpointConfig(url=url)))
+    dead.issue_ticket("rest:killed", 1.0)   # its replica died holding it: no cleanup will come
+    alive = _another_process(lambda: RedisUrlLockStore(EndpointConfig(url=url)))
+
+    async def send_again():
+        async with alive.lock("rest:killed", lock_lifetime=1.0, wait_time_in_seconds=1.5):
+            return "served"
+
+    assert asyncio.run(asyncio.wait_for(send_again(), timeout=15)) == "served"
+    assert not redis.Redis.from_url(url).keys("lock:*")
+
+
 def test_widget_rooms_publish_json(url):
     from socketio import AsyncServer
 

@@ -9,6 +9,7 @@ else is refused with a 4xx by the channel.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -67,7 +68,7 @@ def too_long_notice(language: Optional[str], length: int) -> str:
 
 def guess_language(text: str, known: Optional[str] = None, hint: Optional[str] = None) -> str:
     """The language to answer a message Rasa will not read in: the conversation's, else the channel's hint
-    (widget locale, Telegram language_code), else what the script says, else English."""
+    (widget locale, Telegram language_code), else what the text is written in, else English."""
     for candidate in (known, hint):
         code = str(candidate or "")[:2].lower()
         if code in notices.TOO_LONG:
@@ -77,7 +78,19 @@ def guess_language(text: str, known: Optional[str] = None, hint: Optional[str] =
         return "zh"
     if _CYRILLIC.search(sample):
         return "ru"
+    found = _identifier().detect(sample)
+    if found.language in notices.TOO_LONG and found.supported and found.words >= 2:
+        return found.language
     return "en"
+
+
+@functools.lru_cache(maxsize=1)
+def _identifier():
+    """Porter's language identification (bot/nlu/language_id.py), made once, on the first notice that needs it."""
+    from bot.languages import supported_languages
+    from bot.nlu.language_id import LanguageIdentifier
+
+    return LanguageIdentifier(supported_languages())
 
 
 def checked_metadata(metadata: Any) -> Dict[str, Any]:
