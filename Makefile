@@ -18,7 +18,7 @@ WEB_DIR := bot/web
 WIDGET := $(WEB_DIR)/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-web browser run shell train test validate test-stories pytest import-demo lock clean eval fuzz
+.PHONY: install install-web browser engines run run-cluster bench-cluster shell train test validate test-stories pytest import-demo lock clean eval fuzz
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
@@ -43,6 +43,23 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
+# `make run-cluster` and the cluster tests run Debian's Redis, HAProxy and PostgreSQL (bot/cluster/).
+ENGINES := /usr/bin/redis-server /usr/sbin/haproxy
+INITDB := $(firstword $(shell command -v initdb 2>/dev/null) $(wildcard /usr/lib/postgresql/*/bin/initdb) \
+	/usr/lib/postgresql/15/bin/initdb)
+
+$(ENGINES):
+	@test "$$(id -u)" = 0 || { echo "error: $@ is missing; install it with: sudo apt-get install -y redis-server haproxy"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server haproxy || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server haproxy; }
+
+$(INITDB):
+	@test "$$(id -u)" = 0 || { echo "error: PostgreSQL is missing; install it with: sudo apt-get install -y postgresql"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; }
+
+engines: $(ENGINES) $(INITDB)
+
 install: $(VENV)/.installed $(WIDGET)
 
 lock: ## re-pin requirements.lock from requirements.in in a throwaway venv
@@ -65,13 +82,22 @@ train: $(MODEL)
 run: import-demo $(MODEL) $(WIDGET)
 	PORTER_DEMO=1 PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL)
 
+# PostgreSQL, Redis, 2 Rasa and 2 action servers behind HAProxy, the web server and the refund worker; the
+# ports of `make run` (README, "Running on PostgreSQL and Redis"). The demo shop is imported into PostgreSQL.
+run-cluster: install $(MODEL) $(WIDGET) engines
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot cluster --model $(MODEL) --demo
+
+# Messages per second and p50/p95 latency, 20 concurrent REST conversations: embedded default, 1 and 2 replicas.
+bench-cluster: install $(MODEL) engines
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python benchmarks/cluster_bench.py $(BENCH_ARGS)
+
 shell: import-demo $(MODEL)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL) --shell
 
 validate: install
 	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data
 
-pytest: $(MODEL) $(WIDGET) $(CHROMIUM)
+pytest: $(MODEL) $(WIDGET) $(CHROMIUM) engines
 	$(BIN)/python -m pytest -q tests
 
 # Test stories are predicted, never run against the action server; endpoints.yml still names its token.

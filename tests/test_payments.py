@@ -245,6 +245,28 @@ def test_the_embedded_store_leaves_the_refund_to_the_shop_and_the_worker_never_t
     assert CaseBook().get(case.reference) == case
 
 
+def _catches_sigterm(pid: int) -> bool:
+    caught = next(line for line in open(f"/proc/{pid}/status") if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_the_worker_stops_when_told_to_terminate(actions_env):
+    """Kubernetes and the cluster stop processes with SIGTERM; as PID 1 a worker without a handler would ignore
+    it and be killed after the grace period, maybe in the middle of paying."""
+    worker = subprocess.Popen([sys.executable, "-m", "bot", "payments", "retry"], cwd=PROJECT_ROOT,
+                              env=dict(os.environ, PORTER_PAYMENT_POLL="60"), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _catches_sigterm(worker.pid):   # started: its handler is in place
+            assert worker.poll() is None and time.monotonic() < deadline, worker.stdout.read()
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=20) == 0
+    finally:
+        worker.kill()
+
+
 @pytest.fixture
 def web(var):
     """`python -m bot web` on this test's var/ (Rasa is not running: the desk says so and shows the rest)."""
