@@ -18,7 +18,7 @@ WEB_DIR := bot/web
 WIDGET := $(WEB_DIR)/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-web browser engines run run-cluster bench-cluster shell train test validate test-stories pytest import-demo lock clean eval fuzz
+.PHONY: install install-web browser engines run run-cluster bench bench-cluster shell train test validate test-stories pytest import-demo lock clean eval fuzz
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
@@ -86,6 +86,11 @@ run: import-demo $(MODEL) $(WIDGET)
 # ports of `make run` (README, "Running on PostgreSQL and Redis"). The demo shop is imported into PostgreSQL.
 run-cluster: install $(MODEL) $(WIDGET) engines
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot cluster --model $(MODEL) --demo
+
+# Porter beside a bare `rasa init` bot (trained once under var/bench): p50/p95, messages/s, CPU and memory for one
+# shopper and for 20 at once (BENCH_ARGS=--hour: Porter's memory over an hour of traffic). A benchmark, not a test.
+bench: install $(MODEL)
+	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m benchmarks.speed $(BENCH_ARGS)
 
 # Messages per second and p50/p95 latency, 20 concurrent REST conversations: embedded default, 1 and 2 replicas.
 bench-cluster: install $(MODEL) engines
