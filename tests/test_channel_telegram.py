@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support.porter_server import (TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, TOKEN, channel_env,
-                                         start_porter)
+                                         saved_user_events, start_porter)
 
 API = f"/telegram/bot{TELEGRAM_BOT_TOKEN}"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -113,8 +113,9 @@ def tracker(porter, chat: int) -> dict:
     return answer.json()
 
 
-def user_events(porter, chat: int) -> list[dict]:
-    return [e for e in tracker(porter, chat)["events"] if e["event"] == "user"]
+def user_events(porter, chat: int, count: int) -> list[dict]:
+    """The shopper's messages Rasa saved, once there are ``count`` (tests/support/porter_server.py)."""
+    return saved_user_events(porter, f"telegram:{chat}", count)
 
 
 def test_a_text_message_is_answered_in_the_same_chat(porter, remote_api):
@@ -123,7 +124,7 @@ def test_a_text_message_is_answered_in_the_same_chat(porter, remote_api):
     assert replies, "Porter sent nothing back"
     assert all(r["chat_id"] == str(chat) for r in replies)
     assert "I'm Porter" in texts(replies)
-    [event] = user_events(porter, chat)   # filed under the chat's Telegram conversation
+    [event] = user_events(porter, chat, 1)   # filed under the chat's Telegram conversation
     assert (event["text"], event["input_channel"]) == ("hi", "telegram")
 
 
@@ -133,7 +134,7 @@ def test_no_other_channel_can_write_into_a_telegram_chat(porter, remote_api):
     rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": str(chat), "message": "hello"},
                          timeout=60)
     assert "I'm Porter" in rest.json()[0]["text"]
-    assert [e["text"] for e in user_events(porter, chat)] == ["hi"]
+    assert [e["text"] for e in user_events(porter, chat, 1)] == ["hi"]
     since = time.time()
     pushed = requests.post(f"{porter.base}/conversations/rest:{chat}/execute",
                            params={"token": TOKEN, "output_channel": "telegram"},
@@ -147,9 +148,9 @@ def test_a_message_over_the_limit_gets_a_notice_in_its_language_and_never_reache
     chat = new_chat()
     notice = texts(say(porter, remote_api, text_update(chat, "mon colis n'est jamais arrivé " * 200, "fr")))
     assert "Désolé, votre message est trop long" in notice and "4 000" in notice
-    assert user_events(porter, chat) == []
+    assert user_events(porter, chat, 0) == []
     assert "Bonjour" in texts(say(porter, remote_api, text_update(chat, "bon\u0000jour\u0007", "fr")))
-    assert [e["text"] for e in user_events(porter, chat)] == ["bonjour"]
+    assert [e["text"] for e in user_events(porter, chat, 1)] == ["bonjour"]
 
 
 def test_choices_arrive_as_an_inline_keyboard(porter, remote_api):
@@ -205,7 +206,7 @@ def test_a_repeated_update_is_answered_once(porter, remote_api):
     assert (first.json(), again.json()) == ({"status": "ok"}, {"status": "duplicate"})
     time.sleep(1)
     assert len(sent(remote_api, chat, since)) == 1
-    assert [e["text"] for e in user_events(porter, chat)] == ["hi"]
+    assert [e["text"] for e in user_events(porter, chat, 1)] == ["hi"]
 
 
 @pytest.mark.parametrize("body", [
@@ -266,13 +267,13 @@ def test_a_photo_arrives_as_its_caption_with_the_largest_image_attached(porter, 
     chat = new_chat()
     replies = say(porter, remote_api, message_update(chat, photo=photo, caption="my parcel never arrived"))
     assert "order number" in texts(replies)
-    [event] = user_events(porter, chat)
+    [event] = user_events(porter, chat, 1)
     assert event["text"] == "my parcel never arrived"
     assert event["metadata"]["attachments"] == [{"type": "image", "channel": "telegram", "id": "large-id"}]
 
     without_caption = new_chat()
     post(porter, message_update(without_caption, photo=photo))
-    [event] = user_events(porter, without_caption)
+    [event] = user_events(porter, without_caption, 1)
     assert event["text"] == "[image]" and event["metadata"]["attachments"][0]["id"] == "large-id"
 
 

@@ -27,7 +27,8 @@ from bot.channels.whatsapp_sender import GraphApi, WhatsAppOutput
 from bot.channels.whatsapp_window import ConversationWindow, UndeliveredMessages
 from bot.paths import PROJECT_ROOT
 from tests.support.porter_server import (IDENTITY_SECRET, TOKEN, WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET,
-                                         WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_VERIFY_TOKEN, free_port, start_porter)
+                                         WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_VERIFY_TOKEN, free_port, saved_user_events,
+                                         start_porter)
 
 WEBHOOK = "/webhooks/whatsapp/webhook"
 SENDS = f"/graph/{WHATSAPP_PHONE_NUMBER_ID}/messages"
@@ -125,11 +126,9 @@ def conversation(wa_id: str) -> str:
     return f"whatsapp:{wa_id}"
 
 
-def user_events(porter, wa_id: str) -> list[dict]:
-    tracker = requests.get(f"{porter.base}/conversations/{conversation(wa_id)}/tracker", params={"token": TOKEN},
-                           timeout=30)
-    tracker.raise_for_status()
-    return [e for e in tracker.json()["events"] if e["event"] == "user"]
+def user_events(porter, wa_id: str, count: int) -> list[dict]:
+    """The shopper's messages Rasa saved, once there are ``count`` (tests/support/porter_server.py)."""
+    return saved_user_events(porter, conversation(wa_id), count)
 
 
 # --- the live channel ------------------------------------------------------------------------------------
@@ -160,7 +159,7 @@ def test_a_signed_text_message_is_answered_on_whatsapp(porter, remote_api):
     assert request.method == "POST" and request.headers["authorization"] == f"Bearer {WHATSAPP_ACCESS_TOKEN}"
     # the bot saw the message in the number's WhatsApp conversation, the number vouched for by our signature
     # for that conversation only
-    [event] = user_events(porter, wa_id)
+    [event] = user_events(porter, wa_id, 1)
     assert event["text"] == "hi" and event["input_channel"] == "whatsapp"
     assert identity.trusted(event["metadata"], conversation(wa_id), secret=IDENTITY_SECRET) == {"phone": "+" + wa_id}
     assert identity.trusted(event["metadata"], wa_id, secret=IDENTITY_SECRET) == {}
@@ -180,7 +179,7 @@ def test_unsigned_or_wrongly_signed_notifications_are_refused_and_not_read(porte
     say(porter, wa_id, "hi")  # the only message Porter may answer
     found = wait_for(remote_api, wa_id, since, saying("Porter"))
     assert len(found) == 1 and not any("order number" in words(m) for m in found)
-    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi"]
+    assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
 
 
 def test_a_resent_message_is_answered_once(porter, remote_api):
@@ -192,7 +191,7 @@ def test_a_resent_message_is_answered_once(porter, remote_api):
     say(porter, wa_id, "thanks")
     found = wait_for(remote_api, wa_id, since, saying("welcome"))
     assert len([m for m in found if "Porter" in words(m)]) == 1
-    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi", "thanks"]
+    assert [e["text"] for e in user_events(porter, wa_id, 2)] == ["hi", "thanks"]
 
 
 def test_delivery_receipts_and_messages_for_another_number_get_no_reply(porter, remote_api):
@@ -208,7 +207,7 @@ def test_delivery_receipts_and_messages_for_another_number_get_no_reply(porter, 
     say(porter, wa_id, "hi")
     found = wait_for(remote_api, wa_id, since, saying("Porter"))
     assert len(found) == 1
-    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi"]
+    assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
 
 
 def test_malformed_notifications_get_400_and_the_server_keeps_answering(porter, remote_api):
@@ -235,7 +234,7 @@ def test_malformed_notifications_get_400_and_the_server_keeps_answering(porter, 
     say(porter, wa_id, "hi")
     found = wait_for(remote_api, wa_id, since, saying("Porter"))
     assert len(found) == 1  # the valid message inside a refused notification was not read either
-    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi"]
+    assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
     assert requests.get(porter.base + WEBHOOK, timeout=30, params={
         "hub.mode": "subscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN, "hub.challenge": "7"}).text == "7"
 
@@ -297,7 +296,7 @@ def test_a_photo_reaches_the_bot_as_its_caption_with_the_media_id(porter, remote
                     caption="my parcel arrived damaged")
     assert post(porter, notification(photo)).status_code == 200
     wait_for(remote_api, wa_id, since, saying("order number"))  # a damaged item: Porter looks up the order
-    [event] = user_events(porter, wa_id)
+    [event] = user_events(porter, wa_id, 1)
     assert event["text"] == "my parcel arrived damaged"
     assert event["metadata"]["attachments"] == [
         {"type": "image", "channel": "whatsapp", "id": "MEDIA-778899", "mime_type": "image/jpeg"}]
@@ -307,13 +306,13 @@ def test_a_photo_reaches_the_bot_as_its_caption_with_the_media_id(porter, remote
     row = message(wa_id, "interactive", type="list_reply", list_reply={"id": "/human_handoff", "title": "Yes"})
     assert post(porter, notification(row)).status_code == 200
     wait_for(remote_api, wa_id, since, saying("reference"))
-    assert user_events(porter, wa_id)[-1]["text"] == "/human_handoff"
+    assert user_events(porter, wa_id, 2)[-1]["text"] == "/human_handoff"
 
     # a photo without a caption, in a conversation of its own (the one above is now with a person, paused)
     other, since = "447700900017", time.time()
     assert post(porter, notification(message(other, "image", id="MEDIA-2", mime_type="image/png"))).status_code == 200
     wait_for(remote_api, other, since, lambda found: len(found) >= 1)
-    assert user_events(porter, other)[-1]["text"] == "[image]"
+    assert user_events(porter, other, 1)[-1]["text"] == "[image]"
 
 
 def test_a_photo_of_a_damaged_item_is_kept_on_the_replacement_case(porter, remote_api):
@@ -351,7 +350,7 @@ def test_a_voice_note_gets_a_short_notice_in_the_shoppers_language(porter, remot
     assert post(porter, notification(voice)).status_code == 200
     [notice] = wait_for(remote_api, wa_id, since, saying("only read text messages and photos"))
     assert notice["type"] == "text"
-    assert user_events(porter, wa_id) == []  # the bot never saw it
+    assert user_events(porter, wa_id, 0) == []  # the bot never saw it
 
     chinese, since = "8613800000009", time.time()
     say(porter, chinese, "你好")
@@ -381,7 +380,7 @@ def test_no_other_channel_can_write_into_a_whatsapp_conversation_or_to_the_numbe
     # a REST caller naming the shopper's digits as its sender gets a conversation of its own...
     rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": wa_id, "message": "hi"}, timeout=60)
     assert "Porter" in rest.json()[0]["text"]
-    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi"]
+    assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
     # ...and even a reply pushed from it through the WhatsApp output never reaches the number
     since = time.time()
     pushed = requests.post(f"{porter.base}/conversations/rest:{wa_id}/execute",
@@ -401,12 +400,12 @@ def test_a_message_over_the_limit_gets_a_notice_in_its_language_and_never_reache
     say(porter, wa_id, "посылка " * 700)   # 6,300 characters of Russian
     [notice] = wait_for(remote_api, wa_id, since, saying("слишком длинное"))
     assert notice["type"] == "text" and "4 000" in notice["text"]["body"]
-    assert user_events(porter, wa_id) == []
+    assert user_events(porter, wa_id, 0) == []
     # control characters are cleaned from what Rasa reads
     since = time.time()
     say(porter, wa_id, "h\u0000i\u0007")
     wait_for(remote_api, wa_id, since, saying("Porter"))
-    assert [e["text"] for e in user_events(porter, wa_id)] == ["hi"]
+    assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
 
 
 def test_without_settings_rasa_starts_and_the_webhook_answers_503(tmp_path):

@@ -152,3 +152,24 @@ def connections_to(port: int) -> int:
             if fields[3] == established and int(fields[2].rsplit(":", 1)[1], 16) == port:
                 count += 1
     return count
+
+
+def saved_user_events(running: RunningPorter, conversation: str, count: int, wait: float = 15.0) -> List[dict]:
+    """The shopper messages Rasa has saved in ``conversation``, read from the conversations' SQLite file, once
+    there are ``count`` of them (or ``wait`` seconds passed: the assertion that follows shows what there is).
+
+    A channel's reply reaches the shopper before Rasa saves the turn, so a test that reads right after the reply
+    waits for the save. The file is read rather than Rasa's tracker API: asked for a conversation in the middle
+    of its first turn, that API starts the session and saves it, a second writer in a turn that has one."""
+    import json
+    import sqlite3
+
+    deadline = time.monotonic() + wait
+    while True:
+        with sqlite3.connect(running.env["PORTER_TRACKER_DB"], timeout=10) as database:
+            rows = database.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' "
+                                    "ORDER BY id", (conversation,)).fetchall()
+        events = [json.loads(data) for (data,) in rows]
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
