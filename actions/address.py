@@ -12,11 +12,11 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.backend_guard import guard_backend
+from actions.form_validation import DomainFileFormValidation
 from actions.order_lookup import OFF_TOPIC
 from actions.authorization import grant_address_update
 from actions.fixes import FIX_REFUSED, carry_out
@@ -39,7 +39,7 @@ def tidy(text: str) -> str:
     return ", ".join(part.strip() for part in re.split(r"[\n]+", text.strip()) if part.strip())
 
 
-class ValidateAddressForm(FormValidationAction):
+class ValidateAddressForm(DomainFileFormValidation):
     def name(self) -> Text:
         return "validate_address_form"
 

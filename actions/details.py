@@ -11,9 +11,9 @@ from typing import Any, Dict, List, Optional, Text
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.form_validation import DomainFileFormValidation
 from bot import remedies
 
 NO_PHOTO = "none"
@@ -30,7 +30,7 @@ def latest_attachment(tracker: Tracker) -> Optional[Dict[str, Any]]:
     return None
 
 
-class ValidateDetailsForm(FormValidationAction):
+class ValidateDetailsForm(DomainFileFormValidation):
     def name(self) -> Text:
         return "validate_details_form"
 

@@ -13,13 +13,13 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import services
 from actions.authorization import record_verification
 from actions.backend_guard import guard_backend
 from actions.channel_identity import trusted_identity
+from actions.form_validation import DomainFileFormValidation
 from bot import identifiers
 from bot.shop.store import verify
 
@@ -80,7 +80,7 @@ def _asks_to_stop(tracker: Tracker) -> bool:
 STOPPED = {"order_number": None, "email": None, "requested_slot": None, "form_exit": "stopped"}
 
 
-class ValidateOrderLookupForm(FormValidationAction):
+class ValidateOrderLookupForm(DomainFileFormValidation):
     def name(self) -> Text:
         return "validate_order_lookup_form"
 

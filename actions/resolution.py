@@ -14,12 +14,12 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import problem_replies, resolve_order
 from actions.backend_guard import guard_backend
 from actions.fixes import carry_out
+from actions.form_validation import DomainFileFormValidation
 from bot import remedies
 
 logger = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ def answer_instead(tracker: Tracker) -> List[problem_replies.Reply]:
     return facts.options()   # any other question about the choice: what each option means, with the amounts
 
 
-class ValidateResolutionForm(FormValidationAction):
+class ValidateResolutionForm(DomainFileFormValidation):
     def name(self) -> Text:
         return "validate_resolution_form"
 

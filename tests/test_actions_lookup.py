@@ -138,3 +138,23 @@ def test_off_topic_while_the_email_is_asked_gets_the_short_answer_too(actions_en
     tracker = make_tracker(text="tell me a joke", intent="out_of_scope", slots={"order_number": "A10024"})
     assert FORM.validate_email("tell me a joke", dispatcher, tracker, {}) == {"email": None}
     assert [m["response"] for m in dispatcher.messages] == ["utter_only_orders"]
+
+
+def test_the_form_checks_the_email_when_rasa_sends_no_domain(actions_env):
+    """endpoints.yml turns Rasa's selective domain on: calls carry no domain, and the form still knows it asks
+    for the order number, then the email (from domain.yml)."""
+    from rasa_sdk.executor import ActionExecutor
+
+    executor = ActionExecutor()
+    executor.register_action(FORM)
+    tracker = make_tracker(slots={"order_number": "A10024", "email": "James.Miller@example.com",
+                                  "requested_slot": "email", "active_loop": "order_lookup_form"},
+                           text="James.Miller@example.com")
+    state = {"sender_id": tracker.sender_id, "slots": tracker.slots, "latest_message": tracker.latest_message,
+             "events": tracker.events, "active_loop": {"name": "order_lookup_form"}, "paused": False,
+             "followup_action": None, "latest_event_time": None, "latest_action_name": "action_listen"}
+    state["slots"]["requested_slot"] = "email"
+    state["events"] = list(state["events"]) + [{"event": "slot", "name": "email", "value": "James.Miller@example.com"}]
+    answer = asyncio.run(executor.run({"next_action": FORM.name(), "sender_id": tracker.sender_id, "tracker": state}))
+    slots = {e["name"]: e["value"] for e in answer["events"] if e["event"] == "slot"}
+    assert slots.get("verified_order") == "A10024" and answer["responses"] == []
