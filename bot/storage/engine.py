@@ -47,7 +47,7 @@ def _pool_setting(name: str) -> int:
     return int(raw)
 
 
-def _write_ahead_log(dbapi_connection: sqlite3.Connection) -> None:
+def write_ahead_log(dbapi_connection: sqlite3.Connection) -> None:
     """WAL mode, so readers never wait for the writer. The file keeps it once set; setting it needs the file to
     itself and does not wait for it (processes opening a new file together), so it is retried here."""
     deadline = time.monotonic() + SQLITE_BUSY_SECONDS
@@ -71,7 +71,7 @@ def _sqlite_engine(url: str, path: Path) -> Engine:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None   # no implicit BEGIN from sqlite3: _begin below says which one
-        _write_ahead_log(dbapi_connection)
+        write_ahead_log(dbapi_connection)
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
     @event.listens_for(engine, "begin")
