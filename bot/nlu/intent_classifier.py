@@ -79,6 +79,9 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
         self.words.fit(written)
         self.classifier = LogisticRegression(C=self.config["C"], max_iter=self.config["max_iter"])
         self.classifier.fit(self._features(texts), intents)
+        # The n-grams min_df dropped (about 90,000 strings): kept by scikit-learn for inspection only, never used
+        # to transform, so they are not saved into the model or held in Rasa's memory.
+        self.tfidf.stop_words_ = self.words.stop_words_ = None
         with self._storage.write_to(self._resource) as folder:
             joblib.dump({"tfidf": self.tfidf, "words": self.words, "classifier": self.classifier},
                         folder / MODEL_FILE)
