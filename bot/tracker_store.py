@@ -14,12 +14,16 @@ What Rasa's ``SQLTrackerStore`` does not do, and a shop needs:
 - saving a turn does not count the conversation's stored events first: Rasa counts them with a query on every
   save to know which events are new (6 % of Rasa's CPU per turn, issue 13), while the store knows how many it
   read. The conversation's lock (Rasa's lock store) keeps anyone else from adding to it in between; a save
-  tried again after a lost connection, or of a tracker this store did not read, counts as Rasa does.
+  tried again after a lost connection, or of a tracker this store did not read, counts as Rasa does;
+- events are read and written as rows, not as ORM objects: Rasa's own query reading only the event column, and
+  one multi-row insert per turn (the same columns Rasa writes). SQLAlchemy's ORM bookkeeping was most of the
+  cost of reading and saving a conversation.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import os
 import time
@@ -72,6 +76,12 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
         options = create_engine_kwargs(url)
         if url.get_backend_name() == "postgresql":   # a server that stops answering is noticed, not waited on
             options["connect_args"] = {**DEAD_SERVER_SETTINGS, **options.get("connect_args", {})}
+        if url.get_backend_name() == "sqlite":
+            # Connections kept open (SQLAlchemy 1.4 opens and closes one per session on a SQLite file): closing
+            # the last one checkpoints the write-ahead log into the file and deletes it, two syncs per turn.
+            # Rasa uses its store from its event loop's thread only; the pool hands a connection to one user
+            # at a time.
+            options.update(poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False})
         # A SQLite file has no server to lose, and a ping would be one more query per turn.
         self.engine = sa.create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite", hide_parameters=True,
                                        **options)
@@ -104,6 +114,29 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
         return await self._patiently("reading a conversation", lambda: super(WaitingSQLTrackerStore, self)
                                      .retrieve_full_tracker(sender_id))
 
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool
+                        ) -> Optional[DialogueStateTracker]:
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions) \
+                .with_entities(self.SQLEvent.data).all()
+        if not rows or not self.domain:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
+
+    def _insert_new_events(self, tracker: DialogueStateTracker) -> None:
+        """The events of ``tracker`` the database does not have, in one insert, in one transaction."""
+        with self.session_scope() as session:
+            rows = []
+            for event in self._additional_events(session, tracker):
+                data = event.as_dict()
+                rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
+                             "timestamp": data.get("timestamp"), "action_name": data.get("name"),
+                             "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
+                             "data": json.dumps(data)})
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         first = True
 
@@ -112,7 +145,8 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
             if not first:  # the failed attempt may have been committed: count what the database has
                 tracker.__dict__.pop(EVENTS_STORED, None)
             first = False
-            await super(WaitingSQLTrackerStore, self).save(tracker)
+            await self.stream_events(tracker)
+            self._insert_new_events(tracker)
 
         await self._patiently("saving a conversation", attempt)
         tracker.__dict__[EVENTS_STORED] = len(tracker.events)
