@@ -65,31 +65,16 @@ def prepare_logging() -> None:
     LOGGING_CONFIG_DEFAULTS["formatters"]["generic"].update(format=logs.FORMAT, datefmt=logs.DATE_FORMAT)
 
 
-def sqlite_tracker_in_write_ahead_log(store: Any) -> None:
-    """The embedded default keeps conversations in a SQLite file through Rasa's SQL store, which commits every
-    turn in SQLite's rollback-journal mode: three syncs to disk, 2.3 ms on this machine against 0.7 ms in WAL
-    mode, just as durable. The shop's database is in WAL mode already (bot/storage/engine.py)."""
-    from sqlalchemy import event
-    from bot.storage.engine import write_ahead_log
-
-    engine = getattr(store, "engine", None)
-    if engine is not None and engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", lambda dbapi_connection, _record: write_ahead_log(dbapi_connection))
-        engine.dispose()  # a connection Rasa opened to create its table is not reused without it
-
-
 def keep_tracker_store_failures() -> None:
     """A tracker store that says it keeps its own failures (bot/tracker_store.py) is used as it is, not inside
     Rasa's ``FailSafeTrackerStore``: that wrapper answers a database outage with an empty conversation held in
     this process's memory, so the shopper is answered as a stranger and the turn never reaches the database.
-    The one place Rasa 3.6.21 wraps a store is ``Agent._create_tracker_store``; other stores keep the wrapper.
-    A SQLite store is put in WAL mode there too."""
+    The one place Rasa 3.6.21 wraps a store is ``Agent._create_tracker_store``; other stores keep the wrapper."""
     from rasa.core.agent import Agent
 
     wrap = Agent._create_tracker_store
 
     def create(store, domain):
-        sqlite_tracker_in_write_ahead_log(store)
         if getattr(store, "keeps_its_own_failures", False):
             store.domain = domain
             return store
