@@ -145,6 +145,27 @@ def language_id(backend: str, with_lexicon: bool) -> Dict[str, dict]:
     return results
 
 
+def unsupported_gate() -> Dict[str, Tuple[int, int]]:
+    """(called unsupported, messages): per watched language on tests/langid/unsupported.txt, and for the
+    supported languages' messages of tests/langid and tests/nlu, which should never be called unsupported."""
+    from bot.nlu.language_id import LanguageIdentifier, build_lexicon
+
+    identifier = LanguageIdentifier(LANGUAGES, "lingua", lexicon=build_lexicon(ROOT / "data" / "nlu", LANGUAGES))
+    texts: Dict[str, List[str]] = {}
+    for line in (ROOT / "tests" / "langid" / "unsupported.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            code, text = line.split("\t", 1)
+            texts.setdefault(code, []).append(text)
+    supported = [line for language in LANGUAGES
+                 for line in (ROOT / "tests" / "langid" / f"{language}.txt").read_text(encoding="utf-8").splitlines()
+                 if line.strip() and line != "---"]
+    supported += [text for language in LANGUAGES for kind in ("heldout", "realistic")
+                  for text, _, _ in heldout(language, kind)]
+    texts["supported"] = supported
+    return {group: (sum(identifier.detect(text).supported is False for text in group_texts), len(group_texts))
+            for group, group_texts in texts.items()}
+
+
 def threshold_table(results: Dict[str, dict]) -> List[Tuple[float, float, float]]:
     """(threshold, share of messages below it, accuracy above it) over all languages."""
     pairs = [pair for row in results.values() for pair in row["confidences"]]
@@ -157,7 +178,8 @@ def threshold_table(results: Dict[str, dict]) -> List[Tuple[float, float, float]
     return table
 
 
-def write_report(out: Path, ours: dict, default: dict, times: dict, lid: dict) -> Path:
+def write_report(out: Path, ours: dict, default: dict, times: dict, lid: dict,
+                 gate: Dict[str, Tuple[int, int]]) -> Path:
     lines = ["# Porter NLU evaluation", "",
              f"Held-out sets: tests/nlu (written separately, never trained on), {sum(r['n'] for r in ours.values())} "
              "messages. `nlu_fallback` counts as `out_of_scope`. Some short held-out messages ('bonjour', 'bye') also "
@@ -188,6 +210,12 @@ def write_report(out: Path, ours: dict, default: dict, times: dict, lid: dict) -
         overall_long = sum(r["sentence"] * r["sentence_n"] for r in rows.values()) / \
             sum(r["sentence_n"] for r in rows.values())
         lines.append(f"| {backend} | all | {overall_short:.3f} | {overall_long:.3f} | |")
+    lines += ["", "## Languages Porter does not speak (tests/langid/unsupported.txt)", "",
+              "Share of messages answered with the languages Porter speaks; `supported` is every message of "
+              "tests/langid and tests/nlu, where it should be 0.", "",
+              "| language | called unsupported | n |", "|---|---|---|"]
+    for group, (hits, n) in gate.items():
+        lines.append(f"| {group} | {hits / n:.3f} | {n} |")
     lines += ["", "## Fallback threshold (Porter, all languages)", "",
               "| threshold | messages below | accuracy above | accuracy below |", "|---|---|---|---|"]
     for threshold, share, above, below in threshold_table(ours):
@@ -249,7 +277,7 @@ def main() -> int:
         cached.write_text(json.dumps({"results": default, "seconds": times["default"]}))
     lid = {f"{backend}{' + chat lexicon' if lexicon else ''}": language_id(backend, lexicon)
            for backend in ("lingua", "langdetect") for lexicon in (True, False)}
-    report = write_report(out, ours, default, times, lid)
+    report = write_report(out, ours, default, times, lid, unsupported_gate())
     compared = [("Porter (config.yml)", times["ours"], ours, realistic, external)]
     for config in args.compare:
         name = Path(config).stem

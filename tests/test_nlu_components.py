@@ -219,3 +219,20 @@ def test_a_paraphrase_of_a_button_scores_its_fix_highest(tmp_path):
     loaded.process([message])
     candidates = message.get("fix_candidates")
     assert candidates[0]["fix"] == "person" and candidates[0]["score"] > candidates[1]["score"]
+
+
+def test_shoppers_writing_a_language_porter_does_not_speak_are_told_which_it_speaks():
+    """tests/langid/unsupported.txt (13 watched languages) is called unsupported, tests/langid's supported
+    messages never are: a shopper is neither answered in a wrong language nor refused in their own."""
+    from bot.nlu.language_id import build_lexicon
+
+    identifier = LanguageIdentifier(LANGUAGES, lexicon=build_lexicon(PROJECT_ROOT / "data" / "nlu", LANGUAGES))
+    folder = PROJECT_ROOT / "tests" / "langid"
+    watched = [line.split("\t", 1) for line in (folder / "unsupported.txt").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    told = [code for code, text in watched if identifier.detect(text).supported is False]
+    assert len(told) >= 0.9 * len(watched) and len(set(told)) == 13
+    supported = [line for language in LANGUAGES
+                 for line in (folder / f"{language}.txt").read_text(encoding="utf-8").splitlines()
+                 if line.strip() and line != "---"]
+    assert [text for text in supported if identifier.detect(text).supported is False] == []
