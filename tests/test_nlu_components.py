@@ -236,3 +236,14 @@ def test_shoppers_writing_a_language_porter_does_not_speak_are_told_which_it_spe
                  for line in (folder / f"{language}.txt").read_text(encoding="utf-8").splitlines()
                  if line.strip() and line != "---"]
     assert [text for text in supported if identifier.detect(text).supported is False] == []
+
+
+def test_every_training_example_reaches_rasa():
+    """Rasa skips, with only a warning, any line of an examples block that is not "- example" (a blank line
+    included): such a line is a sign of a broken block."""
+    import yaml
+
+    for path in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
+        for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
+            skipped = [line for line in (block.get("examples") or "").splitlines() if not line.lstrip().startswith("- ")]
+            assert skipped == [], f"{path.name}, {block.get('intent') or block.get('lookup')}: {skipped[:3]}"
