@@ -18,7 +18,7 @@ WEB_DIR := bot/web
 WIDGET := $(WEB_DIR)/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-web browser engines run run-cluster bench bench-cluster shell train test validate test-stories pytest import-demo lock clean eval fuzz
+.PHONY: install install-web browser engines run run-cluster bench bench-cluster shell train test unit lint validate test-stories pytest import-demo lock clean eval fuzz
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
@@ -110,7 +110,14 @@ test-stories: $(MODEL)
 	PORTER_ACTION_TOKEN=$${PORTER_ACTION_TOKEN:-not-used-by-test-stories} $(BIN)/rasa test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors \
 		--out $(PORTER_VAR_DIR)/results/stories
 
-test: validate pytest test-stories
+test: validate lint pytest test-stories
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+# The tests that need no trained model, browser or server (tests/support/needs.py): a minute, for every edit.
+unit: $(VENV)/.installed
+	PORTER_UNIT_TESTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 eval: install ## train ours and Rasa's default pipeline, score on held-out data, write var/eval/report.md
 	$(BIN)/python benchmarks/nlu_report.py --out $(PORTER_VAR_DIR)/eval $(EVAL_ARGS)

@@ -8,8 +8,8 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 # Answers in progress; a verified order and the language stay, so the shopper need not repeat them.
-IN_PROGRESS = ("requested_slot", "problem", "form_exit", "detail_needed", "photo", "photo_caption", "cancel_reason", "item_unused", "fix",
-               "offered_fixes", "offer", "new_address", "address_confirmed", "next_step")
+IN_PROGRESS = ("requested_slot", "problem", "form_exit", "detail_needed", "photo", "photo_caption", "cancel_reason",
+               "item_unused", "fix", "offered_fixes", "offer", "new_address", "address_confirmed", "next_step")
 
 
 def stop(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:

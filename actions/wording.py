@@ -27,8 +27,8 @@ STATUS_LABELS = {
            "AvailableForPickup": "listo para recoger", "Exception": "incidencia", "Expired": "sin novedades"},
     "fr": {"Pending": "en attente du transporteur", "InfoReceived": "étiquette créée", "InTransit": "en transit",
            "OutForDelivery": "en cours de livraison", "AttemptFail": "tentative de livraison échouée",
-           "Delivered": "livré", "AvailableForPickup": "disponible en point de retrait", "Exception": "incident signalé",
-           "Expired": "aucune nouvelle"},
+           "Delivered": "livré", "AvailableForPickup": "disponible en point de retrait",
+           "Exception": "incident signalé", "Expired": "aucune nouvelle"},
     "de": {"Pending": "wartet auf den Versanddienst", "InfoReceived": "Versandetikett erstellt",
            "InTransit": "unterwegs", "OutForDelivery": "in Zustellung", "AttemptFail": "Zustellversuch fehlgeschlagen",
            "Delivered": "zugestellt", "AvailableForPickup": "zur Abholung bereit", "Exception": "Problem gemeldet",
@@ -48,7 +48,8 @@ SUBSTATUS_LABELS = {
            "address_incorrect": "address incorrect or incomplete", "recipient_absent": "nobody at home",
            "recipient_refused": "refused at the door", "returning_to_sender": "returning to sender",
            "returned_to_sender": "returned to sender", "damaged": "damaged", "lost": "lost", "delayed": "delayed"},
-    "zh": {"customs_hold": "海关扣留", "customs_documents_required": "海关要求补充材料", "customs_duties_unpaid": "待缴进口税费",
+    "zh": {"customs_hold": "海关扣留", "customs_documents_required": "海关要求补充材料",
+           "customs_duties_unpaid": "待缴进口税费",
            "customs_released": "海关已放行", "address_incorrect": "地址错误或不完整", "recipient_absent": "收件人不在",
            "recipient_refused": "收件人拒收", "returning_to_sender": "正在退回", "returned_to_sender": "已退回发件人",
            "damaged": "破损", "lost": "丢失", "delayed": "延误"},
@@ -56,12 +57,14 @@ SUBSTATUS_LABELS = {
            "customs_duties_unpaid": "impuestos de importación pendientes", "customs_released": "liberado por aduana",
            "address_incorrect": "dirección incorrecta o incompleta", "recipient_absent": "no había nadie en casa",
            "recipient_refused": "rechazado en la entrega", "returning_to_sender": "volviendo al remitente",
-           "returned_to_sender": "devuelto al remitente", "damaged": "dañado", "lost": "perdido", "delayed": "retrasado"},
+           "returned_to_sender": "devuelto al remitente", "damaged": "dañado", "lost": "perdido",
+           "delayed": "retrasado"},
     "fr": {"customs_hold": "retenu en douane", "customs_documents_required": "la douane demande des documents",
            "customs_duties_unpaid": "droits d'importation à payer", "customs_released": "dédouané",
            "address_incorrect": "adresse incorrecte ou incomplète", "recipient_absent": "personne au domicile",
            "recipient_refused": "refusé à la livraison", "returning_to_sender": "en retour vers l'expéditeur",
-           "returned_to_sender": "retourné à l'expéditeur", "damaged": "endommagé", "lost": "perdu", "delayed": "retardé"},
+           "returned_to_sender": "retourné à l'expéditeur", "damaged": "endommagé", "lost": "perdu",
+           "delayed": "retardé"},
     "de": {"customs_hold": "vom Zoll zurückgehalten", "customs_documents_required": "Zoll braucht Unterlagen",
            "customs_duties_unpaid": "Einfuhrabgaben offen", "customs_released": "vom Zoll freigegeben",
            "address_incorrect": "Adresse falsch oder unvollständig", "recipient_absent": "niemand angetroffen",
@@ -123,7 +126,8 @@ def money(amount: float, currency: str, language: Optional[str]) -> str:
 
 
 def _label(table: dict, language: Optional[str], key: str) -> str:
-    return table.get(language or DEFAULT_LANGUAGE, table[DEFAULT_LANGUAGE]).get(key) or table[DEFAULT_LANGUAGE].get(key, key)
+    fallback = table[DEFAULT_LANGUAGE]
+    return table.get(language or DEFAULT_LANGUAGE, fallback).get(key) or fallback.get(key, key)
 
 
 def scans(events: Iterable[TrackingEvent], language: Optional[str], last: int = 3) -> str:

@@ -133,7 +133,8 @@ def language_id(backend: str, with_lexicon: bool) -> Dict[str, dict]:
     for language in LANGUAGES:
         lines = (ROOT / "tests" / "langid" / f"{language}.txt").read_text(encoding="utf-8").splitlines()
         split = lines.index("---")
-        groups = {"short": [l for l in lines[:split] if l.strip()], "sentence": [l for l in lines[split + 1:] if l.strip()]}
+        groups = {"short": [line for line in lines[:split] if line.strip()],
+                  "sentence": [line for line in lines[split + 1:] if line.strip()]}
         row = {}
         for group, texts in groups.items():
             started = time.perf_counter()

@@ -24,7 +24,7 @@ def _instant(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date-time like 2026-11-01T00:00:00Z")
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date-time like 2026-11-01T00:00:00Z") from None
     if parsed.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} needs a time zone, like 2026-11-01T00:00:00Z")
     return parsed

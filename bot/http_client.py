@@ -164,7 +164,7 @@ def _env_number(name: str, default: float, kind=float) -> float:
     try:
         value = kind(raw)
     except ValueError:
-        raise BackendConfigError(f"{name}={raw!r} must be a number")
+        raise BackendConfigError(f"{name}={raw!r} must be a number") from None
     if value <= 0:
         raise BackendConfigError(f"{name}={raw!r} must be above 0")
     return value
@@ -351,11 +351,11 @@ class JsonApi:
                 elif isinstance(exc, requests.exceptions.ConnectionError):
                     last_problem = "the connection broke"
                 else:
-                    raise BackendUnavailable(self.name, f"request failed ({type(exc).__name__})")
+                    raise BackendUnavailable(self.name, f"request failed ({type(exc).__name__})") from exc
                 last_status = None
                 if not (idempotent or never_sent):
                     raise BackendDown(self.name, f"{last_problem}; not repeated because it may have taken effect",
-                                      may_have_taken_effect=True)
+                                      may_have_taken_effect=True) from exc
                 if final:
                     break
                 self._wait(where, last_problem, last_status, self.retry.delay(attempt), attempt, attempts)
@@ -429,7 +429,7 @@ class JsonApi:
             return response.json()
         except ValueError:
             logger.warning("%s: answered HTTP %s with a body that is not JSON", self.name, response.status_code)
-            raise BackendUnavailable(self.name, "answered with malformed JSON", response.status_code)
+            raise BackendUnavailable(self.name, "answered with malformed JSON", response.status_code) from None
 
     @staticmethod
     def _error_keys(response: requests.Response) -> str:

@@ -252,7 +252,7 @@ def load_policy(path: Optional[Path] = None) -> Policy:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PolicyError(f"{path}: policy file not found")
+        raise PolicyError(f"{path}: policy file not found") from None
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML ({exc})")
+        raise PolicyError(f"{path}: not valid YAML ({exc})") from exc
     return parse_policy(data, str(path))

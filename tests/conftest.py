@@ -20,8 +20,25 @@ def pytest_configure(config):
     developer's shell points at."""
     for inherited in ("PORTER_DATABASE_URL", "PORTER_TRACKER_DATABASE_URL", "PORTER_REDIS_URL"):
         os.environ.pop(inherited, None)
-    config.addinivalue_line("markers", "cluster: Porter on PostgreSQL, Redis and HAProxy with several replicas "
-                                       "(`make run-cluster`); select with -m cluster")
+    from tests.support.needs import MARKERS
+
+    for marker, needs in MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: needs {needs}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses a fixture starting a server or a browser carries that fixture's marker; `make unit`
+    (PORTER_UNIT_TESTS=1) leaves out every test with a marker of tests/support/needs.py."""
+    from tests.support.needs import FIXTURE_MARKERS, MARKERS, UNIT_ONLY
+
+    for item in items:
+        for fixture in set(item.fixturenames).intersection(FIXTURE_MARKERS):
+            item.add_marker(FIXTURE_MARKERS[fixture])
+    if os.environ.get(UNIT_ONLY):
+        needing = [item for item in items if any(item.get_closest_marker(marker) for marker in MARKERS)]
+        if needing:
+            config.hook.pytest_deselected(items=needing)
+            items[:] = [item for item in items if item not in needing]
 
 
 @pytest.fixture

@@ -185,7 +185,8 @@ def test_a_question_inside_the_form_gets_an_answer_and_the_question_again(action
 
 
 @pytest.mark.parametrize("text, stops", [("cancel that", True), ("stop", True),
-                                         ("cancel my order A10030", False), ("cancel, it's chen.jie@example.hk", False)])
+                                         ("cancel my order A10030", False),
+                                         ("cancel, it's chen.jie@example.hk", False)])
 def test_stop_in_the_lookup_ends_the_form_but_a_cancellation_with_details_goes_on(actions_env, text, stops):
     tracker = make_tracker(text=text, intent="cancel_order", slots={"requested_slot": "email",
                                                                     "order_number": "A10030"})

@@ -84,7 +84,8 @@ def test_a_refund_is_recorded_once_with_a_carrier_claim(actions_env):
 
 
 def test_declining_records_nothing(actions_env):
-    messages, _, _ = run(ActionCarryOutFix(), slots={"verified_order": "A10023", "situation": "in_transit", "fix": "none"})
+    messages, _, _ = run(ActionCarryOutFix(),
+                         slots={"verified_order": "A10023", "situation": "in_transit", "fix": "none"})
     assert messages[0]["response"] == "utter_no_fix_chosen" and CaseBook().list() == []
 
 

@@ -432,7 +432,7 @@ def test_the_embedded_store_records_refunds_as_cases_only(demo_store):
     assert demo_store.find_refund("A10024", "PC-ACA8LG") is None
     with pytest.raises(KeyError):
         demo_store.refund("A99999", 1, "x")
-    assert callable(getattr(OrderStore, "refund"))
+    assert callable(OrderStore.refund)
 
 
 def test_an_order_with_unreadable_fields_is_unusable(shop, store):
@@ -461,7 +461,7 @@ def test_a_refund_chosen_in_chat_is_paid_back_through_shopify_once(shop, var):
     try:
         slots = {"verified_order": "#1001", "problem": "parcel_not_received", "fix": "refund"}
         offer_fixes(slots, sender="shopify-chat")
-        for attempt in range(2):  # the same button pressed twice
+        for _ in range(2):  # the same button pressed twice
             dispatcher = CollectingDispatcher()
             tracker = make_tracker(slots=slots, sender="shopify-chat")
             asyncio.run(ActionCarryOutFix().run(dispatcher, tracker, {}))

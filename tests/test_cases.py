@@ -20,7 +20,8 @@ def test_the_same_choice_twice_returns_the_first_case(var):
 
 def test_money_never_goes_out_twice_for_one_order(var):
     book = CaseBook()
-    refund, _ = book.open_case(type="refund", idempotency_key="A10024:parcel_not_received:refund", order_number="A10024")
+    refund, _ = book.open_case(type="refund", idempotency_key="A10024:parcel_not_received:refund",
+                               order_number="A10024")
     reship, created = book.open_case(type="reshipment", idempotency_key="A10024:where_is_my_order:reship",
                                      order_number="A10024")
     assert not created and reship.reference == refund.reference

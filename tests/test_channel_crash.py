@@ -30,6 +30,8 @@ from tests.test_channel_whatsapp import message as whatsapp_message
 from tests.test_channel_whatsapp import notification, sent_to, words
 from tests.test_channel_whatsapp import post as whatsapp_post
 
+pytestmark = pytest.mark.live  # starts its own Porter
+
 # A short lease, so the restarted Porter takes over the dead one's claims without waiting the default minute.
 LEASE = {"PORTER_INBOX_LEASE_SECONDS": "3"}
 HANG_GUARD = 120.0

@@ -336,6 +336,7 @@ def more_porters(tmp_path_factory):
         black_hole.close()
 
 
+@pytest.mark.live
 def test_without_a_token_porter_starts_and_the_telegram_webhook_says_why_it_is_off(more_porters):
     porter = more_porters["no_token"]
     answer = post(porter, text_update(new_chat(), "hi"))
@@ -347,6 +348,7 @@ def test_without_a_token_porter_starts_and_the_telegram_webhook_says_why_it_is_o
     assert porter.log.read_text(errors="replace").count("Telegram channel disabled: TELEGRAM_BOT_TOKEN") == 1
 
 
+@pytest.mark.live
 def test_an_unreachable_telegram_does_not_hold_up_startup(more_porters):
     porter, black_hole = more_porters["unreachable"], more_porters["black_hole"]
     # Porter did try to register its webhook, and Telegram never answered...

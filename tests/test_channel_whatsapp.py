@@ -408,6 +408,7 @@ def test_a_message_over_the_limit_gets_a_notice_in_its_language_and_never_reache
     assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
 
 
+@pytest.mark.live
 def test_without_settings_rasa_starts_and_the_webhook_answers_503(tmp_path):
     unset = {name: "" for name in ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN",
                                    "WHATSAPP_PHONE_NUMBER_ID")}

@@ -61,7 +61,8 @@ def test_turns_sent_alternately_to_the_two_replicas_keep_their_order(porter_clus
     assert _turns_whole(tracker)
     assert tracker["slots"]["verified_order"] == "A10024"
     cases = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json", "--order", "A10024"],
-                           cwd=PROJECT_ROOT, env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
+                           cwd=PROJECT_ROOT,
+                           env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
                            capture_output=True, text=True, check=True)
     refunds = [case for case in json.loads(cases.stdout) if case["type"] == "refund"]
     assert [case["conversation_id"] for case in refunds] == [f"rest:{conversation}"]
@@ -202,7 +203,8 @@ def test_sixty_four_clicks_on_refund_over_both_action_servers_make_one_refund(po
                                 clicks))
     assert all(_said(answer) for answer in answers)   # every click answered
     cases = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json", "--order", "A10029"],
-                           cwd=PROJECT_ROOT, env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
+                           cwd=PROJECT_ROOT,
+                           env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
                            capture_output=True, text=True, check=True)
     assert [case["type"] for case in json.loads(cases.stdout)].count("refund") == 1
     served = porter_cluster.log.read_text()[log_before:]

@@ -142,7 +142,8 @@ def test_customs_rows(demo_store, number, next_step, reason):
 
 
 def test_a_parcel_stuck_at_customs_goes_to_the_logistics_team(demo_store):
-    _, remedy = decide(demo_store, "A10028", problem="customs_issue", now=datetime.now(timezone.utc) + timedelta(days=2))
+    in_two_days = datetime.now(timezone.utc) + timedelta(days=2)
+    _, remedy = decide(demo_store, "A10028", problem="customs_issue", now=in_two_days)
     assert (remedy.next_step, remedy.reason) == (r.HANDOFF, "customs_stuck")
 
 

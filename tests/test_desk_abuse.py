@@ -141,6 +141,7 @@ def signed_in(answer: requests.Response) -> bool:
 
 # --- the sign-in throttle ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_thirty_wrong_sign_ins_with_random_names_from_one_address_do_not_stop_an_agent(desk):
     name, password = agent()
     answers = [desk.sign_in(random_name(), "Summer2026!").status_code for _ in range(30)]
@@ -148,6 +149,7 @@ def test_thirty_wrong_sign_ins_with_random_names_from_one_address_do_not_stop_an
     assert signed_in(desk.sign_in(name, password))
 
 
+@pytest.mark.slow
 def test_an_address_past_its_budget_is_slowed_but_an_agent_who_signed_in_there_still_gets_in(desk):
     name, password = agent()
     assert signed_in(desk.sign_in(name, password))          # the office's agent, on a normal morning
@@ -183,6 +185,7 @@ def test_an_account_under_attack_waits_longer_after_each_failure_then_lets_the_r
     assert desk.sign_in(name, "a typo after signing in").status_code == 401   # the slate is clean again
 
 
+@pytest.mark.slow
 def test_a_client_behind_a_trusted_proxy_is_told_apart_and_an_untrusted_peers_forwarded_for_is_ignored(desk):
     for _ in range(ADDRESS_FREE_FAILURES + 1):   # the failure after the free ones starts the waiting
         assert desk.sign_in(random_name(), "x", source=PROXY, forwarded_for="203.0.113.7").status_code == 401

@@ -83,6 +83,7 @@ def handed_over(porter):
 
 # --- accounts ------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_agents_are_added_and_listed_by_the_cli_with_clear_refusals(tmp_path):
     env = dict(os.environ, PORTER_VAR_DIR=str(tmp_path), PORTER_SHOP_DB=str(tmp_path / "shop.db"))
     added = agents_cli(env, "add", "maria.silva", "--password-stdin", password="correct horse battery")
@@ -359,6 +360,7 @@ def test_an_agent_reply_reaches_the_telegram_chat(porter, remote_api, agent):
 
 # --- a restart loses nothing ---------------------------------------------------------------------------------
 
+@pytest.mark.live
 def test_a_restart_in_the_middle_of_a_handoff_keeps_the_queue_the_ticket_and_its_messages(tmp_path):
     own = start_porter(tmp_path)
     try:

@@ -201,7 +201,8 @@ def test_no_reply_points_up_to_buttons_that_are_sent_again_below():
     pointing_up = [name for name, variations in domain["responses"].items()
                    for variation in variations if up.search(variation["text"])]
     assert pointing_up == []
-    below = {"en": "below", "zh": "下面", "es": "abajo", "fr": "ci-dessous", "de": "unten", "ru": "ниже", "pt": "abaixo"}
+    below = {"en": "below", "zh": "下面", "es": "abajo", "fr": "ci-dessous", "de": "unten", "ru": "ниже",
+             "pt": "abaixo"}
     for variation in domain["responses"]["utter_invalid_fix"]:
         language = next((c["value"] for c in variation.get("condition") or []), "en")
         assert below[language] in variation["text"]

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from bot.paths import PROJECT_ROOT
@@ -109,6 +110,7 @@ def test_model_parse_shows_language_and_entities_inside_chinese_text(porter):
     assert requests.post(f"{porter.base}/model/parse", json={"text": "hi"}, timeout=30).status_code == 401
 
 
+@pytest.mark.live
 def test_ctrl_c_stops_every_server(tmp_path):
     own = start_porter(tmp_path)  # its own instance: the shared one keeps serving the other live tests
     own.process.send_signal(signal.SIGINT)

@@ -245,5 +245,6 @@ def test_every_training_example_reaches_rasa():
 
     for path in sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")):
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
-            skipped = [line for line in (block.get("examples") or "").splitlines() if not line.lstrip().startswith("- ")]
+            lines = (block.get("examples") or "").splitlines()
+            skipped = [line for line in lines if not line.lstrip().startswith("- ")]
             assert skipped == [], f"{path.name}, {block.get('intent') or block.get('lookup')}: {skipped[:3]}"

@@ -45,7 +45,8 @@ def test_unknown_currency_counts_as_high_value():
 
 
 def test_policy_check_command_names_the_broken_key(tmp_path):
-    import subprocess, sys
+    import subprocess
+    import sys
 
     broken = tmp_path / "policy.yml"
     broken.write_text(yaml.safe_dump({**SHIPPED, "stall_days": 0}))

@@ -15,7 +15,6 @@ import itertools
 import json
 import socket
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -23,6 +22,8 @@ import requests
 from bot.cases import CaseBook
 from tests.support.porter_server import TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_PHONE_NUMBER_ID, start_porter
 from tests.support.widget_client import WidgetClient, texts
+
+pytestmark = pytest.mark.live  # starts its own Porter
 
 REST_TOKEN = "rest-token-for-the-security-tests"
 _addresses = (f"203.0.113.{n}" for n in itertools.count(1))
@@ -91,7 +92,7 @@ def made_up_call(action: str, sender: str, slots: dict) -> dict:
 
 def _own_addresses() -> list:
     found = set()
-    for family, _, _, _, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+    for _, _, _, _, address in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
         if not address[0].startswith("127."):
             found.add(address[0])
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:

@@ -43,7 +43,7 @@ from tests.support.porter_server import free_port
 FORK = get_context("fork")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.engines)])
 def url(request, var, monkeypatch) -> str:
     """An empty database of each engine, configured as an operator would (PORTER_DATABASE_URL)."""
     url = f"sqlite:///{var / 'porter.db'}" if request.param == "sqlite" else \

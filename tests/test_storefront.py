@@ -20,6 +20,7 @@ from bot.channels import widget_sessions
 from bot.channels.identity import trusted
 from bot.paths import PROJECT_ROOT, var_dir
 from bot.web.app import WIDGET_BUNDLE
+from tests.support import needs
 from tests.support.porter_server import IDENTITY_SECRET
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,6 +34,7 @@ expect.set_options(timeout=REPLY)  # every expect() below waits for what the sho
 
 @pytest.fixture(scope="module")
 def browser():
+    needs.starting("browser")
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (apt-get install -y chromium)")
     if not WIDGET_BUNDLE.exists():

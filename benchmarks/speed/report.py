@@ -49,7 +49,9 @@ def comparison(bare: BotFigures, porter: BotFigures, shoppers: int) -> str:
     rows: List[str] = ["| | bare `rasa init` | Porter | Porter / bare |", "|---|---|---|---|"]
 
     def row(label: str, b: Optional[float], p: Optional[float], fmt: str, unit: str, ratio: bool = True) -> None:
-        show = (lambda v: "–" if v is None else format(v, fmt) + unit)
+        def show(value: Optional[float]) -> str:
+            return "–" if value is None else format(value, fmt) + unit
+
         rows.append(f"| {label} | {show(b)} | {show(p)} | {_ratio(p, b) if ratio else ''} |")
 
     row("1 shopper: p50 per message", bare.ms(bare.single, .5), porter.ms(porter.single, .5), ".0f", " ms")

@@ -4,7 +4,8 @@ again when it dies, all of them stopped in order.
 A process that dies after the cluster came up is started again after a pause (1 s, doubling up to 30 s, back
 to 1 s once it has run a minute): a killed Rasa replica comes back by itself. A replica is taken out of the
 load balancer as soon as it is found dead and given back only once it answers: a restarting Rasa listens on
-its port for a minute before it can answer, and requests sent to it meanwhile would hang. A process that dies while the cluster is still coming up stops the start:
+its port for a minute before it can answer, and requests sent to it meanwhile would hang. A process that dies
+while the cluster is still coming up stops the start:
 that is a setting or an installation to fix, not a crash to retry. Stopping goes group by group, in the
 reverse of the start order, each group given time to finish what it is doing before the next goes.
 """

@@ -70,7 +70,8 @@ class ClusterSettings:
 
     def ports(self) -> List[Tuple[int, str]]:
         """Every port the cluster listens on, with what listens there."""
-        return [(self.rasa_port, "RASA_PORT (the load balancer)"), (self.action_port, "ACTION_PORT (the load balancer)"),
+        return [(self.rasa_port, "RASA_PORT (the load balancer)"),
+                (self.action_port, "ACTION_PORT (the load balancer)"),
                 (self.web_port, "PORTER_WEB_PORT"), (self.postgres_port, "PostgreSQL"), (self.redis_port, "Redis"),
                 *[(port, f"Rasa replica {i}") for i, port in enumerate(self.rasa_replica_ports(), 1)],
                 *[(port, f"action server {i}") for i, port in enumerate(self.action_replica_ports(), 1)]]

@@ -32,7 +32,8 @@ class IdentifierExtractor(GraphComponent, EntityExtractorMixin):
         try:
             re.compile(self.pattern)
         except re.error as exc:
-            raise InvalidConfigException(f"IdentifierExtractor: order_number_pattern is not a valid regex: {exc}")
+            raise InvalidConfigException(
+                f"IdentifierExtractor: order_number_pattern is not a valid regex: {exc}") from exc
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,

@@ -3,7 +3,8 @@
 The entity appears only when the detection is good enough to switch the conversation's language:
 a script that settles it (Han, Cyrillic, ...), a statistical detection that leads the runner-up
 language by ``min_margin`` on at least ``min_words`` words, or a single word that leads by ``one_word_margin``
-("hola", "bonjour"). "ok", an order number or an email never produce it, so they never switch the reply language. The entity's role says how the language is known (``script``, ``requested``, or none for
+("hola", "bonjour"). "ok", an order number or an email never produce it, so they never switch the reply
+language. The entity's role says how the language is known (``script``, ``requested``, or none for
 a statistical detection). The detected language is also stored on the message for the tokenizer.
 
 Training counts the words shoppers type in each language from ``lexicon_data`` (data/nlu/<language>.yml)

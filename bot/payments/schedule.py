@@ -28,7 +28,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float, least: float = 0
     try:
         value = float(raw)
     except ValueError:
-        raise ScheduleError(f"{name}={raw!r} must be a number of seconds")
+        raise ScheduleError(f"{name}={raw!r} must be a number of seconds") from None
     if value < least:
         raise ScheduleError(f"{name}={raw!r} must be at least {least:g}")
     return value

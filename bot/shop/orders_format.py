@@ -224,13 +224,13 @@ def load_order_file(path: Path) -> List[Order]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise OrderFileError([f"file: {path} does not exist"])
+        raise OrderFileError([f"file: {path} does not exist"]) from None
     except UnicodeDecodeError:
-        raise OrderFileError([f"file: {path} is not UTF-8 text"])
+        raise OrderFileError([f"file: {path} is not UTF-8 text"]) from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise OrderFileError([f"file: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"])
+        raise OrderFileError([f"file: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]) from exc
     return parse_orders(document)
 
 

@@ -291,7 +291,7 @@ class ShopifyOrderStore:
         except BackendUnavailable:
             raise
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise BackendUnavailable(BACKEND, f"answered an order Porter cannot read ({type(exc).__name__})")
+            raise BackendUnavailable(BACKEND, f"answered an order Porter cannot read ({type(exc).__name__})") from exc
 
     def get(self, order_number: str) -> Optional[Order]:
         raw = self._find_raw(order_number)

@@ -152,7 +152,8 @@ class AfterShipTracking:
         try:
             return parse_tracking(raw)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise BackendUnavailable(self.name, f"answered a tracking Porter cannot read ({type(exc).__name__})")
+            raise BackendUnavailable(self.name,
+                                     f"answered a tracking Porter cannot read ({type(exc).__name__})") from exc
 
     def _data(self, response) -> Dict[str, Any]:
         body = response.data if response else None

@@ -140,7 +140,7 @@ class SeventeenTrack:
         try:
             return parse_track_info(found)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise BackendUnavailable(self.name, f"answered tracking Porter cannot read ({type(exc).__name__})")
+            raise BackendUnavailable(self.name, f"answered tracking Porter cannot read ({type(exc).__name__})") from exc
 
     def _call(self, endpoint: str, number: str) -> Dict[str, Any]:
         # Both calls are safe to repeat: one reads, the other refuses a duplicate registration.

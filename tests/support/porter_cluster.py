@@ -27,6 +27,7 @@ import requests
 from bot.cluster import haproxy
 from bot.cluster.settings import ClusterSettings
 from bot.paths import PROJECT_ROOT
+from tests.support import needs
 from tests.support.porter_server import IDENTITY_SECRET, MODEL, TOKEN, free_port
 
 START_TIMEOUT = 600   # seconds: two Rasa replicas load the model side by side on 2 cores
@@ -36,7 +37,8 @@ TURN_TIMEOUT = 180    # seconds for one REST turn: it may wait out a killed repl
 def _free_base(replicas: int) -> int:
     """A PORTER_CLUSTER_PORT_BASE whose ports (base+1, +2, +101.., +201..) are all free."""
     for base in range(20000, 60000, 1000):
-        ports = [base + 1, base + 2, *range(base + 101, base + 101 + replicas), *range(base + 201, base + 201 + replicas)]
+        ports = [base + 1, base + 2, *range(base + 101, base + 101 + replicas),
+                 *range(base + 201, base + 201 + replicas)]
         if all(_free(port) for port in ports):
             return base
     raise RuntimeError("no free range of ports for the cluster")
@@ -160,12 +162,14 @@ class RunningCluster:
 
 def start_cluster(rasa_replicas: int = 2, action_replicas: int = 2,
                   extra_env: Optional[Dict[str, str]] = None) -> RunningCluster:
+    needs.starting("cluster")
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` (make test does it for you)")
     var = Path(tempfile.mkdtemp(prefix="porter-cluster-"))
     env = dict(os.environ, PORTER_VAR_DIR=str(var), RASA_AUTH_TOKEN=TOKEN, PORTER_IDENTITY_SECRET=IDENTITY_SECRET,
                RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), PORTER_WEB_PORT=str(free_port()),
-               PORTER_CLUSTER_PORT_BASE=str(_free_base(max(rasa_replicas, action_replicas))), RASA_TELEMETRY_ENABLED="false",
+               PORTER_CLUSTER_PORT_BASE=str(_free_base(max(rasa_replicas, action_replicas))),
+               RASA_TELEMETRY_ENABLED="false",
                PYTHONWARNINGS="ignore::DeprecationWarning",
                # the tests share one client address (this machine): limits a shop would never reach
                PORTER_RATE_CLIENT_PER_MINUTE="100000", PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",

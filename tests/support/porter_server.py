@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from bot.paths import PROJECT_ROOT
+from tests.support import needs
 
 MODEL = Path(os.environ.get("PORTER_MODEL", PROJECT_ROOT / "var" / "models" / "porter.tar.gz"))
 # It starts with "-" as a random token may (secrets.token_urlsafe): Rasa must still take it as the token.
@@ -65,6 +66,7 @@ class RunningPorter:
 
 def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None,
                  model: Path = MODEL) -> RunningPorter:
+    needs.starting("live")
     if not model.exists():
         raise RuntimeError(f"no trained model at {model}: run `make train` (make test does it for you)")
     env = dict(os.environ, PORTER_VAR_DIR=str(var), PORTER_SHOP_DB=str(var / "shop.db"), RASA_AUTH_TOKEN=TOKEN,

@@ -16,6 +16,7 @@ from typing import List, Optional
 
 import psycopg2
 
+from tests.support import needs
 from tests.support.porter_server import free_port
 
 USER = "porter"   # the cluster's superuser; the tests connect as it
@@ -68,6 +69,7 @@ def _run(command: List[str], owner: Optional[str], folder: Path) -> None:
 
 
 def start_postgres() -> PostgresServer:
+    needs.starting("engines")
     owner = "postgres" if os.geteuid() == 0 else None
     if owner:
         try:

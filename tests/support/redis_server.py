@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
+from tests.support import needs
 from tests.support.porter_server import free_port
 
 PASSWORD = "redis-password-for-tests"
@@ -45,4 +46,5 @@ class RedisServer:
 
 
 def start_redis() -> RedisServer:
+    needs.starting("engines")
     return RedisServer(free_port()).start()
