@@ -34,6 +34,7 @@ from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bot.env_seconds import seconds_setting
 from bot.storage.engine import write_ahead_log
 
 logger = logging.getLogger(__name__)
@@ -55,11 +56,7 @@ class TrackerStoreUnavailable(RuntimeError):
 
 
 def wait_seconds() -> float:
-    raw = (os.environ.get("PORTER_TRACKER_WAIT_SECONDS") or "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_WAIT_SECONDS
-    except ValueError:
-        raise ValueError(f"PORTER_TRACKER_WAIT_SECONDS={raw!r} must be a number of seconds") from None
+    return seconds_setting(os.environ, "PORTER_TRACKER_WAIT_SECONDS", DEFAULT_WAIT_SECONDS)
 
 
 def _database_away(exc: Exception) -> bool:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Mapping, Optional
 
 from bot.cases import Case, needs_payment
+from bot.env_seconds import seconds_setting
 
 
 class ScheduleError(ValueError):
@@ -22,16 +23,7 @@ class ScheduleError(ValueError):
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, least: float = 0.0) -> float:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ScheduleError(f"{name}={raw!r} must be a number of seconds") from None
-    if value < least:
-        raise ScheduleError(f"{name}={raw!r} must be at least {least:g}")
-    return value
+    return seconds_setting(env, name, default, least, error=ScheduleError)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from bot.env_seconds import seconds_setting
 from bot.storage.location import StorageError, sqlite_file
 
 SQLITE_BUSY_SECONDS = 10   # how long a SQLite writer waits for the write lock before giving up
@@ -31,11 +32,7 @@ POOL_SETTINGS = {"PORTER_DATABASE_POOL_SIZE": 5, "PORTER_DATABASE_MAX_OVERFLOW":
 
 
 def _wait_seconds() -> float:
-    raw = (os.environ.get("PORTER_DATABASE_WAIT_SECONDS") or "").strip()
-    try:
-        return max(0.0, float(raw)) if raw else DATABASE_WAIT_SECONDS
-    except ValueError:
-        raise StorageError(f"PORTER_DATABASE_WAIT_SECONDS={raw!r} must be a number of seconds") from None
+    return seconds_setting(os.environ, "PORTER_DATABASE_WAIT_SECONDS", DATABASE_WAIT_SECONDS, error=StorageError)
 
 
 def _pool_setting(name: str) -> int:
