@@ -11,7 +11,8 @@ from functools import lru_cache
 
 from bot.cases import CaseBook
 from bot.policy import Policy, load_policy
-from bot.shop.store import OrderStore, open_store
+from bot.backends import open_store
+from bot.shop.store import OrderStore
 
 logger = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ def _payments_retry(args) -> int:
     from bot.http_client import BackendConfigError
     from bot.payments.schedule import RetrySchedule, ScheduleError
     from bot.payments.worker import run
-    from bot.shop.store import open_store
+    from bot.backends import open_store
 
     try:
         schedule, store = RetrySchedule.from_env(), open_store()

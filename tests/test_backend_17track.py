@@ -15,7 +15,7 @@ from bot.http_client import BackendConfigError, BackendCredentialsError, Backend
 from bot.paths import PROJECT_ROOT
 from bot.policy import load_policy
 from bot.shop.models import SUBSTATUSES, TRACKING_TAGS
-from bot.shop.store import open_store
+from bot.backends import open_store
 from bot.tracking import open_tracking
 from bot.tracking.seventeen_track import STAGES, STATUSES, SUB_STATUSES, normalize
 from tests.test_http_client import HeaderRecorder, sequence

@@ -14,7 +14,8 @@ from bot.http_client import BackendConfigError, BackendCredentialsError, Backend
 from bot.paths import PROJECT_ROOT
 from bot.shop.models import SUBSTATUSES, TRACKING_TAGS, Address
 from bot.shop.shopify_store import EVENT_STATUSES, ShopifyOrderStore, event_from_shopify, service_of
-from bot.shop.store import OrderStore, RefundOutcomeUnknown, open_store, verify
+from bot.backends import open_store
+from bot.shop.store import OrderStore, RefundOutcomeUnknown, verify
 from tests.test_http_client import HeaderRecorder, sequence
 
 PAYLOADS = PROJECT_ROOT / "tests" / "data" / "payloads" / "shopify"

@@ -1,20 +1,16 @@
-"""The interface every order backend implements, and the choice of backend from configuration.
+"""The interface every order backend implements, and how a shopper is verified against an order.
 
-Actions talk only to this interface. ``PORTER_ORDER_BACKEND`` selects the store: ``sqlite`` (the default, the
-embedded store the orders/v1 import fills) or ``shopify`` (``bot.shop.shopify_store``). With
-``PORTER_TRACKING_BACKEND`` set (``aftership``, ``17track``), shipments take their events from that tracking
-service, whatever the store (``bot.tracking``).
+Actions talk only to this interface; ``bot.backends.open_store`` picks the implementation from configuration.
 
 Every method of a store backed by a remote system raises ``bot.http_client.BackendUnavailable`` when that
 system (or the tracking service) cannot answer; a missing or wrong setting raises
-``bot.http_client.BackendConfigError`` (a ValueError) from ``open_store()``, naming the variable. ``refund``
-raises ``RefundOutcomeUnknown`` (a BackendUnavailable) when the refund may have been made all the same: find it
-with ``find_refund`` before ever trying again (``bot.payments``).
+``bot.http_client.BackendConfigError`` (a ValueError) from ``bot.backends.open_store()``, naming the variable.
+``refund`` raises ``RefundOutcomeUnknown`` (a BackendUnavailable) when the refund may have been made all the
+same: find it with ``find_refund`` before ever trying again (``bot.payments``).
 """
 from __future__ import annotations
 
 import hmac
-import os
 from typing import Optional, Protocol
 
 from bot.http_client import BackendUnavailable
@@ -61,26 +57,3 @@ def verify(order: Optional[Order], email: Optional[str] = None, phone: Optional[
     if phone and order.phone and same_secret(normalize_phone(phone), normalize_phone(order.phone)):
         return True
     return False
-
-
-ORDER_BACKENDS = ("sqlite", "shopify")
-
-
-def open_store() -> OrderStore:
-    from bot.http_client import BackendConfigError
-    from bot.tracking import TrackedOrderStore, open_tracking
-
-    backend = (os.environ.get("PORTER_ORDER_BACKEND") or "sqlite").strip().lower()
-    if backend == "sqlite":
-        from bot.shop.sqlite_store import SQLiteOrderStore
-
-        store = SQLiteOrderStore()
-    elif backend == "shopify":
-        from bot.shop.shopify_store import ShopifyOrderStore
-
-        store = ShopifyOrderStore.from_env()
-    else:
-        raise BackendConfigError(f"PORTER_ORDER_BACKEND={backend!r} is not a known order backend "
-                                 f"(known: {', '.join(ORDER_BACKENDS)})")
-    tracking = open_tracking()
-    return TrackedOrderStore(store, tracking) if tracking else store

@@ -2,7 +2,7 @@
 
 ``none`` (the default): shipments keep the events their order store has (the orders/v1 import, Shopify's
 fulfillment events). ``aftership`` or ``17track``: every order read from the store, whatever the store,
-gets its shipment events from that service (``TrackedOrderStore``; see ``bot.shop.store.open_store``).
+gets its shipment events from that service (``TrackedOrderStore``; see ``bot.backends.open_store``).
 """
 from __future__ import annotations
 
