@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from bot.channels import widget_sessions
 from bot.channels.identity import trusted
 from bot.paths import PROJECT_ROOT, var_dir
-from bot.web.app import WIDGET_BUNDLE
+from bot.web.pages import WIDGET_BUNDLE
 from tests.support import needs
 from tests.support.porter_server import IDENTITY_SECRET
 

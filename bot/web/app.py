@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -18,12 +17,9 @@ from sanic.request import Request
 
 from bot import logs
 from bot.channels.identity import identity_secret
+from bot.web import desk, storefront
+from bot.web.pages import STATIC, TEMPLATES, WIDGET_BUNDLE, WIDGET_URL
 
-WEB_ROOT = Path(__file__).resolve().parent
-TEMPLATES = WEB_ROOT / "templates"
-STATIC = WEB_ROOT / "static"
-WIDGET_BUNDLE = WEB_ROOT / "node_modules" / "rasa-webchat" / "lib" / "index.js"
-WIDGET_URL = "/widget/webchat.js"
 DEFAULT_PORT = 8080
 
 logger = logging.getLogger(__name__)
@@ -43,8 +39,6 @@ class WebConfig:
 
 
 def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
-    from bot.web import desk, storefront
-
     app = Sanic(name, configure_logging=False)  # Sanic's lines go through Porter's logging (bot.logs)
     app.config.FALLBACK_ERROR_FORMAT = "text"
     app.ctx.porter = config
@@ -71,10 +65,6 @@ def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
     app.blueprint(storefront.blueprint)
     app.blueprint(desk.blueprint)
     return app
-
-
-def render(request: Request, template: str, **context) -> str:
-    return request.app.ctx.templates.get_template(template).render(**context)
 
 
 def run(port: int, host: str = "127.0.0.1", socket_url: Optional[str] = None) -> int:

@@ -39,7 +39,7 @@ from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, 
                                   TicketStore)
 from bot.paths import PROJECT_ROOT, var_dir
 from bot.storage.location import database_url
-from bot.web.app import render
+from bot.web.pages import render
 from bot.web import sign_in_throttle
 from bot.web.sign_in_throttle import ADDRESS
 

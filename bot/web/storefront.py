@@ -26,7 +26,7 @@ from bot.channels.identity import PAGE_TTL, signed
 from bot.channels.rate_limit import RateLimits
 from bot.client_address import of_request
 from bot.identifiers import EMAIL_RE, normalize_email
-from bot.web.app import WIDGET_URL, render
+from bot.web.pages import WIDGET_URL, render
 
 blueprint = Blueprint("storefront")
 
