@@ -19,9 +19,10 @@ from actions.backend_guard import guard_backend
 from actions.form_validation import DomainFileFormValidation
 from actions.order_lookup import OFF_TOPIC
 from actions.authorization import grant_address_update
-from actions.fixes import FIX_REFUSED, carry_out
+from actions.fixes import carry_out
 from actions.handoff import hand_over
 from bot import remedies
+from bot.handoff import reasons
 from bot.shop.models import Address
 from bot import situations as s
 
@@ -91,7 +92,7 @@ class ActionApplyAddressChange(Action):
             return events + carry_out(remedies.RESHIP, dispatcher, tracker)
         order = grant_address_update(tracker)
         if order is None:  # not verified now, never offered, or shipped since: a person looks at it
-            return events + hand_over(tracker, dispatcher, reason=FIX_REFUSED, response="utter_fix_refused")
+            return events + hand_over(tracker, dispatcher, reason=reasons.FIX_REFUSED, response="utter_fix_refused")
 
         digest = hashlib.sha256(new_address.encode()).hexdigest()[:12]
         old = order.shipping_address

@@ -11,6 +11,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import hand_over
+from bot.handoff import reasons
 from bot.http_client import BackendUnavailable
 
 logger = logging.getLogger(__name__)
@@ -30,5 +31,5 @@ def guard_backend(run: Run) -> Run:
             # The conversation is paused by the handoff, so nothing runs after the form until a person
             # hands it back.
             return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("next_step", "handoff")] + \
-                hand_over(tracker, dispatcher, "backend_down", response="utter_backend_down")
+                hand_over(tracker, dispatcher, reasons.BACKEND_DOWN, response="utter_backend_down")
     return guarded

@@ -14,10 +14,10 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import hand_over
+from bot.handoff import reasons
 from bot.languages import native_list, supported_languages
 
 FALLBACK_INTENT = "nlu_fallback"
-NOT_UNDERSTOOD = "not_understood"  # the handoff reason on cases and tickets
 MISSES_BEFORE_A_PERSON = 2         # the playbook: "the assistant failed to understand twice"
 RUN_BREAKERS = ("pause", "resume", "restart", "session_started")
 
@@ -67,6 +67,6 @@ class ActionHandleFallback(Action):
             return []
         if misunderstood_in_a_row(tracker) >= MISSES_BEFORE_A_PERSON:
             return [ActiveLoop(None), SlotSet("requested_slot", None)] + \
-                hand_over(tracker, dispatcher, NOT_UNDERSTOOD, response="utter_misunderstood_handoff")
+                hand_over(tracker, dispatcher, reasons.NOT_UNDERSTOOD, response="utter_misunderstood_handoff")
         dispatcher.utter_message(response="utter_rephrase")
         return []

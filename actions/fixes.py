@@ -21,12 +21,12 @@ from actions.authorization import grant_fix
 from actions.handoff import hand_over
 from bot import remedies
 from bot.cases import FAILED, ON_RETURN, PAID, Case, may_confirm, needs_payment
+from bot.handoff import reasons
 from bot.payments.settle import settle
 from bot.shop.models import Order
 
 logger = logging.getLogger(__name__)
 
-FIX_REFUSED = "fix_refused"  # the handoff reason when a chosen fix cannot be granted now
 
 
 @dataclass
@@ -252,7 +252,7 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
         return events
     grant = grant_fix(tracker, fix)
     if grant is None:
-        return events + hand_over(tracker, dispatcher, reason=FIX_REFUSED, response="utter_fix_refused")
+        return events + hand_over(tracker, dispatcher, reason=reasons.FIX_REFUSED, response="utter_fix_refused")
 
     order, problem, situation = grant.order, grant.offer.problem, grant.situation
     ctx = Context(order, tracker, dispatcher, wording.language_of(tracker), problem, situation,

@@ -17,12 +17,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import authorization, services, wording
 from bot.cases import Case
-from bot.handoff import hours
+from bot.handoff import hours, reasons
 from bot.handoff.tickets import Ticket, TicketStore
 
 TRANSCRIPT_LIMIT = 200  # messages kept on the ticket; the full history stays in the tracker store
-# Reasons recorded on cases and tickets for the triggers of this module's callers (others pass their own).
-SHOPPER_ASKED, UPSET = "shopper_asked", "upset"
 PROBLEM_INTENTS = ("where_is_my_order", "parcel_not_received", "delivery_failed", "change_address", "cancel_order",
                    "request_refund", "refund_status", "return_item", "damaged_item", "wrong_item", "quality_issue",
                    "customs_issue")
@@ -149,5 +147,6 @@ class ActionRequestHandoff(Action):
             if not tracker.get_slot("problem"):
                 problem = _problem_from_ranking(tracker)
                 slots = {"problem": problem} if problem else None
-            return leave_forms + hand_over(tracker, dispatcher, UPSET, response="utter_upset_handoff", slots=slots)
-        return leave_forms + hand_over(tracker, dispatcher, SHOPPER_ASKED)
+            return leave_forms + hand_over(tracker, dispatcher, reasons.UPSET, response="utter_upset_handoff",
+                                           slots=slots)
+        return leave_forms + hand_over(tracker, dispatcher, reasons.SHOPPER_ASKED)

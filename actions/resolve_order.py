@@ -23,6 +23,7 @@ from actions.handoff import hand_over
 from bot import cases, remedies
 from bot import situations as s
 from bot.handoff.contacts import ContactLog
+from bot.handoff import reasons
 from bot.shop.models import Order
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
                      "customs_documents_required": "utter_situation_customs_documents"}
 
 
-REPEAT_CONTACT = "repeat_contact"  # the handoff reason on cases and tickets
 # On a repeat contact Porter still says where the parcel is (or where the refund is) before a person takes
 # over; for these problems its replies offer choices or ask for a photo, which is now the person's to do.
 CHOICES_FOR_A_PERSON = remedies.ITEM_PROBLEMS + ("cancel_order", "return_item")
@@ -198,7 +198,7 @@ class ActionResolveOrder(Action):
         order_number = verified_order(tracker)
         if not order_number:
             return [SlotSet("next_step", "handoff"), SlotSet("email", None), SlotSet("verification_failures", 0)] \
-                + hand_over(tracker, dispatcher, "verification_failed", response="utter_verification_handoff")
+                + hand_over(tracker, dispatcher, reasons.VERIFICATION_FAILED, response="utter_verification_handoff")
 
         order = services.store().get(order_number)
         policy = services.policy()
@@ -230,7 +230,7 @@ class ActionResolveOrder(Action):
         if repeated:
             # The shopper keeps coming back about this order: a person takes it from here.
             return [SlotSet(name, value) for name, value in decided.items()] + [SlotSet("next_step", "handoff")] \
-                + hand_over(tracker, dispatcher, REPEAT_CONTACT, response="utter_repeat_contact_handoff",
+                + hand_over(tracker, dispatcher, reasons.REPEAT_CONTACT, response="utter_repeat_contact_handoff",
                             slots=decided, order_number=order.order_number)
         events = [SlotSet("problem", problem), SlotSet("situation", situation.kind),
                   SlotSet("offered_fixes", list(remedy.fixes)), SlotSet("fix", None), SlotSet("new_address", None),
@@ -257,7 +257,7 @@ class ActionResolveOrder(Action):
             details={"substatus": last.substatus if last else None, "days_held": situation.days_since_last_scan,
                      "carrier": order.shipment.carrier if order.shipment else None})
         if remedy.next_step == remedies.HANDOFF:
-            return hand_over(tracker, dispatcher, "customs_stuck", response="utter_customs_handoff",
+            return hand_over(tracker, dispatcher, reasons.CUSTOMS_STUCK, response="utter_customs_handoff",
                              slots={"problem": "customs_issue", "situation": situation.kind, "offered_fixes": []},
                              days=situation.days_since_last_scan or 0)
         dispatcher.utter_message(response="utter_customs_case_opened", case_reference=case.reference)

@@ -30,6 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.client_address import of_request
+from bot.handoff import reasons
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
                 timeout=settings.deadline)
         except asyncio.TimeoutError:
             logger.error("action %s ran out of its %.0f s; handing over to a person", name, settings.deadline)
-            return await _fallback(loop, call, "backend_down", "utter_backend_down")
+            return await _fallback(loop, call, reasons.BACKEND_DOWN, "utter_backend_down")
         except ActionExecutionRejection as exc:  # a form rejected the message: Rasa tries other policies
             logger.debug("action %s rejected the message", name)
             return response.json({"error": exc.message, "action_name": exc.action_name}, status=400)
@@ -163,7 +164,7 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
             return response.json({"error": exc.message, "action_name": exc.action_name}, status=404)
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the shopper in silence
             logger.error("action %s failed: %s", name, type(exc).__name__, exc_info=True)
-            return await _fallback(loop, call, "action_failed", "utter_something_went_wrong")
+            return await _fallback(loop, call, reasons.ACTION_FAILED, "utter_something_went_wrong")
         return response.json(result)
 
     async def _fallback(loop, call: Dict[str, Any], reason: str, response_name: str) -> HTTPResponse:

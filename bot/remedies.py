@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
 from bot import situations as s
+from bot.handoff import reasons
 from bot.policy import Policy
 from bot.shop.models import Order
 
@@ -136,7 +137,7 @@ def for_return(order: Order, situation: s.Situation, policy: Policy, answers: Ma
 
 def for_customs(order: Order, situation: s.Situation, policy: Policy) -> Remedy:
     if (situation.days_since_last_scan or 0) >= policy.customs_handoff_days:
-        return Remedy(HANDOFF, (), "customs_stuck")
+        return Remedy(HANDOFF, (), reasons.CUSTOMS_STUCK)
     return Remedy(CHOOSE_FIX, (PERSON, NONE), "customs")
 
 

@@ -35,6 +35,7 @@ from sanic.request import Request
 
 from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
+from bot.handoff import reasons
 from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
                                   TicketStore)
 from bot.paths import PROJECT_ROOT, var_dir
@@ -74,12 +75,7 @@ FIXES = {"refund": "Full refund", "reship": "Send a new one free", "notify": "Al
          "discount": "Discount", "person": "A person", "none": "Nothing", "replace": "Replacement item",
          "partial_refund": "Partial refund, keep the item", "cancel": "Cancel and refund",
          "refuse": "Refuse the parcel, refund on return", "return": "Return for a refund"}
-REASONS = {"shopper_asked": "The shopper asked for a person", "upset": "Strong anger in the wording",
-           "not_understood": "Porter did not understand twice", "verification_failed": "Three wrong emails",
-           "repeat_contact": "Same order raised on several days", "customs_stuck": "Held at customs too long",
-           "backend_down": "Order system or tracking service down",
-           "fix_refused": "A fix was refused: not verified now, not offered, or no longer allowed",
-           "action_failed": "Porter hit an error (see the action server's log)"}
+REASONS = reasons.LABELS
 
 
 def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
