@@ -17,13 +17,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import authorization, services, wording
 from bot.cases import Case
+from bot import problems
 from bot.handoff import hours, reasons
 from bot.handoff.tickets import Ticket, TicketStore
 
 TRANSCRIPT_LIMIT = 200  # messages kept on the ticket; the full history stays in the tracker store
-PROBLEM_INTENTS = ("where_is_my_order", "parcel_not_received", "delivery_failed", "change_address", "cancel_order",
-                   "request_refund", "refund_status", "return_item", "damaged_item", "wrong_item", "quality_issue",
-                   "customs_issue")
 
 
 def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
@@ -128,7 +126,7 @@ def _problem_from_ranking(tracker: Tracker) -> Optional[str]:
     """For an angry first message ("where is my f*** parcel"), what it was about: the best problem intent
     under the handoff the anger gate put on top, when the classifier was fairly sure of it."""
     for ranked in (tracker.latest_message or {}).get("intent_ranking") or []:
-        if ranked.get("name") in PROBLEM_INTENTS and (ranked.get("confidence") or 0) >= 0.5:
+        if ranked.get("name") in problems.ALL and (ranked.get("confidence") or 0) >= 0.5:
             return ranked["name"]
     return None
 

@@ -20,7 +20,7 @@ from actions import problem_replies, resolve_order
 from actions.backend_guard import guard_backend
 from actions.fixes import carry_out
 from actions.form_validation import DomainFileFormValidation
-from bot import remedies
+from bot import problems, remedies
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ PARAPHRASE_MIN_LEAD = 0.2
 # so "sure, go ahead" scores "Yes, refund me" 0.65; a bare yes picks only a single real option (below).
 NOT_A_NAMING = ("affirm", "deny", "greet", "thank", "goodbye", "human_handoff")
 # Asides answered in the middle of the choice, before the choice is asked again.
-ANSWERED_INTENTS = ("bot_challenge", "out_of_scope", "where_is_my_order", "refund_status")
-PARCEL_INTENTS = ("where_is_my_order", "parcel_not_received", "delivery_failed", "customs_issue")
+ANSWERED_INTENTS = ("bot_challenge", "out_of_scope", problems.WHERE_IS_MY_ORDER, problems.REFUND_STATUS)
+PARCEL_INTENTS = (*problems.PARCEL, problems.CUSTOMS_ISSUE)
 
 # Words that name one option in every language, where the encoder blurs it with its neighbour ("I'll keep it
 # and take the partial refund": full refund 0.64, partial 0.54).
@@ -152,7 +152,7 @@ def chosen_fix(tracker: Tracker, offered: List[str]) -> Optional[str]:
         if paraphrase:
             logger.info("a paraphrase picks %s", paraphrase)
             return paraphrase
-    if intent == "request_refund" and remedies.REFUND in offered:
+    if intent == problems.REQUEST_REFUND and remedies.REFUND in offered:
         return remedies.REFUND
     if intent == "affirm":
         real = [f for f in offered if f != remedies.NONE]
@@ -172,13 +172,13 @@ def answer_instead(tracker: Tracker) -> List[problem_replies.Reply]:
     about_the_options = question and bool(_ASKS_MEANING.search(text))
     if intent == "out_of_scope" and not about_the_options:
         return [("utter_only_orders", {})]
-    about_the_order = question or intent == "refund_status" or intent in PARCEL_INTENTS
+    about_the_order = question or intent == problems.REFUND_STATUS or intent in PARCEL_INTENTS
     facts = resolve_order.facts_of(tracker) if about_the_order else None
     if facts is None:
         return [("utter_invalid_fix", {})]
     if about_the_options:
         return facts.options()
-    if intent == "refund_status":
+    if intent == problems.REFUND_STATUS:
         return facts.refund()
     if intent in PARCEL_INTENTS:
         return facts.parcel()

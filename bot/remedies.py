@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
 from bot import situations as s
+from bot import problems
 from bot.handoff import reasons
 from bot.policy import Policy
 from bot.shop.models import Order
@@ -38,7 +39,7 @@ PHOTO = "photo"
 CANCEL_REASON = "cancel_reason"
 ITEM_UNUSED = "item_unused"
 
-ITEM_PROBLEMS = ("damaged_item", "wrong_item", "quality_issue")
+ITEM_PROBLEMS = problems.ITEM
 
 # Fixes that move money or goods: never twice for one order, and a carrier claim goes with them
 # when the carrier lost track of the parcel.
@@ -148,16 +149,16 @@ def effective_problem(problem: str, situation: s.Situation) -> str:
     parcel problem; a customs question about a parcel that is not at customs is a tracking question.
     """
     kind = situation.kind
-    if problem == "request_refund":
+    if problem == problems.REQUEST_REFUND:
         if kind in (s.NOT_SHIPPED, s.CANCELLED):
-            return "cancel_order"
-        return "return_item" if kind == s.DELIVERED else "parcel_not_received"
-    if problem == "customs_issue" and kind != s.CUSTOMS_HOLD:
-        return "where_is_my_order"
-    if problem == "return_item" and kind == s.NOT_SHIPPED:
-        return "cancel_order"
-    if problem == "cancel_order" and kind == s.DELIVERED:
-        return "return_item"
+            return problems.CANCEL_ORDER
+        return problems.RETURN_ITEM if kind == s.DELIVERED else problems.PARCEL_NOT_RECEIVED
+    if problem == problems.CUSTOMS_ISSUE and kind != s.CUSTOMS_HOLD:
+        return problems.WHERE_IS_MY_ORDER
+    if problem == problems.RETURN_ITEM and kind == s.NOT_SHIPPED:
+        return problems.CANCEL_ORDER
+    if problem == problems.CANCEL_ORDER and kind == s.DELIVERED:
+        return problems.RETURN_ITEM
     return problem
 
 
@@ -169,25 +170,25 @@ def decide(problem: str, order: Order, situation: s.Situation, policy: Policy,
     """
     answers = answers or {}
     problem = effective_problem(problem, situation)
-    if problem == "change_address":
+    if problem == problems.CHANGE_ADDRESS:
         return for_address_change(order, situation, policy)
     if problem in ITEM_PROBLEMS:
         return for_item_problem(order, policy, answers)
-    if problem == "cancel_order":
+    if problem == problems.CANCEL_ORDER:
         return for_cancel(order, situation, policy, answers)
-    if problem == "return_item":
+    if problem == problems.RETURN_ITEM:
         return for_return(order, situation, policy, answers)
-    if problem == "refund_status":
+    if problem == problems.REFUND_STATUS:
         return Remedy(DONE, (), "refund_status")
-    if problem == "customs_issue":
+    if problem == problems.CUSTOMS_ISSUE:
         return for_customs(order, situation, policy)
     return for_missing_parcel(order, situation, policy)
 
 
-PARCEL_PROBLEMS = ("where_is_my_order", "parcel_not_received", "delivery_failed")
+PARCEL_PROBLEMS = problems.PARCEL
 
 
-def needs_carrier_claim(situation_kind: str, fix: str, problem: str = "parcel_not_received") -> bool:
+def needs_carrier_claim(situation_kind: str, fix: str, problem: str = problems.PARCEL_NOT_RECEIVED) -> bool:
     """The carrier lost track of the parcel and we paid for it: claim it back. A broken, wrong or unwanted
     item is the shop's matter, not the carrier's, even when the parcel was delivered."""
     return problem in PARCEL_PROBLEMS and fix in MONEY_FIXES and situation_kind in CLAIM_SITUATIONS

@@ -39,3 +39,16 @@ def test_a_session_ends_when_a_verification_expires():
     from bot.policy import load_policy
 
     assert DOMAIN["session_config"]["session_expiration_time"] == load_policy().verification_expiry_minutes
+
+
+def test_every_kind_of_problem_is_an_intent_trained_in_every_language():
+    """bot/problems.py is the list the desk, the handoff and the remedies read: a problem missing from the
+    domain or from one language's training data is one shoppers of that language could never raise."""
+    from bot import problems
+    from bot.languages import supported_languages
+
+    assert set(problems.ALL) <= set(DOMAIN["intents"])
+    for language in supported_languages():
+        data = yaml.safe_load((PROJECT_ROOT / "data" / "nlu" / f"{language}.yml").read_text(encoding="utf-8"))
+        trained = {block["intent"] for block in data["nlu"] if "intent" in block}
+        assert set(problems.ALL) <= trained, (language, set(problems.ALL) - trained)

@@ -35,6 +35,7 @@ from sanic.request import Request
 
 from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
+from bot import problems
 from bot.handoff import reasons
 from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
                                   TicketStore)
@@ -60,11 +61,7 @@ LANGUAGES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", 
              "ru": "Russian", "pt": "Portuguese"}
 CHANNELS = {"socketio": "Storefront chat", "rest": "REST API", "whatsapp": "WhatsApp", "telegram": "Telegram",
             "twilio": "WhatsApp (Twilio)"}
-PROBLEMS = {"where_is_my_order": "Where is my order", "parcel_not_received": "Parcel not received",
-            "delivery_failed": "Delivery failed", "change_address": "Change of address",
-            "cancel_order": "Cancel the order", "request_refund": "Wants a refund",
-            "refund_status": "Where is my refund", "return_item": "Return an item", "damaged_item": "Damaged item",
-            "wrong_item": "Wrong item", "quality_issue": "Item does not work", "customs_issue": "Stuck at customs"}
+PROBLEMS = problems.LABELS
 SITUATIONS = {"not_shipped": "Not shipped yet", "cancelled": "Cancelled", "in_transit": "In transit",
               "stalled": "Stalled: no scan for days or past the promised date",
               "untracked_in_window": "Untracked economy, still within its window",
