@@ -26,6 +26,11 @@ PARTIAL_REFUND = "partial_refund"  # part of the price back, the shopper keeps t
 CANCEL = "cancel"                # cancel before shipment, full refund
 REFUSE = "refuse"                # shipped by post: refuse the parcel, refund once it is back
 RETURN = "return"                # send the item back for a refund
+# What the agent desk calls each fix.
+FIX_LABELS = {REFUND: "Full refund", RESHIP: "Send a new one free", NOTIFY: "Alert when it moves",
+              DISCOUNT: "Discount", PERSON: "A person", NONE: "Nothing", REPLACE: "Replacement item",
+              PARTIAL_REFUND: "Partial refund, keep the item", CANCEL: "Cancel and refund",
+              REFUSE: "Refuse the parcel, refund on return", RETURN: "Return for a refund"}
 FIXES = (REFUND, RESHIP, NOTIFY, DISCOUNT, PERSON, NONE, REPLACE, PARTIAL_REFUND, CANCEL, REFUSE, RETURN)
 
 CHOOSE_FIX = "choose_fix"

@@ -24,6 +24,13 @@ AT_PICKUP_POINT = "at_pickup_point"
 ADDRESS_PROBLEM = "address_problem"
 CUSTOMS_HOLD = "customs_hold"
 LOST = "lost"
+# What the agent desk calls each situation.
+LABELS = {NOT_SHIPPED: "Not shipped yet", CANCELLED: "Cancelled", IN_TRANSIT: "In transit",
+          STALLED: "Stalled: no scan for days or past the promised date",
+          UNTRACKED_IN_WINDOW: "Untracked economy, still within its window",
+          UNTRACKED_OVERDUE: "Untracked economy, overdue", DELIVERED: "Delivered",
+          FAILED_ATTEMPT: "Delivery attempt failed", AT_PICKUP_POINT: "Waiting at a pickup point",
+          ADDRESS_PROBLEM: "Returned: address problem", CUSTOMS_HOLD: "Held at customs", LOST: "Lost"}
 
 KINDS = (NOT_SHIPPED, CANCELLED, IN_TRANSIT, STALLED, UNTRACKED_IN_WINDOW, UNTRACKED_OVERDUE, DELIVERED,
          FAILED_ATTEMPT, AT_PICKUP_POINT, ADDRESS_PROBLEM, CUSTOMS_HOLD, LOST)

@@ -52,3 +52,14 @@ def test_every_kind_of_problem_is_an_intent_trained_in_every_language():
         data = yaml.safe_load((PROJECT_ROOT / "data" / "nlu" / f"{language}.yml").read_text(encoding="utf-8"))
         trained = {block["intent"] for block in data["nlu"] if "intent" in block}
         assert set(problems.ALL) <= trained, (language, set(problems.ALL) - trained)
+
+
+def test_the_desk_has_a_name_for_every_situation_fix_and_handoff_reason():
+    """An agent reading a ticket sees words, not codes, for everything Porter can record on it."""
+    from bot import remedies, situations
+    from bot.handoff import reasons
+
+    assert set(situations.LABELS) == set(situations.KINDS)
+    assert set(remedies.FIX_LABELS) == set(remedies.FIXES)
+    codes = {value for name, value in vars(reasons).items() if name.isupper() and isinstance(value, str)}
+    assert set(reasons.LABELS) == codes

@@ -35,7 +35,7 @@ from sanic.request import Request
 
 from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
-from bot import problems
+from bot import problems, remedies, situations
 from bot.handoff import reasons
 from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
                                   TicketStore)
@@ -62,16 +62,8 @@ LANGUAGES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", 
 CHANNELS = {"socketio": "Storefront chat", "rest": "REST API", "whatsapp": "WhatsApp", "telegram": "Telegram",
             "twilio": "WhatsApp (Twilio)"}
 PROBLEMS = problems.LABELS
-SITUATIONS = {"not_shipped": "Not shipped yet", "cancelled": "Cancelled", "in_transit": "In transit",
-              "stalled": "Stalled: no scan for days or past the promised date",
-              "untracked_in_window": "Untracked economy, still within its window",
-              "untracked_overdue": "Untracked economy, overdue", "delivered": "Delivered",
-              "failed_attempt": "Delivery attempt failed", "at_pickup_point": "Waiting at a pickup point",
-              "address_problem": "Returned: address problem", "customs_hold": "Held at customs", "lost": "Lost"}
-FIXES = {"refund": "Full refund", "reship": "Send a new one free", "notify": "Alert when it moves",
-         "discount": "Discount", "person": "A person", "none": "Nothing", "replace": "Replacement item",
-         "partial_refund": "Partial refund, keep the item", "cancel": "Cancel and refund",
-         "refuse": "Refuse the parcel, refund on return", "return": "Return for a refund"}
+SITUATIONS = situations.LABELS
+FIXES = remedies.FIX_LABELS
 REASONS = reasons.LABELS
 
 
