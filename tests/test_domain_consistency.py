@@ -63,3 +63,11 @@ def test_the_desk_has_a_name_for_every_situation_fix_and_handoff_reason():
     assert set(remedies.FIX_LABELS) == set(remedies.FIXES)
     codes = {value for name, value in vars(reasons).items() if name.isupper() and isinstance(value, str)}
     assert set(reasons.LABELS) == codes
+
+
+def test_the_desk_names_every_language_porter_can_recognise():
+    from bot.languages import ENGLISH_NAMES, supported_languages
+    from bot.nlu.language_id import _SCRIPT_LANGUAGE, WATCHED_UNSUPPORTED
+
+    recognised = set(supported_languages()) | set(WATCHED_UNSUPPORTED) | {code for _, code in _SCRIPT_LANGUAGE}
+    assert recognised <= set(ENGLISH_NAMES)

@@ -36,6 +36,7 @@ from sanic.request import Request
 from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
 from bot import problems, remedies, situations
+from bot.languages import ENGLISH_NAMES
 from bot.handoff import reasons
 from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
                                   TicketStore)
@@ -57,8 +58,7 @@ MAX_TEXT = 4000                 # a reply or note; WhatsApp takes 4096 character
 DESK_MESSAGE_KEY = "porter_desk_message"   # metadata on the bot event of an agent's reply: the message id
 DEFAULT_RASA_TIMEOUT, MAX_RASA_TIMEOUT = 15.0, 60.0   # seconds the desk waits for Rasa (PORTER_DESK_RASA_TIMEOUT)
 
-LANGUAGES = {"en": "English", "zh": "Chinese", "es": "Spanish", "fr": "French", "de": "German",
-             "ru": "Russian", "pt": "Portuguese"}
+LANGUAGES = ENGLISH_NAMES
 CHANNELS = {"socketio": "Storefront chat", "rest": "REST API", "whatsapp": "WhatsApp", "telegram": "Telegram",
             "twilio": "WhatsApp (Twilio)"}
 PROBLEMS = problems.LABELS
