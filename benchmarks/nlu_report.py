@@ -124,6 +124,14 @@ def score(model: Path, out: Path, label: str, kind: str = "heldout") -> Dict[str
     return results
 
 
+def langid_messages(language: str) -> Dict[str, List[str]]:
+    """tests/langid/<language>.txt: its messages of 1-3 words ("short") and its longer ones ("sentence")."""
+    lines = (ROOT / "tests" / "langid" / f"{language}.txt").read_text(encoding="utf-8").splitlines()
+    split = lines.index("---")
+    return {"short": [line for line in lines[:split] if line.strip()],
+            "sentence": [line for line in lines[split + 1:] if line.strip()]}
+
+
 def language_id(backend: str, with_lexicon: bool) -> Dict[str, dict]:
     from bot.nlu.language_id import LanguageIdentifier, build_lexicon
 
@@ -131,10 +139,7 @@ def language_id(backend: str, with_lexicon: bool) -> Dict[str, dict]:
     identifier = LanguageIdentifier(LANGUAGES, backend, lexicon=lexicon)
     results = {}
     for language in LANGUAGES:
-        lines = (ROOT / "tests" / "langid" / f"{language}.txt").read_text(encoding="utf-8").splitlines()
-        split = lines.index("---")
-        groups = {"short": [line for line in lines[:split] if line.strip()],
-                  "sentence": [line for line in lines[split + 1:] if line.strip()]}
+        groups = langid_messages(language)
         row = {}
         for group, texts in groups.items():
             started = time.perf_counter()
@@ -157,9 +162,7 @@ def unsupported_gate() -> Dict[str, Tuple[int, int]]:
         if line.strip() and not line.startswith("#"):
             code, text = line.split("\t", 1)
             texts.setdefault(code, []).append(text)
-    supported = [line for language in LANGUAGES
-                 for line in (ROOT / "tests" / "langid" / f"{language}.txt").read_text(encoding="utf-8").splitlines()
-                 if line.strip() and line != "---"]
+    supported = [text for language in LANGUAGES for group in langid_messages(language).values() for text in group]
     supported += [text for language in LANGUAGES for kind in ("heldout", "realistic")
                   for text, _, _ in heldout(language, kind)]
     texts["supported"] = supported

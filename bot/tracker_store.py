@@ -73,18 +73,18 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
         url = self.engine.url
         self.engine.dispose()
         options = create_engine_kwargs(url)
+        sqlite = url.get_backend_name() == "sqlite"
         if url.get_backend_name() == "postgresql":   # a server that stops answering is noticed, not waited on
             options["connect_args"] = {**DEAD_SERVER_SETTINGS, **options.get("connect_args", {})}
-        if url.get_backend_name() == "sqlite":
+        if sqlite:
             # Connections kept open (SQLAlchemy 1.4 opens and closes one per session on a SQLite file): closing
             # the last one checkpoints the write-ahead log into the file and deletes it, two syncs per turn.
             # Rasa uses its store from its event loop's thread only; the pool hands a connection to one user
             # at a time.
             options.update(poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False})
         # A SQLite file has no server to lose, and a ping would be one more query per turn.
-        self.engine = sa.create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite", hide_parameters=True,
-                                       **options)
-        if url.get_backend_name() == "sqlite":
+        self.engine = sa.create_engine(url, pool_pre_ping=not sqlite, hide_parameters=True, **options)
+        if sqlite:
             # WAL mode, as the shop's database (bot/storage/engine.py): a commit costs 0.7 ms instead of the
             # rollback journal's 2.3 ms here, just as durable.
             sa.event.listen(self.engine, "connect", lambda dbapi_connection, _record: write_ahead_log(dbapi_connection))

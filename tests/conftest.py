@@ -35,10 +35,10 @@ def pytest_collection_modifyitems(config, items):
         for fixture in set(item.fixturenames).intersection(FIXTURE_MARKERS):
             item.add_marker(FIXTURE_MARKERS[fixture])
     if os.environ.get(UNIT_ONLY):
-        needing = [item for item in items if any(item.get_closest_marker(marker) for marker in MARKERS)]
-        if needing:
-            config.hook.pytest_deselected(items=needing)
-            items[:] = [item for item in items if item not in needing]
+        needs = {id(item) for item in items if any(item.get_closest_marker(marker) for marker in MARKERS)}
+        if needs:
+            config.hook.pytest_deselected(items=[item for item in items if id(item) in needs])
+            items[:] = [item for item in items if id(item) not in needs]
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ class _Lingua:
 
 
 class _Langdetect:
-    def __init__(self, languages: Sequence[str], low_accuracy: bool = False):
+    def __init__(self, languages: Sequence[str], low_accuracy: bool = False):  # langdetect has one mode
         from langdetect import detector_factory
 
         detector_factory.init_factory()
