@@ -27,11 +27,12 @@ FROM venv AS model
 WORKDIR /app
 ENV PATH=/opt/venv/bin:$PATH RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 \
     PORTER_VAR_DIR=/app/var RASA_CACHE_DIRECTORY=/app/var/rasa-cache PYTHONWARNINGS=ignore::DeprecationWarning
-COPY config.yml domain.yml ./
+COPY config.yml ./
+COPY domain domain
 COPY data data
 COPY bot bot
 RUN mkdir -p var/models \
-    && rasa train --config config.yml --domain domain.yml --data data --out var/models --fixed-model-name porter \
+    && rasa train --config config.yml --domain domain --data data --out var/models --fixed-model-name porter \
     && test -s var/models/porter.tar.gz
 
 FROM python:3.10-slim-bookworm

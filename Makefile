@@ -11,7 +11,8 @@ export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
 export PORTER_TRACKER_DB ?= $(PORTER_VAR_DIR)/tracker.db
 MODEL := $(PORTER_VAR_DIR)/models/porter.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data/nlu data/stories data/rules -name '*.yml' 2>/dev/null) \
+TRAINING_INPUTS := config.yml $(wildcard domain/*.yml languages/*.yml) \
+	$(shell find data/nlu data/stories data/rules -name '*.yml' 2>/dev/null) \
 	$(wildcard bot/nlu/*.py) bot/identifiers.py
 DEMO_ANCHOR := 2026-11-01T00:00:00Z
 WEB_DIR := bot/web
@@ -72,7 +73,8 @@ import-demo: install
 # Trains only when training data, domain, config or the NLU components changed since the last model.
 $(MODEL): $(VENV)/.installed $(TRAINING_INPUTS)
 	@mkdir -p $(dir $@)
-	$(BIN)/rasa train --config config.yml --domain domain.yml --data data --out $(dir $@) --fixed-model-name porter
+	$(BIN)/python -m bot replies
+	$(BIN)/rasa train --config config.yml --domain domain --data data --out $(dir $@) --fixed-model-name porter
 	@touch $@
 
 train: $(MODEL)
@@ -100,7 +102,8 @@ shell: import-demo $(MODEL)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL) --shell
 
 validate: install
-	$(BIN)/rasa data validate --config config.yml --domain domain.yml --data data
+	$(BIN)/python -m bot replies --check
+	$(BIN)/rasa data validate --config config.yml --domain domain --data data
 
 pytest: $(MODEL) $(WIDGET) $(CHROMIUM) engines
 	$(BIN)/python -m pytest -q tests

@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.paths import PROJECT_ROOT
 
-DOMAIN = PROJECT_ROOT / "domain.yml"
+DOMAIN = PROJECT_ROOT / "domain"
 
 
 @lru_cache(maxsize=None)

@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Callable, List
 
 import requests
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.domain_files import domain_dict  # noqa: E402
 from bot.channels import notices  # noqa: E402
 from tests.support.porter_server import start_porter  # noqa: E402
 from tests.support.widget_client import WidgetClient  # noqa: E402
@@ -83,10 +83,10 @@ def hostile(rng: random.Random) -> str:
 def reply_patterns() -> List[re.Pattern]:
     """Every text Porter may answer with: the domain's responses (placeholders as wildcards) and the notices
     channels give themselves, in every language."""
-    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    domain = domain_dict()
     texts = [variation["text"] for variations in domain["responses"].values() for variation in variations
              if variation.get("text")]
-    texts += [text for table in (notices.TOO_LONG, notices.SLOW_DOWN) for text in table.values()]
+    texts += [text for notice in (notices.TOO_LONG, notices.SLOW_DOWN) for text in notices.every_language(notice)]
     patterns = []
     for text in texts:
         parts = re.split(r"\{[a-z_]+\}", text)

@@ -20,7 +20,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-LANGUAGES = ["en", "zh", "es", "fr", "de", "ru", "pt"]
+from bot.languages import supported_languages  # noqa: E402
+
+LANGUAGES = supported_languages()
 IDENTIFIER_ENTITIES = {"order_number", "email", "phone", "tracking_number"}
 ANNOTATION = re.compile(r"\[([^\]]+)\]\(([a-z_]+)\)")
 

@@ -55,6 +55,28 @@ def _cases_list(args) -> int:
     return 0
 
 
+def _replies(args) -> int:
+    from bot import replies
+    from bot.catalogs import CatalogError
+
+    try:
+        text = replies.render()
+    except CatalogError as exc:
+        print(f"error: domain/replies.yml was not written: {exc}", file=sys.stderr)
+        return 2
+    current = replies.REPLIES_FILE.read_text(encoding="utf-8") if replies.REPLIES_FILE.exists() else None
+    if args.check:
+        if current != text:
+            print("error: domain/replies.yml is out of date with languages/; run `python -m bot replies`",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if current != text:
+        replies.write()
+        print(f"wrote {replies.REPLIES_FILE.relative_to(replies.PROJECT_ROOT)}")
+    return 0
+
+
 def _payments_retry(args) -> int:
     from bot.cases import payment_note
     from bot.http_client import BackendConfigError
@@ -228,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk = policy.add_parser("check", help="validate policy.yml (or FILE)")
     chk.add_argument("file", nargs="?")
     chk.set_defaults(func=_policy_check)
+    rep = sub.add_parser("replies", help="write domain/replies.yml from the language catalogs (languages/)")
+    rep.add_argument("--check", action="store_true", help="write nothing; exit 1 when the file is out of date")
+    rep.set_defaults(func=_replies)
     stories = sub.add_parser("stories", help="test stories").add_subparsers(dest="action", required=True)
     exp = stories.add_parser("export", help="print a conversation of the running server as a test story")
     exp.add_argument("conversation_id")

@@ -29,7 +29,7 @@ def export_story(conversation_id: str, name: Optional[str] = None, base_url: Opt
     response = requests.get(f"{base_url}/conversations/{conversation_id}/tracker",
                             params={"token": _token()}, timeout=30)
     response.raise_for_status()
-    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    domain = Domain.load(str(PROJECT_ROOT / "domain"))
     influencing = {slot.name for slot in domain.slots if slot.influence_conversation} | {"requested_slot"}
     events = [e for e in response.json()["events"]
               if e.get("event") != "slot" or e.get("name") in influencing]

@@ -142,7 +142,7 @@ def test_off_topic_while_the_email_is_asked_gets_the_short_answer_too(actions_en
 
 def test_the_form_checks_the_email_when_rasa_sends_no_domain(actions_env):
     """endpoints.yml turns Rasa's selective domain on: calls carry no domain, and the form still knows it asks
-    for the order number, then the email (from domain.yml)."""
+    for the order number, then the email (from domain/)."""
     from rasa_sdk.executor import ActionExecutor
 
     executor = ActionExecutor()

@@ -188,8 +188,8 @@ def test_a_new_session_ignores_metadata_that_is_not_an_object():
 
 
 def test_an_unsupported_language_gets_the_list_of_languages():
-    messages, _, _ = run(ActionHandleFallback(), entities=[{"entity": "language", "value": "it"}],
-                         intent="nlu_fallback", slots={"language": "it"})
+    messages, _, _ = run(ActionHandleFallback(), entities=[{"entity": "language", "value": "nl"}],
+                         intent="nlu_fallback", slots={"language": "nl"})
     assert messages[0]["response"] == "utter_unsupported_language"
     assert messages[0]["languages"] == "English, 中文, Español, Français, Deutsch, Русский, Português"
 

@@ -105,5 +105,5 @@ def test_a_turn_that_fails_is_answered_with_a_request_to_send_it_again_in_the_sh
     output = CollectingOutputChannel()
     handled = asyncio.run(inbound.hand_to_rasa(failing_turn, UserMessage(text, output, "rest:abc"), {}))
     assert not handled
-    assert [message["text"] for message in output.messages] == [notices.TRY_AGAIN[language]]
+    assert [message["text"] for message in output.messages] == [notices.say(notices.TRY_AGAIN, language)]
     assert [message["recipient_id"] for message in output.messages] == ["rest:abc"]

@@ -5,15 +5,14 @@ import asyncio
 import re
 
 import pytest
-import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.domain_files import domain_dict
 from actions.address import ValidateAddressForm
 from actions.fixes import carry_out
 from actions.resolution import ActionAskFix, ValidateResolutionForm, chosen_fix
 from actions.resolve_order import ActionResolveOrder
 from bot.cases import FAILED, UNKNOWN, CaseBook
-from bot.paths import PROJECT_ROOT
 from tests.conftest import make_tracker, offer_fixes
 
 REFUND_RESHIP = ["refund", "reship"]
@@ -196,7 +195,7 @@ def test_a_paraphrase_in_the_choice_is_carried_out_like_a_click(actions_env):
 
 
 def test_no_reply_points_up_to_buttons_that_are_sent_again_below():
-    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    domain = domain_dict()
     up = re.compile(r"\babove\b|上面|上方|\barriba\b|ci-dessus|\boben\b|\bвыше\b|\bacima\b", re.IGNORECASE)
     pointing_up = [name for name, variations in domain["responses"].items()
                    for variation in variations if up.search(variation["text"])]

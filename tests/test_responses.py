@@ -4,9 +4,10 @@ import re
 import pytest
 import yaml
 
+from bot.domain_files import domain_dict
 from bot.paths import PROJECT_ROOT
 
-DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+DOMAIN = domain_dict()
 CONFIG = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))
 REPLY_LANGUAGES = next(c for c in CONFIG["pipeline"] if c["name"].endswith("LanguageDetector"))["supported_languages"]
 

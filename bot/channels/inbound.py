@@ -71,7 +71,7 @@ def guess_language(text: str, known: Optional[str] = None, hint: Optional[str] =
     (widget locale, Telegram language_code), else what the text is written in, else English."""
     for candidate in (known, hint):
         code = str(candidate or "")[:2].lower()
-        if code in notices.TOO_LONG:
+        if notices.spoken(code):
             return code
     sample = text[:2000]
     if _HAN.search(sample):
@@ -79,7 +79,7 @@ def guess_language(text: str, known: Optional[str] = None, hint: Optional[str] =
     if _CYRILLIC.search(sample):
         return "ru"
     found = _identifier().detect(sample)
-    if found.language in notices.TOO_LONG and found.supported and found.words >= 2:
+    if notices.spoken(found.language) and found.supported and found.words >= 2:
         return found.language
     return "en"
 

@@ -40,7 +40,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import identity, inbound, inbox
+from bot.channels import identity, inbound, inbox, notices
 from bot.channels.conversation_ids import conversation_id
 from bot.channels.whatsapp_payload import Inbound, PayloadError, parse_notification
 from bot.channels.whatsapp_sender import CHANNEL, GraphApi, WhatsAppOutput
@@ -50,17 +50,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v19.0"
 REQUIRED = ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_PHONE_NUMBER_ID")
-
-# Sent instead of passing a voice note, video, sticker, location... to the bot.
-CANNOT_READ = {
-    "en": "Sorry, I can only read text messages and photos. Could you type your message instead?",
-    "zh": "抱歉，我只能读取文字消息和图片。请您用文字告诉我，好吗？",
-    "es": "Lo siento, solo puedo leer mensajes de texto y fotos. ¿Podrías escribirme tu mensaje?",
-    "fr": "Désolé, je ne peux lire que les messages texte et les photos. Pourriez-vous m'écrire votre message ?",
-    "de": "Entschuldigung, ich kann nur Textnachrichten und Fotos lesen. Könnten Sie mir Ihre Nachricht schreiben?",
-    "ru": "Извините, я могу читать только текстовые сообщения и фотографии. Напишите, пожалуйста, текстом.",
-    "pt": "Desculpe, só consigo ler mensagens de texto e fotos. Pode escrever a sua mensagem?",
-}
 
 _warned_unconfigured = False
 
@@ -238,7 +227,7 @@ class WhatsAppInput(InputChannel):
         output = self.get_output_channel()
         if not message.readable:
             language = await inbound.conversation_language(app, conversation)
-            await output.send_text_message(conversation, CANNOT_READ.get(language or "en", CANNOT_READ["en"]))
+            await output.send_text_message(conversation, notices.say(notices.CANNOT_READ, language))
             return
         metadata = message_metadata(message, conversation)
         text = await inbound.admit(app, conversation, message.text, metadata, output)

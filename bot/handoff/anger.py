@@ -27,79 +27,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Dict, Iterable, List, Optional, Pattern, Sequence, Tuple
 
+from bot.catalogs import catalog
 from bot.identifiers import EMAIL_RE
+from bot.languages import supported_languages
 
 # Looked for in every message, whatever its language: English swearing travels.
 COMMON = ["fuck*", "motherfuck*", "wtf", "stfu", "f*ck*", "f**k*", "f***", "f***ing"]
 
-# Entries: words or phrases (a trailing * on a word matches any ending); "re:" starts a regular expression
-# on the folded text, for the few entries that need a context (Chinese, digits).
-LEXICON: Dict[str, List[str]] = {
-    "en": [
-        "shit", "shitty", "bullshit", "this sucks", "you suck", "bastard*", "asshole*", "dickhead*",
-        "scam", "scams", "scammer*", "scammed", "fraudster*", "fraudulent", "this is fraud", "you thieves",
-        "bunch of thieves", "thieving", "crook", "crooks", "ripoff", "rip-off", "a rip off", "ripped me off",
-        "ripping me off", "con artist*", "liars",
-        "my lawyer", "sue you", "suing you", "legal action", "chargeback", "trading standards", "report you",
-        "furious", "livid", "fed up", "sick and tired", "pissed", "outraged", "pathetic", "worst shop",
-        "worst store", "worst service", "worst company", "useless bot", "stupid bot", "what a joke",
-        "absolute joke", "taking the piss", "never again",
-    ],
-    "zh": [
-        "他妈的", "去他妈", "re:(?<!妈)妈的", "tmd", "尼玛", "操你", "草泥马", "卧槽", "傻逼", "傻b", "煞笔", "脑残",
-        "混蛋", "王八蛋",
-        "骗子", "骗钱", "骗人", "诈骗", "欺诈", "黑店", "坑人", "坑钱", "坑爹", "强盗",
-        "投诉你们", "我要投诉", "re:(?<!\\d)12315(?!\\d)", "消协", "消费者协会", "起诉", "律师", "曝光你们", "差评",
-        "气死我了", "气死了", "太过分了", "忍无可忍", "受够了", "有病吧", "什么破", "破店", "破网站", "破平台",
-        # 垃圾 alone is rubbish (垃圾桶 the bin, 垃圾邮件 the spam folder): only when aimed at the shop
-        "垃圾店", "垃圾服务", "垃圾公司", "垃圾平台", "垃圾商家", "垃圾客服", "垃圾机器人", "真垃圾", "太垃圾",
-        "什么垃圾", "垃圾东西",
-    ],
-    "es": [
-        "mierda", "joder", "jodido*", "jodida*", "coño", "puta", "putas", "puto", "putos", "hostia", "hostias",
-        "cabrón", "cabrones", "gilipollas", "me cago en",
-        "estafa*", "estafador*", "sois unos ladrones", "son unos ladrones", "timo", "timador*", "sinvergüenza*",
-        "tomadura de pelo",
-        "mi abogado", "os denuncio", "les denuncio", "os voy a denunciar", "los voy a denunciar",
-        "estoy harto", "estoy harta", "harto de", "harta de", "hasta las narices", "hasta los huevos",
-        "una vergüenza", "qué vergüenza", "vergonzoso", "indignante", "indignado", "indignada", "furioso",
-        "furiosa", "cabreado", "cabreada", "pésimo servicio",
-    ],
-    "fr": [
-        "merde", "putain", "bordel", "connard*", "connasse*", "enculé*", "salaud*", "salopard*", "foutez",
-        "se fout", "foutage de gueule", "vous moquez de",
-        "arnaque*", "arnaqueur*", "escroc*", "escroquerie", "bande de voleurs", "vous êtes des voleurs",
-        "mon avocat", "plainte contre vous", "plainte contre votre",
-        "scandaleux", "honteux", "une honte", "ras le bol", "en ai marre", "marre de",
-        "furieux", "furieuse", "hors de moi",
-    ],
-    "de": [
-        "scheiße", "scheiß*", "arschloch*", "arschlöcher", "drecksladen", "saftladen", "sauladen",
-        "kotzt mich an", "zum kotzen", "verarsch*",
-        "betrug", "betrüger*", "betrogen", "abzocke*", "abgezockt", "abzocker*", "ihr dieb*",
-        "anwalt", "meinen anwalt", "rechtsanwalt*", "anzeige erstatt*", "verklagen", "verklage*",
-        "verbraucherzentrale",
-        "frechheit", "unverschämt*", "sauerei", "stinksauer", "wütend", "die schnauze voll", "die nase voll",
-    ],
-    "ru": [
-        "бля", "блять", "блядь", "бляд*", "сука", "суки", "пизд*", "хуй*", "хуе*", "хуё*", "нахуй", "нахер",
-        "ебан*", "ёбан*", "заеб*", "заёб*", "охуе*", "охренел*", "офигел*", "обнаглел*", "какого хрена",
-        "уроды", "сволочи", "твари",
-        "мошенни*", "обманщик*", "обманули", "развели", "разводилово", "развод на деньги", "кидал*",
-        "ворюг*", "вы воры",
-        "в суд", "прокуратур*", "роспотребнадзор*", "напишу жалобу",
-        "бесит", "бесите", "меня достали", "достали уже", "задолбал*", "безобразие", "позор", "хамство",
-        "издевательство",
-    ],
-    "pt": [
-        "merda", "porra", "caralho", "puta que pariu", "pqp", "vsf", "vai se foder", "foda-se", "fodido*",
-        "vagabundo*", "vagabunda*", "palhaçada",
-        "é golpe", "é um golpe", "golpista*", "vocês são ladrões", "bando de ladrões", "é fraude", "uma fraude",
-        "fui enganado", "fui enganada", "me enganaram",
-        "procon", "reclame aqui", "advogado", "processar vocês", "vou processar",
-        "um absurdo", "que absurdo", "uma vergonha", "que vergonha", "revoltado", "revoltada", "puto", "puta",
-    ],
-}
+# Each language's entries are in its catalog (languages/<code>.yml, `anger`): words or phrases (a trailing * on a
+# word matches any ending); "re:" starts a regular expression on the folded text, for the few entries that need
+# a context (Chinese, digits).
+LEXICON: Dict[str, List[str]] = {code: list(catalog(code).get("anger") or []) for code in supported_languages()}
 
 
 _NOT_WORDS = re.compile(EMAIL_RE.pattern + r"|https?://\S+|www\.\S+")
@@ -153,7 +91,7 @@ class Anger:
 def _languages_for(language: Optional[str]) -> Sequence[str]:
     if language in LEXICON:
         return (language,)
-    return tuple(LEXICON)  # unknown or unsupported language: every lexicon (merda is merda in Italian too)
+    return tuple(LEXICON)  # unknown or unsupported language: every lexicon (merda is Portuguese and Catalan alike)
 
 
 def find_anger(text: str, language: Optional[str] = None, ignore: Iterable[Tuple[int, int]] = ()) -> Optional[Anger]:

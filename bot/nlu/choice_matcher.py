@@ -31,10 +31,14 @@ _FIX_PAYLOAD = re.compile(r'^/inform\{+"fix":"([a-z_]+)"\}+$')  # the domain dou
 
 
 def button_titles(domain_path: Path) -> List[Tuple[str, str]]:
-    """(fix, title) for every button of the domain whose payload chooses a fix, in every language."""
-    domain = yaml.safe_load(domain_path.read_text(encoding="utf-8"))
+    """(fix, title) for every button of the domain (a file, or a folder Rasa merges) whose payload chooses a
+    fix, in every language."""
+    files = sorted(domain_path.glob("*.yml")) if domain_path.is_dir() else [domain_path]
+    responses: Dict[str, Any] = {}
+    for path in files:
+        responses.update((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {})
     pairs = set()
-    for variations in (domain.get("responses") or {}).values():
+    for variations in responses.values():
         for variation in variations:
             for button in variation.get("buttons") or []:
                 match = _FIX_PAYLOAD.match(str(button.get("payload", "")).replace(" ", ""))
@@ -47,7 +51,7 @@ def button_titles(domain_path: Path) -> List[Tuple[str, str]]:
 class ChoiceMatcher(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"domain": "domain.yml"}
+        return {"domain": "domain"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  fixes: Optional[List[str]] = None, anchors: Optional[np.ndarray] = None) -> None:

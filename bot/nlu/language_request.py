@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Optional
+from typing import List, Optional
 
-_NAMES = {
-    "en": ["english", "ingles", "anglais", "englisch", "английск", "по-английски", "英语", "英文"],
-    "zh": ["chinese", "mandarin", "chino", "chinois", "chinesisch", "китайск", "chines", "中文", "汉语", "普通话",
-           "華語", "华语", "國語"],
-    "es": ["spanish", "espanol", "espagnol", "spanisch", "испанск", "по-испански", "espanhol", "西班牙语", "西语"],
-    "fr": ["french", "frances", "francais", "franzosisch", "французск", "по-французски", "法语", "法文"],
-    "de": ["german", "aleman", "allemand", "deutsch", "немецк", "по-немецки", "alemao", "德语", "德文"],
-    "ru": ["russian", "ruso", "russe", "russisch", "русск", "по-русски", "russo", "俄语", "俄文"],
-    "pt": ["portuguese", "portugues", "portugais", "portugiesisch", "португальск", "по-португальски",
-           "葡萄牙语", "葡语"],
-}
+from bot.catalogs import catalog
+
 MAX_WORDS = 7
+
+
+def _names(code: str, supported) -> List[str]:
+    """The words that name language ``code``: its own catalog's ``names.requested_as`` (its name in many
+    languages) and what the other catalogs call it (``names.others``), so a new language brings both its own
+    names and its words for the languages already there."""
+    names = list((catalog(code).get("names") or {}).get("requested_as") or [])
+    for other in supported:
+        names += ((catalog(other).get("names") or {}).get("others") or {}).get(code) or []
+    return names
 
 
 def _fold(text: str) -> str:
@@ -35,6 +36,5 @@ def requested_language(text: str, supported) -> Optional[str]:
     han = re.findall(r"[\u4e00-\u9fff]", folded)
     if len(words) - len(han and [0]) > MAX_WORDS or len(han) > 12:
         return None
-    named = {code for code, names in _NAMES.items() if code in supported
-             and any(_fold(name) in folded for name in names)}
+    named = {code for code in supported if any(_fold(name) in folded for name in _names(code, supported))}
     return named.pop() if len(named) == 1 else None

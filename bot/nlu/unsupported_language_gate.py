@@ -1,6 +1,6 @@
 """Rasa component: a message confidently written in a language Porter does not speak becomes nlu_fallback.
 
-Intent models trained on seven languages still give a confident guess for Italian or Japanese text; acting
+Intent models trained on the languages Porter speaks still give a confident guess for Dutch or Japanese text; acting
 on it would answer a question nobody asked. Marking the message as not understood lets the fallback action
 reply in English with the languages Porter speaks. Runs after the FallbackClassifier.
 """

@@ -36,11 +36,12 @@ from sanic.request import Request
 from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
 from bot import problems, remedies, situations
-from bot.languages import ENGLISH_NAMES
+from bot.catalogs import catalog
+from bot.languages import english_name, supported_languages
 from bot.handoff import reasons
 from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
                                   TicketStore)
-from bot.paths import PROJECT_ROOT, var_dir
+from bot.paths import var_dir
 from bot.storage.location import database_url
 from bot.web.pages import render
 from bot.web import sign_in_throttle
@@ -58,7 +59,6 @@ MAX_TEXT = 4000                 # a reply or note; WhatsApp takes 4096 character
 DESK_MESSAGE_KEY = "porter_desk_message"   # metadata on the bot event of an agent's reply: the message id
 DEFAULT_RASA_TIMEOUT, MAX_RASA_TIMEOUT = 15.0, 60.0   # seconds the desk waits for Rasa (PORTER_DESK_RASA_TIMEOUT)
 
-LANGUAGES = ENGLISH_NAMES
 CHANNELS = {"socketio": "Storefront chat", "rest": "REST API", "whatsapp": "WhatsApp", "telegram": "Telegram",
             "twilio": "WhatsApp (Twilio)"}
 PROBLEMS = problems.LABELS
@@ -79,7 +79,7 @@ def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
 class DeskConfig:
     rasa_url: str                    # Rasa's HTTP API, as this server reaches it
     rasa_token: Optional[str]        # Rasa's --auth-token
-    canned_replies: Path
+    canned_replies: Optional[Path]   # None: each language catalog's canned_replies
     secure_cookie: bool              # Secure cookies: set it when the desk is served over HTTPS
     rasa_timeout: float = DEFAULT_RASA_TIMEOUT   # at most MAX_RASA_TIMEOUT: tickets.STALE_SENDING_SECONDS relies on it
 
@@ -90,7 +90,7 @@ class DeskConfig:
         stored = var_dir() / "rasa_auth_token"
         if not token and stored.exists():   # `python -m bot web` on its own, next to a `make run`
             token = stored.read_text().strip()
-        canned = Path(os.environ.get("PORTER_CANNED_REPLIES") or PROJECT_ROOT / "canned_replies.yml")
+        canned = Path(os.environ["PORTER_CANNED_REPLIES"]) if os.environ.get("PORTER_CANNED_REPLIES") else None
         secure = os.environ.get("PORTER_DESK_SECURE_COOKIE", "").lower() in ("1", "true", "yes")
         return cls(rasa_url=url.rstrip("/"), rasa_token=token or None, canned_replies=canned,
                    secure_cookie=secure, rasa_timeout=_rasa_timeout())
@@ -203,8 +203,12 @@ def _tickets() -> TicketStore:
 _canned_cache: Dict[str, Any] = {"key": None, "replies": {}}
 
 
-def canned_replies(path: Path) -> Dict[str, List[Dict[str, str]]]:
-    """{language: [{title, text}]} from the merchant's file, read again when it changes; {} when broken."""
+def canned_replies(path: Optional[Path]) -> Dict[str, List[Dict[str, str]]]:
+    """{language: [{title, text}]}: the language catalogs' (languages/<code>.yml), or those of the merchant's own
+    file when PORTER_CANNED_REPLIES names one, read again when it changes; {} when that file is broken."""
+    if path is None:
+        return {code: list(catalog(code).get("canned_replies") or []) for code in supported_languages()
+                if catalog(code).get("canned_replies")}
     try:
         stat = path.stat()
     except OSError:
@@ -232,7 +236,7 @@ def canned_replies(path: Path) -> Dict[str, List[Dict[str, str]]]:
     return replies
 
 
-def canned_for(path: Path, language: Optional[str], agent: str) -> Dict[str, Any]:
+def canned_for(path: Optional[Path], language: Optional[str], agent: str) -> Dict[str, Any]:
     replies = canned_replies(path)
     chosen = language if language in replies else "en"
     return {"language": chosen if chosen in replies else None,
@@ -412,7 +416,7 @@ def _summary(ticket: Ticket, position: Optional[int] = None) -> Dict[str, Any]:
     created = _epoch(ticket.created_at)
     return {
         "id": ticket.id, "status": ticket.status, "agent": ticket.agent, "position": position,
-        "language": ticket.language, "language_name": LANGUAGES.get(ticket.language or "", ticket.language),
+        "language": ticket.language, "language_name": english_name(ticket.language) if ticket.language else None,
         "channel": ticket.channel, "channel_name": _label(CHANNELS, ticket.channel) or "unknown",
         "order_number": ticket.order_number,
         "problem": ticket.problem, "problem_name": _label(PROBLEMS, ticket.problem),

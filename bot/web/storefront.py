@@ -26,14 +26,14 @@ from bot.channels.identity import PAGE_TTL, signed
 from bot.channels.rate_limit import RateLimits
 from bot.client_address import of_request
 from bot.identifiers import EMAIL_RE, normalize_email
+from bot.catalogs import section
+from bot.languages import native_name, supported_languages
 from bot.web.pages import WIDGET_URL, render
 
 blueprint = Blueprint("storefront")
 
 LOCALE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 DEMO_CUSTOMERS = ("james.miller@example.com", "claire.dubois@example.fr", "li.wei@example.com")
-DEMO_LANGUAGES = (("en", "English"), ("zh", "中文"), ("es", "Español"), ("fr", "Français"), ("de", "Deutsch"),
-                  ("ru", "Русский"), ("pt", "Português"))
 
 PRODUCTS = (
     ("Linen throw, sage", "Stonewashed Lithuanian linen, 130 × 180 cm", "$64.00", "sage"),
@@ -100,6 +100,10 @@ async def widget_session(request: Request):
                          headers={"Cache-Control": "no-store"})
 
 
+def _language_choices():
+    return [(code, native_name(code)) for code in supported_languages()]
+
+
 @blueprint.get("/")
 async def storefront(request: Request):
     config = request.app.ctx.porter
@@ -111,13 +115,15 @@ async def storefront(request: Request):
         "locale": locale,        # null: the browser's language (navigator.language)
         "customer": customer,    # null: an anonymous shopper, who verifies with the order's email
         "storage": "local",      # the conversation survives reloads and new tabs
+        # The widget's own labels in every language Porter speaks (languages/<code>.yml, `widget`).
+        "labels": {code: section("widget", code) for code in supported_languages()},
     }
     query = {"lang": locale, "customer": customer}
     html = render(request, "storefront.html", widget=widget, widget_url=WIDGET_URL, customer=customer,
                   demo=run_mode.demo(),
                   products=PRODUCTS, keep_query=_query(query), sign_out_href="/" + _query(query, customer=None),
                   customer_links=[(email, "/" + _query(query, customer=email)) for email in DEMO_CUSTOMERS],
-                  language_links=[(name, "/" + _query(query, lang=code)) for code, name in DEMO_LANGUAGES])
+                  language_links=[(name, "/" + _query(query, lang=code)) for code, name in _language_choices()])
     # The page carries a per-customer signature: never cache it, never let another site frame it.
     return response.html(html, headers={
         "Cache-Control": "no-store",

@@ -2,22 +2,14 @@
 (function () {
   "use strict";
 
-  // The widget's own labels, in the shopper's language (Porter's replies come from the server).
-  var LABELS = {
-    en: { subtitle: "Help with your orders", hint: "Type a message..." },
-    zh: { subtitle: "订单与配送帮助", hint: "请输入消息..." },
-    es: { subtitle: "Ayuda con tus pedidos", hint: "Escribe un mensaje..." },
-    fr: { subtitle: "Aide pour vos commandes", hint: "Écrivez un message..." },
-    de: { subtitle: "Hilfe zu Ihren Bestellungen", hint: "Nachricht eingeben..." },
-    ru: { subtitle: "Помощь с заказами", hint: "Введите сообщение..." },
-    pt: { subtitle: "Ajuda com os seus pedidos", hint: "Escreva uma mensagem..." }
-  };
   var SESSION_KEY = "chat_session";        // where rasa-webchat keeps the conversation (storage "local")
   var CUSTOMER_KEY = "porter_customer";    // whose conversation that is, when a customer was signed in
 
   var config = JSON.parse(document.getElementById("porter-widget").textContent);
   var locale = config.locale || navigator.language || "en";
-  var labels = LABELS[locale.slice(0, 2).toLowerCase()] || LABELS.en;
+  // The widget's own labels in the shopper's language, from the server's language catalogs.
+  var LABELS = config.labels || {};
+  var labels = LABELS[locale.slice(0, 2).toLowerCase()] || LABELS.en || { subtitle: "", hint: "" };
 
   // On a shared computer, the next signed-in customer (or a signed-out visitor) must not see the last
   // customer's conversation; a visitor who signs in mid-conversation keeps it.
