@@ -21,10 +21,10 @@ from actions.order_lookup import OFF_TOPIC
 from actions.authorization import grant_address_update
 from actions.fixes import carry_out
 from actions.handoff import hand_over
-from bot import remedies
+from bot.decisions import remedies
 from bot.handoff import reasons
 from bot.shop.models import Address
-from bot import situations as s
+from bot.decisions import situations as s
 
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 

@@ -18,8 +18,8 @@ from typing import Any, Dict, List, Optional
 from rasa_sdk import Tracker
 
 from actions import services
-from bot import remedies
-from bot import situations as s
+from bot.decisions import remedies
+from bot.decisions import situations as s
 from bot.authorization.offers import Offer, OfferLedger
 from bot.authorization.verifications import VerificationLedger
 from bot.shop.models import Order

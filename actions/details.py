@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form_validation import DomainFileFormValidation
-from bot import remedies
+from bot.decisions import remedies
 
 NO_PHOTO = "none"
 

@@ -19,8 +19,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, wording
 from actions.authorization import grant_fix
 from actions.handoff import hand_over
-from bot import remedies
-from bot.cases import FAILED, ON_RETURN, PAID, Case, may_confirm, needs_payment
+from bot.decisions import remedies
+from bot.decisions.cases import FAILED, ON_RETURN, PAID, Case, may_confirm, needs_payment
 from bot.handoff import reasons
 from bot.payments.settle import settle
 from bot.shop.models import Order

@@ -16,8 +16,8 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import authorization, services, wording
-from bot.cases import Case
-from bot import problems
+from bot.decisions.cases import Case
+from bot.decisions import problems
 from bot.handoff import hours, reasons
 from bot.handoff.tickets import Ticket, TicketStore
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from actions import services, wording
-from bot import cases
-from bot import remedies
-from bot import situations as s
+from bot.decisions import cases
+from bot.decisions import remedies
+from bot.decisions import situations as s
 from bot.shop.models import Order
 
 Reply = Tuple[str, Dict[str, Any]]

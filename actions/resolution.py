@@ -20,7 +20,7 @@ from actions import problem_replies, resolve_order
 from actions.backend_guard import guard_backend
 from actions.fixes import carry_out
 from actions.form_validation import DomainFileFormValidation
-from bot import problems, remedies
+from bot.decisions import problems, remedies
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """After verification: say what happened, with evidence, and offer what the policy allows.
 
-The spoken part is chosen from the situation (bot.situations) and the offer from the policy
-(bot.remedies); this module only connects them to replies and to the next step of the conversation.
+The spoken part is chosen from the situation (bot.decisions.situations) and the offer from the policy
+(bot.decisions.remedies); this module only connects them to replies and to the next step of the conversation.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from actions.authorization import record_offer, verified_order
 from actions.backend_guard import guard_backend
 from actions.form_control import stop
 from actions.handoff import hand_over
-from bot import cases, remedies
-from bot import situations as s
+from bot.decisions import cases, remedies
+from bot.decisions import situations as s
 from bot.handoff.contacts import ContactLog
 from bot.handoff import reasons
 from bot.shop.models import Order
@@ -42,7 +42,7 @@ OFFER_RESPONSES = {
 PERSON_OFFERS = {"customs": "utter_ask_fix_person_customs", "window_closed": "utter_ask_fix_person_exception",
                  "condition": "utter_ask_fix_person_exception"}
 
-# An order gets money or goods once (bot/cases.py): when it already has a refund or reshipment, Porter says so
+# An order gets money or goods once (bot/decisions/cases.py): when it already has a refund or reshipment, Porter says so
 # and offers a person or nothing instead of a choice whose every button would answer "already done".
 ALREADY_SETTLED = "already_settled"
 ONCE_PER_ORDER_FIXES = remedies.MONEY_FIXES + (remedies.REFUSE, remedies.RETURN)  # refuse and return pay back too

@@ -9,8 +9,8 @@ import logging
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from bot.cases import CaseBook
-from bot.policy import Policy, load_policy
+from bot.decisions.cases import CaseBook
+from bot.decisions.policy import Policy, load_policy
 from bot.backends import open_store
 from bot.shop.store import OrderStore
 

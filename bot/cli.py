@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import List, Optional
 
-from bot.cases import CaseBook
-from bot.policy import PolicyError, load_policy
+from bot.decisions.cases import CaseBook
+from bot.decisions.policy import PolicyError, load_policy
 from bot.shop.orders_format import OrderFileError
 from bot.shop.importer import import_orders
 from bot.shop.sqlite_store import SQLiteOrderStore
@@ -78,7 +78,7 @@ def _replies(args) -> int:
 
 
 def _payments_retry(args) -> int:
-    from bot.cases import payment_note
+    from bot.decisions.cases import payment_note
     from bot.http_client import BackendConfigError
     from bot.payments.schedule import RetrySchedule, ScheduleError
     from bot.payments.worker import run

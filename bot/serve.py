@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import List
 
 from bot.paths import PROJECT_ROOT, make_private, var_dir
-from bot.policy import PolicyError, load_policy
+from bot.decisions.policy import PolicyError, load_policy
 from bot.storage import StorageError
 from bot.storage.upgrade import upgrade_database
 

@@ -12,7 +12,7 @@ from actions.fixes import carry_out
 from actions.form_control import ActionStopForm
 from actions.order_lookup import ValidateOrderLookupForm
 from actions.resolve_order import ActionResolveOrder
-from bot.cases import CaseBook
+from bot.decisions.cases import CaseBook
 from tests.conftest import make_tracker, offer_fixes
 
 

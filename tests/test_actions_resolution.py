@@ -10,7 +10,7 @@ from actions.handoff import ActionRequestHandoff
 from actions.resolution import ActionCarryOutFix, ValidateResolutionForm, chosen_fix
 from actions.resolve_order import ActionResolveOrder
 from actions.session import ActionSessionStart
-from bot.cases import CaseBook
+from bot.decisions.cases import CaseBook
 from tests.conftest import make_tracker, offer_fixes
 
 

@@ -11,7 +11,7 @@ from actions.authorization import verified_order
 from actions.resolution import ActionCarryOutFix
 from actions.resolve_order import ActionResolveOrder
 from bot.authorization.verifications import VerificationLedger
-from bot.cases import CaseBook
+from bot.decisions.cases import CaseBook
 from tests.conftest import make_tracker, offer_fixes
 
 

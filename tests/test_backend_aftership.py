@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot import situations
+from bot.decisions import situations
 from bot.http_client import BackendConfigError, BackendCredentialsError, BackendUnavailable
 from bot.paths import PROJECT_ROOT
-from bot.policy import load_policy
+from bot.decisions.policy import load_policy
 from bot.shop.models import SUBSTATUSES, TRACKING_TAGS
 from bot.backends import open_store
 from bot.tracking import TrackedOrderStore, open_tracking

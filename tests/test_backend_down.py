@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from actions.resolution import ActionCarryOutFix
 from actions.resolve_order import ActionResolveOrder
-from bot.cases import CaseBook
+from bot.decisions.cases import CaseBook
 from bot.handoff.tickets import TicketStore
 from tests.conftest import make_tracker
 from tests.support.recorder import Recorder

@@ -453,7 +453,7 @@ def test_a_refund_chosen_in_chat_is_paid_back_through_shopify_once(shop, var):
 
     from actions import services
     from actions.resolution import ActionCarryOutFix
-    from bot.cases import CaseBook
+    from bot.decisions.cases import CaseBook
     from tests.conftest import make_tracker, offer_fixes
 
     refund_shop(shop)

@@ -4,7 +4,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
-from bot.cases import FAILED, PENDING, CaseBook
+from bot.decisions.cases import FAILED, PENDING, CaseBook
 from bot.paths import PROJECT_ROOT
 
 

@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot import remedies as r
-from bot import situations as s
+from bot.decisions import remedies as r
+from bot.decisions import situations as s
 from bot.paths import PROJECT_ROOT
-from bot.policy import load_policy
+from bot.decisions.policy import load_policy
 
 POLICY = load_policy(PROJECT_ROOT / "policy.yml")
 

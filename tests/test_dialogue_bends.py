@@ -12,7 +12,7 @@ from actions.address import ValidateAddressForm
 from actions.fixes import carry_out
 from actions.resolution import ActionAskFix, ValidateResolutionForm, chosen_fix
 from actions.resolve_order import ActionResolveOrder
-from bot.cases import FAILED, UNKNOWN, CaseBook
+from bot.decisions.cases import FAILED, UNKNOWN, CaseBook
 from tests.conftest import make_tracker, offer_fixes
 
 REFUND_RESHIP = ["refund", "reship"]

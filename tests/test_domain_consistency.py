@@ -37,15 +37,15 @@ def test_every_response_an_action_names_exists():
 def test_a_session_ends_when_a_verification_expires():
     """Rasa starts a new session (which never carries a verification) exactly when actions/authorization.py
     would stop trusting the verification anyway: one number, in two files, kept equal."""
-    from bot.policy import load_policy
+    from bot.decisions.policy import load_policy
 
     assert DOMAIN["session_config"]["session_expiration_time"] == load_policy().verification_expiry_minutes
 
 
 def test_every_kind_of_problem_is_an_intent_trained_in_every_language():
-    """bot/problems.py is the list the desk, the handoff and the remedies read: a problem missing from the
+    """bot/decisions/problems.py is the list the desk, the handoff and the remedies read: a problem missing from the
     domain or from one language's training data is one shoppers of that language could never raise."""
-    from bot import problems
+    from bot.decisions import problems
     from bot.languages import supported_languages
 
     assert set(problems.ALL) <= set(DOMAIN["intents"])
@@ -57,7 +57,7 @@ def test_every_kind_of_problem_is_an_intent_trained_in_every_language():
 
 def test_the_desk_has_a_name_for_every_situation_fix_and_handoff_reason():
     """An agent reading a ticket sees words, not codes, for everything Porter can record on it."""
-    from bot import remedies, situations
+    from bot.decisions import remedies, situations
     from bot.handoff import reasons
 
     assert set(situations.LABELS) == set(situations.KINDS)

@@ -8,7 +8,7 @@ import yaml
 
 from bot.handoff.hours import AFTER_HOURS, CLOSING, QUEUE, AgentHours, availability
 from bot.paths import PROJECT_ROOT
-from bot.policy import PolicyError, parse_policy
+from bot.decisions.policy import PolicyError, parse_policy
 
 SHIPPED = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text())
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -115,7 +115,7 @@ def test_handoff_settings_are_checked_and_the_key_is_named(change, message):
 
 
 def test_an_unquoted_time_in_the_file_gets_a_hint_about_quotes(tmp_path):
-    from bot.policy import load_policy
+    from bot.decisions.policy import load_policy
 
     text = (PROJECT_ROOT / "policy.yml").read_text().replace("agent_closing_time: '18:00'",
                                                              "agent_closing_time: 18:00")

@@ -14,7 +14,7 @@ from actions import services
 from actions.fallback import ActionHandleFallback, misunderstood_in_a_row
 from actions.handoff import ActionRequestHandoff
 from actions.resolve_order import ActionResolveOrder, session_of
-from bot.cases import CaseBook
+from bot.decisions.cases import CaseBook
 from bot.handoff.contacts import ContactLog
 from bot.handoff.tickets import TicketStore
 from tests.conftest import make_tracker

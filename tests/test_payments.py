@@ -25,7 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.resolution import ActionCarryOutFix
-from bot.cases import FAILED, MANUAL, PAID, PENDING, UNKNOWN, CaseBook
+from bot.decisions.cases import FAILED, MANUAL, PAID, PENDING, UNKNOWN, CaseBook
 from bot.handoff.tickets import TicketStore
 from bot.paths import PROJECT_ROOT
 from tests.conftest import make_tracker, offer_fixes

@@ -2,7 +2,7 @@ import pytest
 import yaml
 
 from bot.paths import PROJECT_ROOT
-from bot.policy import PolicyError, load_policy, parse_policy
+from bot.decisions.policy import PolicyError, load_policy, parse_policy
 
 SHIPPED = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text())
 

@@ -19,7 +19,7 @@ import time
 import pytest
 import requests
 
-from bot.cases import CaseBook
+from bot.decisions.cases import CaseBook
 from tests.support.porter_server import TOKEN, WHATSAPP_APP_SECRET, WHATSAPP_PHONE_NUMBER_ID, start_porter
 from tests.support.widget_client import WidgetClient, texts
 

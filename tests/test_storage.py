@@ -25,7 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from bot.authorization.verifications import VerificationLedger
-from bot.cases import CaseBook
+from bot.decisions.cases import CaseBook
 from bot.channels.inbox import BUSY, HANDLED, NEW, Inbox
 from bot.channels.whatsapp_window import ConversationWindow, UndeliveredMessages
 from bot.handoff.agents import AgentError, AgentStore

@@ -31,7 +31,7 @@ from bot.cluster.processes import Supervised, Supervisor
 from bot.cluster.redis_server import RedisServer, RedisServerError
 from bot.cluster.settings import ClusterSettings, SettingsError
 from bot.paths import PROJECT_ROOT, make_private, var_dir
-from bot.policy import PolicyError, load_policy
+from bot.decisions.policy import PolicyError, load_policy
 from bot.serve import action_token, auth_token, identity_secret
 
 DEMO_ORDERS, DEMO_ANCHOR = "data/demo/orders.json", "2026-11-01T00:00:00Z"

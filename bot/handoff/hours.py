@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import FrozenSet, Optional
 from zoneinfo import ZoneInfo
 
-from bot.policy import WEEKDAYS, Policy
+from bot.decisions.policy import WEEKDAYS, Policy
 
 QUEUE = "queue"                  # the team is in: place in the queue and expected wait
 CLOSING = "closing"              # the team is in, but the expected wait runs past closing time

@@ -2,7 +2,7 @@
 
 Every module that hands over names its reason from here, so the desk can explain each ticket and a new reason
 is added in one place. A fix the shopper asked for that no rule covers hands over with the situation's own code
-(``bot.situations``), which the desk names from its situation labels.
+(``bot.decisions.situations``), which the desk names from its situation labels.
 """
 from __future__ import annotations
 

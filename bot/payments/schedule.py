@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Mapping, Optional
 
-from bot.cases import Case, needs_payment
+from bot.decisions.cases import Case, needs_payment
 from bot.env_seconds import seconds_setting
 
 

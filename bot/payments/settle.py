@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from bot.cases import FAILED, MANUAL, PAID, PENDING, UNKNOWN, Case, CaseBook
+from bot.decisions.cases import FAILED, MANUAL, PAID, PENDING, UNKNOWN, Case, CaseBook
 from bot.http_client import BackendUnavailable
 from bot.payments.schedule import RetrySchedule
 from bot.shop.store import RefundOutcomeUnknown

@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, List
 
-from bot.cases import Case, CaseBook
+from bot.decisions.cases import Case, CaseBook
 from bot.payments.schedule import RetrySchedule
 from bot.payments.settle import settle
 

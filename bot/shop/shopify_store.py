@@ -191,7 +191,7 @@ class ShopifyOrderStore:
     @property
     def policy(self):
         if self._policy is None:
-            from bot.policy import load_policy
+            from bot.decisions.policy import load_policy
 
             self._policy = load_policy()
         return self._policy

@@ -27,7 +27,7 @@ orders = Table(
     Index("orders_tracking", "tracking_number"),
 )
 
-# --- cases (bot/cases.py): one per key, and one refund or reshipment per order whatever the key -------------
+# --- cases (bot/decisions/cases.py): one per key, and one refund or reshipment per order whatever the key -------------
 cases = Table(
     "cases", metadata,
     Column("reference", Text, primary_key=True),

@@ -35,7 +35,7 @@ from sanic.request import Request
 
 from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
-from bot import problems, remedies, situations
+from bot.decisions import problems, remedies, situations
 from bot.catalogs import catalog
 from bot.languages import english_name, supported_languages
 from bot.handoff import reasons
@@ -536,7 +536,7 @@ async def api_ticket(request: Request, ticket_id: int):
     except RasaUnavailable as exc:
         events, problem = None, f"What the shopper wrote after the handoff cannot be shown: {exc}."
     position = store.position(ticket.id) if ticket.status == WAITING else None
-    from bot.cases import CaseBook, agent_view   # the order's cases: what was done and where its money stands
+    from bot.decisions.cases import CaseBook, agent_view   # the order's cases: what was done and where its money stands
 
     order_cases = CaseBook().list(order_number=ticket.order_number) if ticket.order_number else []
     return response.json({

@@ -1,5 +1,5 @@
 """Databases as Porter wrote them before it had migrations, made with plain sqlite3 and the DDL each store ran
-when it opened the file (bot/cases.py, bot/handoff/*.py, bot/authorization/*.py, bot/shop/sqlite_store.py, and
+when it opened the file (bot/decisions/cases.py, bot/handoff/*.py, bot/authorization/*.py, bot/shop/sqlite_store.py, and
 for var/channels.db bot/channels/inbox.py and whatsapp_window.py), with a few rows a shop would have."""
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
-from bot import situations as s
-from bot import problems
+from bot.decisions import situations as s
+from bot.decisions import problems
 from bot.handoff import reasons
-from bot.policy import Policy
+from bot.decisions.policy import Policy
 from bot.shop.models import Order
 
 REFUND = "refund"

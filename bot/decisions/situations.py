@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from bot.policy import Policy
+from bot.decisions.policy import Policy
 from bot.shop.models import Order, TrackingEvent
 
 NOT_SHIPPED = "not_shipped"

@@ -1,6 +1,6 @@
 """The kinds of problem a shopper brings: each is also the NLU intent that names it (domain/), and the code
 stored on tickets and cases. The desk's name for each lives here too, so a new problem is added in one place
-besides its training data, replies and remedy (bot/remedies.py decides what to do for each)."""
+besides its training data, replies and remedy (bot/decisions/remedies.py decides what to do for each)."""
 from __future__ import annotations
 
 WHERE_IS_MY_ORDER = "where_is_my_order"
