@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, wording
 from actions.authorization import grant_fix
 from actions.handoff import hand_over
-from bot.decisions import remedies
+from bot.decisions import problems, remedies
 from bot.decisions.cases import FAILED, ON_RETURN, PAID, Case, may_confirm, needs_payment
 from bot.handoff import reasons
 from bot.payments.settle import settle
@@ -100,7 +100,7 @@ def _say_again(ctx: Context, case: Case) -> None:
 
 def _refund(ctx: Context) -> Tuple[Case, bool]:
     policy = services.policy()
-    item_problem = ctx.problem in remedies.ITEM_PROBLEMS
+    item_problem = problems.handling(ctx.problem) == problems.ITEM_HANDLING
     send_back = item_problem and not policy.needs_no_return(ctx.order.total, ctx.order.currency)
     case, created = services.cases().open_case(
         type="refund", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
@@ -193,7 +193,7 @@ def _refuse(ctx: Context) -> Tuple[Case, bool]:
 def _return(ctx: Context) -> Tuple[Case, bool]:
     policy = services.policy()
     # The shop pays the postage when the item was its fault; a change of mind is the shopper's cost.
-    postage = "shop" if ctx.problem in remedies.ITEM_PROBLEMS else "shopper"
+    postage = "shop" if problems.handling(ctx.problem) == problems.ITEM_HANDLING else "shopper"
     case, created = services.cases().open_case(
         type="return", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"return_address": policy.return_address, "postage_paid_by": postage, **ctx.evidence},

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from actions import services, wording
-from bot.decisions import cases
+from bot.decisions import cases, problems
 from bot.decisions import remedies
 from bot.decisions import situations as s
 from bot.shop.models import Order
@@ -87,12 +87,14 @@ def _refund_status(order: Order, language: str) -> List[Reply]:
 
 def explain(problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy,
             language: str) -> Optional[List[Reply]]:
-    if problem in remedies.ITEM_PROBLEMS:
-        return _item_problem(order, remedy, language)
-    if problem == "cancel_order":
-        return _cancel(order, situation, remedy, language)
-    if problem == "return_item":
-        return _return(order, situation, remedy, language)
-    if problem == "refund_status":
-        return _refund_status(order, language)
-    return None
+    explainer = _EXPLAINERS.get(problems.handling(problem))
+    return explainer(order, situation, remedy, language) if explainer else None
+
+
+# By how the problem is handled (bot/decisions/problems.py); the others are told from the tracking.
+_EXPLAINERS = {
+    problems.ITEM_HANDLING: lambda order, situation, remedy, language: _item_problem(order, remedy, language),
+    problems.CANCEL_HANDLING: _cancel,
+    problems.RETURN_HANDLING: _return,
+    problems.REFUND_STATUS_HANDLING: lambda order, situation, remedy, language: _refund_status(order, language),
+}

@@ -20,7 +20,8 @@ from actions.authorization import record_offer, verified_order
 from actions.backend_guard import guard_backend
 from actions.form_control import stop
 from actions.handoff import hand_over
-from bot.decisions import cases, remedies
+from bot.decisions import cases, problems, remedies
+from bot.decisions.policy import Policy
 from bot.decisions import situations as s
 from bot.handoff.contacts import ContactLog
 from bot.handoff import reasons
@@ -49,11 +50,6 @@ ONCE_PER_ORDER_FIXES = remedies.MONEY_FIXES + (remedies.REFUSE, remedies.RETURN)
 
 CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
                      "customs_documents_required": "utter_situation_customs_documents"}
-
-
-# On a repeat contact Porter still says where the parcel is (or where the refund is) before a person takes
-# over; for these problems its replies offer choices or ask for a photo, which is now the person's to do.
-CHOICES_FOR_A_PERSON = remedies.ITEM_PROBLEMS + ("cancel_order", "return_item")
 
 
 def session_of(tracker: Tracker) -> str:
@@ -94,19 +90,30 @@ def situation_reply(problem: str, order: Order, situation: s.Situation, remedy: 
                       shipped_at=wording.day(shipment.shipped_at, language),
                       scans=wording.scans(shipment.events, language),
                       country=order.shipping_address.country, days=situation.days_since_last_scan or 0)
+    story = _address_story if problems.handling(problem) == problems.ADDRESS_HANDLING else _tracking_story
+    return story(situation, remedy, values, language, policy)
+
+
+def _address_story(situation: s.Situation, remedy: remedies.Remedy, values: Dict[str, Any], language: str,
+                   policy: Policy) -> tuple[str, Dict[str, Any]]:
+    """Whether the address can still change, and how."""
+    if situation.kind == s.CANCELLED:
+        return "utter_situation_cancelled", values
+    if remedy.reason in (s.DELIVERED,):
+        return "utter_address_change_delivered", values
+    if remedy.reason == "update":
+        return "utter_address_change_before_shipping", values
+    if remedy.reason == "too_late":
+        return "utter_address_change_too_late", dict(values, discount=f"{policy.discount_percent:g}")
+    if situation.kind == s.ADDRESS_PROBLEM:
+        return "utter_situation_address_problem", values
+    return "utter_address_change_reship", values
+
+
+def _tracking_story(situation: s.Situation, remedy: remedies.Remedy, values: Dict[str, Any], language: str,
+                    policy: Policy) -> tuple[str, Dict[str, Any]]:
+    """What the tracking says happened to the parcel."""
     last = situation.last_event
-    if problem == "change_address":
-        if situation.kind == s.CANCELLED:
-            return "utter_situation_cancelled", values
-        if remedy.reason in (s.DELIVERED,):
-            return "utter_address_change_delivered", values
-        if remedy.reason == "update":
-            return "utter_address_change_before_shipping", values
-        if remedy.reason == "too_late":
-            return "utter_address_change_too_late", dict(values, discount=f"{policy.discount_percent:g}")
-        if situation.kind == s.ADDRESS_PROBLEM:
-            return "utter_situation_address_problem", values
-        return "utter_address_change_reship", values
     kind = situation.kind
     if kind == s.DELIVERED:
         values["delivered_at"] = wording.day(last.at, language) if last else ""
@@ -180,7 +187,7 @@ def facts_of(tracker: Tracker) -> Optional[Facts]:
         return None
     policy = services.policy()
     situation = s.classify(order, services.now(), policy)
-    problem = remedies.effective_problem(tracker.get_slot("problem") or "where_is_my_order", situation)
+    problem = problems.effective(tracker.get_slot("problem") or problems.WHERE_IS_MY_ORDER, situation)
     remedy = remedies.decide(problem, order, situation, policy, answers_of(tracker))
     return Facts(order, situation, problem, remedy, wording.language_of(tracker))
 
@@ -203,7 +210,7 @@ class ActionResolveOrder(Action):
         order = services.store().get(order_number)
         policy = services.policy()
         situation = s.classify(order, services.now(), policy)
-        problem = remedies.effective_problem(tracker.get_slot("problem") or "where_is_my_order", situation)
+        problem = problems.effective(tracker.get_slot("problem") or problems.WHERE_IS_MY_ORDER, situation)
         remedy = remedies.decide(problem, order, situation, policy, answers_of(tracker))
         settled = settled_case(order, remedy)
         if settled:   # said before anything is offered; the same money or goods are never offered twice
@@ -216,13 +223,15 @@ class ActionResolveOrder(Action):
 
         if settled:   # where the parcel is still answers a parcel question; then what already went out
             replies = settled_replies(settled, order, language)
-            if problem in remedies.PARCEL_PROBLEMS:
+            if problems.handling(problem) == problems.PARCEL_HANDLING:
                 replies = [situation_reply(problem, order, situation, remedy, language)] + replies
         else:
             replies = problem_replies.explain(problem, order, situation, remedy, language)
             if replies is None:
                 replies = [situation_reply(problem, order, situation, remedy, language)]
-            if repeated and problem in CHOICES_FOR_A_PERSON:
+            # On a repeat contact Porter still says where the parcel (or the refund) is; choices and photos
+            # are now a person's to ask for.
+            if repeated and problems.handling(problem) in problems.CHOOSING_HANDLINGS:
                 replies = []  # their replies set out options or ask for a photo: the person takes it from here
         for response, values in replies:
             dispatcher.utter_message(response=response, **values)
@@ -236,7 +245,7 @@ class ActionResolveOrder(Action):
                   SlotSet("offered_fixes", list(remedy.fixes)), SlotSet("fix", None), SlotSet("new_address", None),
                   SlotSet("address_confirmed", None), SlotSet("next_step", remedy.next_step),
                   SlotSet("detail_needed", remedy.ask)]
-        if problem == "customs_issue" and situation.kind == s.CUSTOMS_HOLD:
+        if problems.handling(problem) == problems.CUSTOMS_HANDLING and situation.kind == s.CUSTOMS_HOLD:
             events += self._customs_follow_up(dispatcher, tracker, order, situation, remedy)
         if remedy.next_step in (remedies.CHOOSE_FIX, remedies.COLLECT_ADDRESS):
             record_offer(tracker, order, problem, situation.kind, remedy)

@@ -154,3 +154,10 @@ def test_a_parcel_stuck_at_customs_goes_to_the_logistics_team(demo_store):
 def test_a_refund_request_follows_the_order_state(demo_store, number, fixes):
     assert decide(demo_store, number, problem="request_refund")[1].fixes == fixes
     assert decide(demo_store, "A10034", problem="request_refund")[1].ask == r.ITEM_UNUSED  # delivered: a return
+
+
+def test_every_problem_has_a_handling_and_every_handling_a_decision():
+    from bot.decisions import problems
+
+    assert set(problems.HANDLING) == set(problems.ALL)
+    assert set(r._DECIDERS) == set(problems.HANDLING.values())

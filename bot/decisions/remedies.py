@@ -44,8 +44,6 @@ PHOTO = "photo"
 CANCEL_REASON = "cancel_reason"
 ITEM_UNUSED = "item_unused"
 
-ITEM_PROBLEMS = problems.ITEM
-
 # Fixes that move money or goods: never twice for one order, and a carrier claim goes with them
 # when the carrier lost track of the parcel.
 MONEY_FIXES = (REFUND, RESHIP, REPLACE, PARTIAL_REFUND, CANCEL)
@@ -147,26 +145,6 @@ def for_customs(order: Order, situation: s.Situation, policy: Policy) -> Remedy:
     return Remedy(CHOOSE_FIX, (PERSON, NONE), "customs")
 
 
-def effective_problem(problem: str, situation: s.Situation) -> str:
-    """What the shopper's request means for this order's state.
-
-    "I want my money back" is a cancellation before shipment, a return after delivery, and otherwise a
-    parcel problem; a customs question about a parcel that is not at customs is a tracking question.
-    """
-    kind = situation.kind
-    if problem == problems.REQUEST_REFUND:
-        if kind in (s.NOT_SHIPPED, s.CANCELLED):
-            return problems.CANCEL_ORDER
-        return problems.RETURN_ITEM if kind == s.DELIVERED else problems.PARCEL_NOT_RECEIVED
-    if problem == problems.CUSTOMS_ISSUE and kind != s.CUSTOMS_HOLD:
-        return problems.WHERE_IS_MY_ORDER
-    if problem == problems.RETURN_ITEM and kind == s.NOT_SHIPPED:
-        return problems.CANCEL_ORDER
-    if problem == problems.CANCEL_ORDER and kind == s.DELIVERED:
-        return problems.RETURN_ITEM
-    return problem
-
-
 def decide(problem: str, order: Order, situation: s.Situation, policy: Policy,
            answers: Optional[Mapping[str, object]] = None) -> Remedy:
     """The playbook's table: what to do next for this problem, order and tracking situation.
@@ -174,26 +152,24 @@ def decide(problem: str, order: Order, situation: s.Situation, policy: Policy,
     `answers` holds what the details form already collected (photo, cancel_reason, item_unused).
     """
     answers = answers or {}
-    problem = effective_problem(problem, situation)
-    if problem == problems.CHANGE_ADDRESS:
-        return for_address_change(order, situation, policy)
-    if problem in ITEM_PROBLEMS:
-        return for_item_problem(order, policy, answers)
-    if problem == problems.CANCEL_ORDER:
-        return for_cancel(order, situation, policy, answers)
-    if problem == problems.RETURN_ITEM:
-        return for_return(order, situation, policy, answers)
-    if problem == problems.REFUND_STATUS:
-        return Remedy(DONE, (), "refund_status")
-    if problem == problems.CUSTOMS_ISSUE:
-        return for_customs(order, situation, policy)
-    return for_missing_parcel(order, situation, policy)
+    decider = _DECIDERS[problems.handling(problems.effective(problem, situation))]
+    return decider(order, situation, policy, answers)
 
 
-PARCEL_PROBLEMS = problems.PARCEL
+# The playbook's table, by how the problem is handled (bot/decisions/problems.py).
+_DECIDERS = {
+    problems.PARCEL_HANDLING: lambda order, situation, policy, answers: for_missing_parcel(order, situation, policy),
+    problems.ADDRESS_HANDLING: lambda order, situation, policy, answers: for_address_change(order, situation, policy),
+    problems.ITEM_HANDLING: lambda order, situation, policy, answers: for_item_problem(order, policy, answers),
+    problems.CANCEL_HANDLING: for_cancel,
+    problems.RETURN_HANDLING: for_return,
+    problems.REFUND_STATUS_HANDLING: lambda order, situation, policy, answers: Remedy(DONE, (), "refund_status"),
+    problems.CUSTOMS_HANDLING: lambda order, situation, policy, answers: for_customs(order, situation, policy),
+}
 
 
 def needs_carrier_claim(situation_kind: str, fix: str, problem: str = problems.PARCEL_NOT_RECEIVED) -> bool:
     """The carrier lost track of the parcel and we paid for it: claim it back. A broken, wrong or unwanted
     item is the shop's matter, not the carrier's, even when the parcel was delivered."""
-    return problem in PARCEL_PROBLEMS and fix in MONEY_FIXES and situation_kind in CLAIM_SITUATIONS
+    return (problems.handling(problem) == problems.PARCEL_HANDLING and fix in MONEY_FIXES
+            and situation_kind in CLAIM_SITUATIONS)
