@@ -21,6 +21,7 @@ from actions.order_lookup import OFF_TOPIC
 from actions.authorization import grant_address_update
 from actions.fixes import carry_out
 from actions.handoff import hand_over
+from bot.decisions import cases as case_types
 from bot.decisions import remedies
 from bot.handoff import reasons
 from bot.shop.models import Address
@@ -97,7 +98,7 @@ class ActionApplyAddressChange(Action):
         digest = hashlib.sha256(new_address.encode()).hexdigest()[:12]
         old = order.shipping_address
         case, _ = services.cases().open_case(
-            type="address_change", idempotency_key=f"{order.order_number}:change_address:{digest}",
+            type=case_types.ADDRESS_CHANGE, idempotency_key=f"{order.order_number}:change_address:{digest}",
             order_number=order.order_number, conversation_id=tracker.sender_id, status="done",
             details={"old_address": old.one_line(), "new_address": new_address},
         )

@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services, wording
 from actions.authorization import grant_fix
 from actions.handoff import hand_over
+from bot.decisions import cases as case_types
 from bot.decisions import problems, remedies
 from bot.decisions.cases import FAILED, ON_RETURN, PAID, Case, may_confirm, needs_payment
 from bot.handoff import reasons
@@ -103,7 +104,7 @@ def _refund(ctx: Context) -> Tuple[Case, bool]:
     item_problem = problems.handling(ctx.problem) == problems.ITEM_HANDLING
     send_back = item_problem and not policy.needs_no_return(ctx.order.total, ctx.order.currency)
     case, created = services.cases().open_case(
-        type="refund", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
+        type=case_types.REFUND, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"method": "original_payment", "situation": ctx.situation, "problem": ctx.problem,
                  "return_required": send_back, **({"payout": ON_RETURN} if send_back else {}), **ctx.evidence},
         **ctx.common)
@@ -127,7 +128,7 @@ def _say_return_note(ctx: Context, case: Case, send_back: bool) -> None:
 def _reship(ctx: Context) -> Tuple[Case, bool]:
     address = ctx.tracker.get_slot("new_address") or ctx.order.shipping_address.one_line()
     case, created = services.cases().open_case(
-        type="reshipment", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
+        type=case_types.RESHIPMENT, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"address": address, "situation": ctx.situation}, **ctx.common)
     if created:
         ctx.dispatcher.utter_message(response="utter_reship_done", case_reference=case.reference, address=address)
@@ -139,7 +140,7 @@ def _replace(ctx: Context) -> Tuple[Case, bool]:
     address = ctx.order.shipping_address.one_line()
     send_back = not services.policy().needs_no_return(ctx.order.total, ctx.order.currency)
     case, created = services.cases().open_case(
-        type="reshipment", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
+        type=case_types.RESHIPMENT, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"address": address, "replacement": True, "problem": ctx.problem, "return_required": send_back,
                  "items": [item.sku for item in ctx.order.items], **ctx.evidence}, **ctx.common)
     if created:
@@ -152,7 +153,7 @@ def _partial_refund(ctx: Context) -> Tuple[Case, bool]:
     percent = services.policy().partial_refund_percent
     amount = round(ctx.order.total * percent / 100, 2)
     case, created = services.cases().open_case(
-        type="refund", idempotency_key=ctx.key, amount=amount, currency=ctx.order.currency,
+        type=case_types.REFUND, idempotency_key=ctx.key, amount=amount, currency=ctx.order.currency,
         details={"method": "original_payment", "partial_percent": percent, "keeps_item": True,
                  "problem": ctx.problem, **ctx.evidence}, **ctx.common)
     if created:
@@ -165,11 +166,11 @@ def _cancel(ctx: Context) -> Tuple[Case, bool]:
     """Not shipped yet: the order is cancelled and refunded in full (the refund is its own case)."""
     book = services.cases()
     refund, created = book.open_case(
-        type="refund", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
+        type=case_types.REFUND, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"method": "original_payment", "reason": "cancelled_before_shipping"}, **ctx.common)
     if created:
         refund = _pay_back(refund)
-        book.open_case(type="cancellation", idempotency_key=f"{ctx.order.order_number}:cancellation",
+        book.open_case(type=case_types.CANCELLATION, idempotency_key=f"{ctx.order.order_number}:cancellation",
                        details={"refund_case": refund.reference, "stage": "before_shipping"}, **ctx.common)
         ctx.dispatcher.utter_message(response="utter_cancel_done", case_reference=refund.reference,
                                      order_number=ctx.order.order_number, amount=ctx.money(ctx.order.total))
@@ -181,7 +182,7 @@ def _cancel(ctx: Context) -> Tuple[Case, bool]:
 def _refuse(ctx: Context) -> Tuple[Case, bool]:
     """Shipped by post: the shopper refuses the parcel; the refund waits for it to come back."""
     case, created = services.cases().open_case(
-        type="cancellation", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
+        type=case_types.CANCELLATION, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"stage": "shipped", "refund_on_return": True}, **ctx.common)
     if created:
         carrier = ctx.order.shipment.carrier if ctx.order.shipment else ""
@@ -195,7 +196,7 @@ def _return(ctx: Context) -> Tuple[Case, bool]:
     # The shop pays the postage when the item was its fault; a change of mind is the shopper's cost.
     postage = "shop" if problems.handling(ctx.problem) == problems.ITEM_HANDLING else "shopper"
     case, created = services.cases().open_case(
-        type="return", idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
+        type=case_types.RETURN, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
         details={"return_address": policy.return_address, "postage_paid_by": postage, **ctx.evidence},
         **ctx.common)
     if created:
@@ -207,7 +208,7 @@ def _return(ctx: Context) -> Tuple[Case, bool]:
 def _notify(ctx: Context) -> Tuple[Case, bool]:
     shipment = ctx.order.shipment
     case, created = services.cases().open_case(
-        type="scan_alert", idempotency_key=ctx.key,
+        type=case_types.SCAN_ALERT, idempotency_key=ctx.key,
         details={"tracking_number": shipment.tracking_number if shipment else None}, **ctx.common)
     if created:
         ctx.dispatcher.utter_message(response="utter_notify_done", case_reference=case.reference,
@@ -218,7 +219,7 @@ def _notify(ctx: Context) -> Tuple[Case, bool]:
 def _discount(ctx: Context) -> Tuple[Case, bool]:
     percent = services.policy().discount_percent
     case, created = services.cases().open_case(
-        type="discount", idempotency_key=ctx.key,
+        type=case_types.DISCOUNT, idempotency_key=ctx.key,
         details={"percent": percent, "code": "SORRY-" + secrets.token_hex(3).upper()}, **ctx.common)
     if created:
         ctx.dispatcher.utter_message(response="utter_discount_done", case_reference=case.reference,
@@ -271,7 +272,7 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
 def _open_carrier_claim(ctx: Context, remedy_case: Case) -> None:
     shipment = ctx.order.shipment
     claim, _ = services.cases().open_case(
-        type="carrier_claim", idempotency_key=f"{ctx.order.order_number}:carrier_claim",
+        type=case_types.CARRIER_CLAIM, idempotency_key=f"{ctx.order.order_number}:carrier_claim",
         amount=ctx.order.total, currency=ctx.order.currency,
         details={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
                  "situation": ctx.situation, "remedy_case": remedy_case.reference,

@@ -16,6 +16,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import authorization, services, wording
+from bot.decisions import cases as case_types
 from bot.decisions.cases import Case
 from bot.decisions import problems
 from bot.handoff import hours, reasons
@@ -66,7 +67,7 @@ def open_handoff(tracker: Tracker, reason: str, slots: Optional[Dict[str, Any]] 
     if anger:
         details["anger"] = anger
     case, _ = services.cases().open_case(
-        type="handoff_request",
+        type=case_types.HANDOFF_REQUEST,
         idempotency_key=f"handoff:{tracker.sender_id}:{reason}",
         order_number=_verified_order(tracker, slots),
         conversation_id=tracker.sender_id,

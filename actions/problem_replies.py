@@ -79,7 +79,7 @@ def refund_reply(refund: cases.Case, order: Order, language: str) -> Reply:
 
 
 def _refund_status(order: Order, language: str) -> List[Reply]:
-    refunds = services.cases().list(order_number=order.order_number, type="refund")
+    refunds = services.cases().list(order_number=order.order_number, type=cases.REFUND)
     if not refunds:
         return [("utter_refund_status_none", {"order_number": order.order_number})]
     return [refund_reply(refunds[-1], order, language)]

@@ -140,7 +140,7 @@ def settled_case(order: Order, remedy: remedies.Remedy) -> Optional[cases.Case]:
 
 def settled_replies(case: cases.Case, order: Order, language: str) -> List[problem_replies.Reply]:
     """What already went out for the order, with its reference: the new parcel, or where the money stands."""
-    if case.type == "reshipment":
+    if case.type == cases.RESHIPMENT:
         return [("utter_already_reshipped", {"order_number": order.order_number, "case_reference": case.reference,
                                              "address": case.details.get("address")
                                              or order.shipping_address.one_line()})]
@@ -261,7 +261,7 @@ class ActionResolveOrder(Action):
         """A customs question is recorded for the logistics team, and handed to them when it is stuck."""
         last = situation.last_event
         case, _ = services.cases().open_case(
-            type="customs_assist", idempotency_key=f"{order.order_number}:customs_assist",
+            type=cases.CUSTOMS_ASSIST, idempotency_key=f"{order.order_number}:customs_assist",
             order_number=order.order_number, conversation_id=tracker.sender_id,
             details={"substatus": last.substatus if last else None, "days_held": situation.days_since_last_scan,
                      "carrier": order.shipment.carrier if order.shipment else None})

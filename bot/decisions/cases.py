@@ -27,10 +27,14 @@ from sqlalchemy.engine import Connection
 from bot.storage import Where, database
 from bot.storage.schema import cases
 
-CASE_TYPES = ("refund", "reshipment", "address_change", "carrier_claim", "handoff_request",
-              "scan_alert", "discount", "cancellation", "return", "customs_assist")
-ONE_PER_ORDER = ("refund", "reshipment")   # kept by the index cases_one_payout_per_order (bot/storage/schema.py)
-PAYMENT_TYPES = ("refund",)
+# What a case records (its `type`, stored and shown in the desk and `python -m bot cases list`).
+REFUND, RESHIPMENT, ADDRESS_CHANGE, CARRIER_CLAIM = "refund", "reshipment", "address_change", "carrier_claim"
+HANDOFF_REQUEST, SCAN_ALERT, DISCOUNT, CANCELLATION = "handoff_request", "scan_alert", "discount", "cancellation"
+RETURN, CUSTOMS_ASSIST = "return", "customs_assist"
+CASE_TYPES = (REFUND, RESHIPMENT, ADDRESS_CHANGE, CARRIER_CLAIM, HANDOFF_REQUEST, SCAN_ALERT, DISCOUNT, CANCELLATION,
+              RETURN, CUSTOMS_ASSIST)
+ONE_PER_ORDER = (REFUND, RESHIPMENT)   # kept by the index cases_one_payout_per_order (bot/storage/schema.py)
+PAYMENT_TYPES = (REFUND,)
 PENDING, PAID, FAILED, UNKNOWN = "pending", "paid", "failed", "unknown"
 MANUAL, ON_RETURN = "manual", "on_return"
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: references are read aloud and retyped
