@@ -191,7 +191,7 @@ def test_an_unsupported_language_gets_the_list_of_languages():
     messages, _, _ = run(ActionHandleFallback(), entities=[{"entity": "language", "value": "nl"}],
                          intent="nlu_fallback", slots={"language": "nl"})
     assert messages[0]["response"] == "utter_unsupported_language"
-    assert messages[0]["languages"] == "English, 中文, Español, Français, Deutsch, Русский, Português"
+    assert messages[0]["languages"] == "English, 中文, Español, Français, Deutsch, Русский, Português, Italiano"
 
 
 def test_an_explicit_language_request_is_confirmed_not_treated_as_misunderstood():

@@ -196,12 +196,12 @@ def test_a_paraphrase_in_the_choice_is_carried_out_like_a_click(actions_env):
 
 def test_no_reply_points_up_to_buttons_that_are_sent_again_below():
     domain = domain_dict()
-    up = re.compile(r"\babove\b|上面|上方|\barriba\b|ci-dessus|\boben\b|\bвыше\b|\bacima\b", re.IGNORECASE)
+    up = re.compile(r"\babove\b|上面|上方|\barriba\b|ci-dessus|\boben\b|\bвыше\b|\bacima\b|\bsopra\b", re.IGNORECASE)
     pointing_up = [name for name, variations in domain["responses"].items()
                    for variation in variations if up.search(variation["text"])]
     assert pointing_up == []
     below = {"en": "below", "zh": "下面", "es": "abajo", "fr": "ci-dessous", "de": "unten", "ru": "ниже",
-             "pt": "abaixo"}
+             "pt": "abaixo", "it": "sotto"}
     for variation in domain["responses"]["utter_invalid_fix"]:
         language = next((c["value"] for c in variation.get("condition") or []), "en")
         assert below[language] in variation["text"]

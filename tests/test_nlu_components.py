@@ -37,6 +37,7 @@ def entities(message):
     ("wo bleibt mein Paket", "de"),
     ("где моя посылка", "ru"),
     ("cadê minha encomenda", "pt"),
+    ("il mio pacco non è mai arrivato", "it"),
 ])
 def test_a_confident_language_is_exposed_as_an_entity(detector, text, language):
     assert entities(parse(detector, text))["language"] == language
@@ -106,6 +107,8 @@ def test_an_invalid_order_number_pattern_is_rejected_at_start():
     ("можно по-русски?", "ru"),
     ("fala português?", "pt"),
     ("in English please", "en"),
+    ("parli italiano?", "it"),
+    ("puoi scrivermi in inglese?", "en"),     # Italian's word for English, from the Italian catalog
 ])
 def test_asking_for_a_language_switches_to_it(detector, text, language):
     [entity] = [e for e in parse(detector, text).get("entities") if e["entity"] == "language"]
@@ -158,7 +161,7 @@ def test_the_chat_lexicon_is_learned_and_kept_in_the_model(tmp_path):
     for word, language in (("merci", "fr"), ("valeu", "pt"), ("hallo", "de"), ("gracias", "es")):
         assert loaded.identifier.detect(word).language == language
     # a shopper's one-word first message is their language; "ok", "no", "si" say nothing about it
-    for word, language in (("hola", "es"), ("bonjour", "fr"), ("olá", "pt"), ("obrigado", "pt")):
+    for word, language in (("hola", "es"), ("bonjour", "fr"), ("olá", "pt"), ("obrigado", "pt"), ("grazie", "it")):
         message = Message({"text": word})
         loaded.process([message])
         assert entities(message)["language"] == language

@@ -3,8 +3,9 @@
 The entity appears only when the detection is good enough to switch the conversation's language:
 a script that settles it (Han, Cyrillic, ...), a statistical detection that leads the runner-up
 language by ``min_margin`` on at least ``min_words`` words, or a single word that leads by ``one_word_margin``
-("hola", "bonjour"). "ok", an order number or an email never produce it, so they never switch the reply
-language. The entity's role says how the language is known (``script``, ``requested``, or none for
+("hola", "bonjour") and that the shoppers of another language do not type nearly as often
+(``one_word_max_shared``: "si" is Spanish and Italian). "ok", an order number or an email never produce it,
+so they never switch the reply language. The entity's role says how the language is known (``script``, ``requested``, or none for
 a statistical detection). The detected language is also stored on the message for the tokenizer.
 
 Training counts the words shoppers type in each language from ``lexicon_data`` (data/nlu/<language>.yml)
@@ -42,7 +43,7 @@ class LanguageDetector(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"supported_languages": ["en", "zh"], "detector": "lingua", "min_margin": 0.2, "min_words": 2,
-                "one_word_margin": 0.7,
+                "one_word_margin": 0.7, "one_word_max_shared": 0.1,
                 "lexicon_data": "data/nlu"}
 
     def __init__(self, config: Dict[Text, Any], model_storage: Optional[ModelStorage] = None,
@@ -75,15 +76,17 @@ class LanguageDetector(GraphComponent):
             lexicon = None
         return cls(config, model_storage, resource, lexicon)
 
-    def _is_confident(self, detection) -> bool:
+    def _is_confident(self, detection, text: str) -> bool:
         if detection.language is None:
             return False
         # One word settles it when the script does ("здравствуйте"), or when it leads the other languages by
         # one_word_margin ("hola", "bonjour", "obrigado": a shopper's first word is often their language);
-        # otherwise it takes min_words ("ok", "no", "si" never switch).
+        # otherwise it takes min_words ("ok", "no", "si" never switch: the shoppers of two languages type them,
+        # one_word_max_shared).
         if detection.by_script or detection.words >= self.config["min_words"]:
             return detection.margin >= self.config["min_margin"]
-        return detection.words == 1 and detection.margin >= self.config["one_word_margin"]
+        return (detection.words == 1 and detection.margin >= self.config["one_word_margin"]
+                and not self.identifier.word_shared(text, self.config["one_word_max_shared"]))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:
@@ -103,7 +106,7 @@ class LanguageDetector(GraphComponent):
             if requested:  # "can you speak Spanish?" asks for Spanish, whatever language it is written in
                 detection = Detection(requested, 1.0, max(detection.words, self.config["min_words"]), True, 1.0)
                 role = ROLE_REQUESTED
-            if self._is_confident(detection):
+            if self._is_confident(detection, text):
                 message.set(LANGUAGE_SUPPORTED, detection.supported)
                 entity = {"entity": "language", "value": detection.language, "start": 0, "end": len(text),
                           "confidence_entity": round(detection.confidence, 3), "extractor": self.__class__.__name__}

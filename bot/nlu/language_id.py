@@ -148,6 +148,13 @@ class _Lexicon:
             return 0.0
         return max(sum(w in counts for w in words) / len(words) for counts in self.counts.values())
 
+    def shared_share(self, word: str) -> float:
+        """How often the second language's shoppers type ``word`` compared with the first's (per word they type):
+        0 for "hola" or "obrigado", about a fifth for "si" (Spanish and Italian), more for "no" and "ok"."""
+        rates = sorted((words.get(word.lower(), 0) / (self.totals[language] or 1)
+                        for language, words in self.counts.items()), reverse=True)
+        return rates[1] / rates[0] if len(rates) > 1 and rates[0] else 0.0
+
     def rescore(self, text: str, scores: Dict[str, float]) -> Dict[str, float]:
         words = chat_words(text)
         if not words or not any(w in c for c in self.counts.values() for w in words):
@@ -185,6 +192,12 @@ class LanguageIdentifier:
         self._detector = BACKENDS[backend](self.supported)
         self._watcher = BACKENDS[backend](self.supported + self.watched, low_accuracy=True) if self.watched else None
         self._lexicon = _Lexicon(lexicon) if lexicon else None
+
+    def word_shared(self, text: str, share: float) -> bool:
+        """Whether a one-word message is a word the shoppers of two languages both type (``share`` of the first's
+        rate at least): "si" is Spanish and Italian, so it says nothing about which one the shopper writes."""
+        words = chat_words(text)
+        return bool(self._lexicon) and len(words) == 1 and self._lexicon.shared_share(words[0]) >= share
 
     def detect(self, text: str) -> Detection:
         text = unicodedata.normalize("NFC", strip_identifiers(text or ""))
