@@ -5,8 +5,9 @@ a script that settles it (Han, Cyrillic, ...), a statistical detection that lead
 language by ``min_margin`` on at least ``min_words`` words, or a single word that leads by ``one_word_margin``
 ("hola", "bonjour") and that the shoppers of another language do not type nearly as often
 (``one_word_max_shared``: "si" is Spanish and Italian). "ok", an order number or an email never produce it,
-so they never switch the reply language. The entity's role says how the language is known (``script``, ``requested``, or none for
-a statistical detection). The detected language is also stored on the message for the tokenizer.
+so they never switch the reply language. The entity's role says how the language is known (``script``,
+``requested``, or none for a statistical detection). The detected language is also stored on the message for
+the tokenizer.
 
 Training counts the words shoppers type in each language from ``lexicon_data`` (data/nlu/<language>.yml)
 and keeps them in the model, which settles most one- and two-word messages ("merci", "valeu", "hallo").
