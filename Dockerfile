@@ -29,6 +29,7 @@ ENV PATH=/opt/venv/bin:$PATH RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2
     PORTER_VAR_DIR=/app/var RASA_CACHE_DIRECTORY=/app/var/rasa-cache PYTHONWARNINGS=ignore::DeprecationWarning
 COPY config.yml ./
 COPY domain domain
+COPY languages languages
 COPY data data
 COPY bot bot
 RUN mkdir -p var/models \
