@@ -117,6 +117,7 @@ test: validate lint pytest test-stories
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The tests that need no trained model, browser or server (tests/support/needs.py): a minute, for every edit.
 unit: $(VENV)/.installed

@@ -3,6 +3,7 @@
 The address is kept as the shopper wrote it (one free-text line): read back verbatim, it is what the
 shopper confirmed, and no parser guesses wrong on a foreign address format.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,8 +46,9 @@ class ValidateAddressForm(DomainFileFormValidation):
     def name(self) -> Text:
         return "validate_address_form"
 
-    def validate_new_address(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> Dict[Text, Any]:
+    def validate_new_address(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if slot_value is None:
             return {}  # the form is just starting (slots cleared by action_resolve_order): nothing given yet
         text = str(slot_value)
@@ -57,8 +59,9 @@ class ValidateAddressForm(DomainFileFormValidation):
             return {"new_address": None}
         return {"new_address": tidy(text)}
 
-    def validate_address_confirmed(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                   domain: DomainDict) -> Dict[Text, Any]:
+    def validate_address_confirmed(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if slot_value:
             return {"address_confirmed": True}
         return {"address_confirmed": None, "new_address": None}  # ask for the address again
@@ -68,8 +71,9 @@ class ActionAskAddressConfirmed(Action):
     def name(self) -> Text:
         return "action_ask_address_confirmed"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_confirm_address", new_address=tracker.get_slot("new_address"))
         return []
 
@@ -81,8 +85,9 @@ class ActionApplyAddressChange(Action):
         return "action_apply_address_change"
 
     @guard_backend
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         new_address = tracker.get_slot("new_address")
         events = [SlotSet("address_confirmed", None)]
         if not tracker.get_slot("verified_order") or not new_address:
@@ -98,13 +103,21 @@ class ActionApplyAddressChange(Action):
         digest = hashlib.sha256(new_address.encode()).hexdigest()[:12]
         old = order.shipping_address
         case, _ = services.cases().open_case(
-            type=case_types.ADDRESS_CHANGE, idempotency_key=f"{order.order_number}:change_address:{digest}",
-            order_number=order.order_number, conversation_id=tracker.sender_id, status="done",
+            type=case_types.ADDRESS_CHANGE,
+            idempotency_key=f"{order.order_number}:change_address:{digest}",
+            order_number=order.order_number,
+            conversation_id=tracker.sender_id,
+            status="done",
             details={"old_address": old.one_line(), "new_address": new_address},
         )
         services.store().update_shipping_address(
-            order.order_number, Address(name=old.name, line1=new_address, country=old.country))
-        dispatcher.utter_message(response="utter_address_updated", order_number=order.order_number,
-                                 new_address=new_address, case_reference=case.reference)
+            order.order_number, Address(name=old.name, line1=new_address, country=old.country)
+        )
+        dispatcher.utter_message(
+            response="utter_address_updated",
+            order_number=order.order_number,
+            new_address=new_address,
+            case_reference=case.reference,
+        )
         dispatcher.utter_message(response="utter_anything_else")
         return events + [SlotSet("case_reference", case.reference), SlotSet("new_address", None)]

@@ -8,6 +8,7 @@ been silent for longer than the policy's `verification_expiry_minutes` since. A 
 Porter offered it to this conversation for this order (bot/authorization/offers.py) and the policy, applied to
 the order as the store has it now, still allows it. Every refusal is logged with its reason.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,8 +91,11 @@ def verified_order(tracker: Tracker, now: Optional[float] = None) -> Optional[st
     now = time.time() if now is None else now
     limit = services.policy().verification_expiry_minutes * 60
     if _longest_silence(found.verified_at, events, now) > limit:
-        logger.info("refused: the verification of order %s expired after %d minutes of silence", claimed,
-                    services.policy().verification_expiry_minutes)
+        logger.info(
+            "refused: the verification of order %s expired after %d minutes of silence",
+            claimed,
+            services.policy().verification_expiry_minutes,
+        )
         return None
     return claimed
 
@@ -102,21 +106,26 @@ def record_verification(tracker: Tracker, order_number: str, method: str) -> Non
 
 
 def record_offer(tracker: Tracker, order: Order, problem: str, situation: str, remedy: remedies.Remedy) -> None:
-    offers().record(tracker.sender_id, order.order_number, problem, situation, remedy.next_step,
-                    tuple(remedy.fixes), time.time())
+    offers().record(
+        tracker.sender_id, order.order_number, problem, situation, remedy.next_step, tuple(remedy.fixes), time.time()
+    )
 
 
 @dataclass(frozen=True)
 class Grant:
     """A fix the shopper may have now: the order as the store has it and what was offered."""
+
     order: Order
     offer: Offer
     situation: str
 
 
 def _answers(tracker: Tracker) -> Dict[str, Any]:
-    return {remedies.PHOTO: tracker.get_slot("photo"), remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
-            remedies.ITEM_UNUSED: tracker.get_slot("item_unused")}
+    return {
+        remedies.PHOTO: tracker.get_slot("photo"),
+        remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
+        remedies.ITEM_UNUSED: tracker.get_slot("item_unused"),
+    }
 
 
 def grant_fix(tracker: Tracker, fix: str) -> Optional[Grant]:
@@ -136,8 +145,13 @@ def grant_fix(tracker: Tracker, fix: str) -> Optional[Grant]:
     situation = s.classify(order, services.now(), policy)
     allowed = remedies.decide(offer.problem, order, situation, policy, _answers(tracker))
     if fix not in allowed.fixes:
-        logger.warning("refused %s on order %s: the policy allows %s now (situation %s)", fix, order.order_number,
-                       list(allowed.fixes) or "nothing", situation.kind)
+        logger.warning(
+            "refused %s on order %s: the policy allows %s now (situation %s)",
+            fix,
+            order.order_number,
+            list(allowed.fixes) or "nothing",
+            situation.kind,
+        )
         return None
     return Grant(order, offer, situation.kind)
 

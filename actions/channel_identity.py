@@ -4,6 +4,7 @@ A WhatsApp number, or a storefront's signed-in customer, verifies an order on it
 asked for an email the shop already knows they own. The claim counts only when it was signed for this very
 conversation and has not expired.
 """
+
 from __future__ import annotations
 
 from typing import Dict

@@ -4,6 +4,7 @@ action_resolve_order names the slot in `detail_needed`; the form asks only that,
 again with the answer. A shopper who cannot send a photo says so and goes on: the photo helps the team,
 it is never a condition for help.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -34,13 +35,15 @@ class ValidateDetailsForm(DomainFileFormValidation):
     def name(self) -> Text:
         return "validate_details_form"
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         needed = tracker.get_slot("detail_needed")
         return [needed] if needed in domain_slots else []
 
-    async def extract_photo(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-                            ) -> Dict[Text, Any]:
+    async def extract_photo(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != remedies.PHOTO:
             return {}
         attachment = latest_attachment(tracker)
@@ -54,8 +57,9 @@ class ValidateDetailsForm(DomainFileFormValidation):
         # Anything else ("I can't", "no camera", a description) means: go on without a photo.
         return {"photo": NO_PHOTO, "photo_caption": text or None}
 
-    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> List[Dict[Text, Any]]:
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         # rasa_sdk keeps only the required slot (photo) of what extract_photo returned; keep its caption too.
         events = await super().get_validation_events(dispatcher, tracker, domain)
         if any(event.get("name") == "photo" for event in events):

@@ -5,6 +5,7 @@ messages at its end), so no counter can go stale between topics. A language requ
 a message in a language Porter does not speak is answered, not misunderstood: it ends the run. So does a
 handoff (pause) or a hand-back (resume): what the shopper wrote to the agent never counts against Porter.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -18,7 +19,7 @@ from bot.handoff import reasons
 from bot.languages import native_list, supported_languages
 
 FALLBACK_INTENT = "nlu_fallback"
-MISSES_BEFORE_A_PERSON = 2         # the playbook: "the assistant failed to understand twice"
+MISSES_BEFORE_A_PERSON = 2  # the playbook: "the assistant failed to understand twice"
 RUN_BREAKERS = ("pause", "resume", "restart", "session_started")
 
 
@@ -55,8 +56,9 @@ class ActionHandleFallback(Action):
     def name(self) -> Text:
         return "action_handle_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         latest = tracker.latest_message or {}
         answer = _answered_otherwise(latest)
         if answer == "requested":
@@ -66,7 +68,8 @@ class ActionHandleFallback(Action):
             dispatcher.utter_message(response="utter_unsupported_language", languages=native_list())
             return []
         if misunderstood_in_a_row(tracker) >= MISSES_BEFORE_A_PERSON:
-            return [ActiveLoop(None), SlotSet("requested_slot", None)] + \
-                hand_over(tracker, dispatcher, reasons.NOT_UNDERSTOOD, response="utter_misunderstood_handoff")
+            return [ActiveLoop(None), SlotSet("requested_slot", None)] + hand_over(
+                tracker, dispatcher, reasons.NOT_UNDERSTOOD, response="utter_misunderstood_handoff"
+            )
         dispatcher.utter_message(response="utter_rephrase")
         return []

@@ -5,6 +5,7 @@ Each fix is a small function that opens its case and says what happened; `carry_
 Money is told truthfully: a refund is "done" only once the order system paid it (or the shop pays it out
 from the case); otherwise the shopper hears it is recorded, not gone out yet and retried automatically.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,10 +30,10 @@ from bot.shop.models import Order
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Context:
     """What every fix needs: the order, the conversation, and how to speak."""
+
     order: Order
     tracker: Tracker
     dispatcher: CollectingDispatcher
@@ -88,15 +89,19 @@ def _say_again(ctx: Context, case: Case) -> None:
     if needs_payment(case):
         case = _pay_back(case)
         if case.status == PAID:
-            ctx.dispatcher.utter_message(response="utter_refund_paid_now", case_reference=case.reference,
-                                         amount=_case_money(ctx, case),
-                                         bank_days=services.policy().refund_bank_days)
+            ctx.dispatcher.utter_message(
+                response="utter_refund_paid_now",
+                case_reference=case.reference,
+                amount=_case_money(ctx, case),
+                bank_days=services.policy().refund_bank_days,
+            )
             return
     if needs_payment(case):
         _say_not_paid_yet(ctx, case)
     else:
-        ctx.dispatcher.utter_message(response="utter_already_done", order_number=ctx.order.order_number,
-                                     case_reference=case.reference)
+        ctx.dispatcher.utter_message(
+            response="utter_already_done", order_number=ctx.order.order_number, case_reference=case.reference
+        )
 
 
 def _refund(ctx: Context) -> Tuple[Case, bool]:
@@ -104,10 +109,20 @@ def _refund(ctx: Context) -> Tuple[Case, bool]:
     item_problem = problems.handling(ctx.problem) == problems.ITEM_HANDLING
     send_back = item_problem and not policy.needs_no_return(ctx.order.total, ctx.order.currency)
     case, created = services.cases().open_case(
-        type=case_types.REFUND, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
-        details={"method": "original_payment", "situation": ctx.situation, "problem": ctx.problem,
-                 "return_required": send_back, **({"payout": ON_RETURN} if send_back else {}), **ctx.evidence},
-        **ctx.common)
+        type=case_types.REFUND,
+        idempotency_key=ctx.key,
+        amount=ctx.order.total,
+        currency=ctx.order.currency,
+        details={
+            "method": "original_payment",
+            "situation": ctx.situation,
+            "problem": ctx.problem,
+            "return_required": send_back,
+            **({"payout": ON_RETURN} if send_back else {}),
+            **ctx.evidence,
+        },
+        **ctx.common,
+    )
     if created and not send_back:  # an item to send back is refunded when it arrives
         case = _pay_back(case)
     if created:
@@ -119,8 +134,11 @@ def _refund(ctx: Context) -> Tuple[Case, bool]:
 
 def _say_return_note(ctx: Context, case: Case, send_back: bool) -> None:
     if send_back:
-        ctx.dispatcher.utter_message(response="utter_return_needed", case_reference=case.reference,
-                                     return_address=services.policy().return_address)
+        ctx.dispatcher.utter_message(
+            response="utter_return_needed",
+            case_reference=case.reference,
+            return_address=services.policy().return_address,
+        )
     else:
         ctx.dispatcher.utter_message(response="utter_no_return_needed")
 
@@ -128,8 +146,13 @@ def _say_return_note(ctx: Context, case: Case, send_back: bool) -> None:
 def _reship(ctx: Context) -> Tuple[Case, bool]:
     address = ctx.tracker.get_slot("new_address") or ctx.order.shipping_address.one_line()
     case, created = services.cases().open_case(
-        type=case_types.RESHIPMENT, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
-        details={"address": address, "situation": ctx.situation}, **ctx.common)
+        type=case_types.RESHIPMENT,
+        idempotency_key=ctx.key,
+        amount=ctx.order.total,
+        currency=ctx.order.currency,
+        details={"address": address, "situation": ctx.situation},
+        **ctx.common,
+    )
     if created:
         ctx.dispatcher.utter_message(response="utter_reship_done", case_reference=case.reference, address=address)
     return case, created
@@ -140,9 +163,20 @@ def _replace(ctx: Context) -> Tuple[Case, bool]:
     address = ctx.order.shipping_address.one_line()
     send_back = not services.policy().needs_no_return(ctx.order.total, ctx.order.currency)
     case, created = services.cases().open_case(
-        type=case_types.RESHIPMENT, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
-        details={"address": address, "replacement": True, "problem": ctx.problem, "return_required": send_back,
-                 "items": [item.sku for item in ctx.order.items], **ctx.evidence}, **ctx.common)
+        type=case_types.RESHIPMENT,
+        idempotency_key=ctx.key,
+        amount=ctx.order.total,
+        currency=ctx.order.currency,
+        details={
+            "address": address,
+            "replacement": True,
+            "problem": ctx.problem,
+            "return_required": send_back,
+            "items": [item.sku for item in ctx.order.items],
+            **ctx.evidence,
+        },
+        **ctx.common,
+    )
     if created:
         ctx.dispatcher.utter_message(response="utter_replace_done", case_reference=case.reference, address=address)
         _say_return_note(ctx, case, send_back)
@@ -153,9 +187,19 @@ def _partial_refund(ctx: Context) -> Tuple[Case, bool]:
     percent = services.policy().partial_refund_percent
     amount = round(ctx.order.total * percent / 100, 2)
     case, created = services.cases().open_case(
-        type=case_types.REFUND, idempotency_key=ctx.key, amount=amount, currency=ctx.order.currency,
-        details={"method": "original_payment", "partial_percent": percent, "keeps_item": True,
-                 "problem": ctx.problem, **ctx.evidence}, **ctx.common)
+        type=case_types.REFUND,
+        idempotency_key=ctx.key,
+        amount=amount,
+        currency=ctx.order.currency,
+        details={
+            "method": "original_payment",
+            "partial_percent": percent,
+            "keeps_item": True,
+            "problem": ctx.problem,
+            **ctx.evidence,
+        },
+        **ctx.common,
+    )
     if created:
         case = _pay_back(case)
         _say_refund(ctx, case, "utter_partial_refund_done", amount=ctx.money(amount))
@@ -166,14 +210,27 @@ def _cancel(ctx: Context) -> Tuple[Case, bool]:
     """Not shipped yet: the order is cancelled and refunded in full (the refund is its own case)."""
     book = services.cases()
     refund, created = book.open_case(
-        type=case_types.REFUND, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
-        details={"method": "original_payment", "reason": "cancelled_before_shipping"}, **ctx.common)
+        type=case_types.REFUND,
+        idempotency_key=ctx.key,
+        amount=ctx.order.total,
+        currency=ctx.order.currency,
+        details={"method": "original_payment", "reason": "cancelled_before_shipping"},
+        **ctx.common,
+    )
     if created:
         refund = _pay_back(refund)
-        book.open_case(type=case_types.CANCELLATION, idempotency_key=f"{ctx.order.order_number}:cancellation",
-                       details={"refund_case": refund.reference, "stage": "before_shipping"}, **ctx.common)
-        ctx.dispatcher.utter_message(response="utter_cancel_done", case_reference=refund.reference,
-                                     order_number=ctx.order.order_number, amount=ctx.money(ctx.order.total))
+        book.open_case(
+            type=case_types.CANCELLATION,
+            idempotency_key=f"{ctx.order.order_number}:cancellation",
+            details={"refund_case": refund.reference, "stage": "before_shipping"},
+            **ctx.common,
+        )
+        ctx.dispatcher.utter_message(
+            response="utter_cancel_done",
+            case_reference=refund.reference,
+            order_number=ctx.order.order_number,
+            amount=ctx.money(ctx.order.total),
+        )
         if not may_confirm(refund):  # cancelled, but its refund has not gone out yet
             _say_not_paid_yet(ctx, refund)
     return refund, created
@@ -182,12 +239,21 @@ def _cancel(ctx: Context) -> Tuple[Case, bool]:
 def _refuse(ctx: Context) -> Tuple[Case, bool]:
     """Shipped by post: the shopper refuses the parcel; the refund waits for it to come back."""
     case, created = services.cases().open_case(
-        type=case_types.CANCELLATION, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
-        details={"stage": "shipped", "refund_on_return": True}, **ctx.common)
+        type=case_types.CANCELLATION,
+        idempotency_key=ctx.key,
+        amount=ctx.order.total,
+        currency=ctx.order.currency,
+        details={"stage": "shipped", "refund_on_return": True},
+        **ctx.common,
+    )
     if created:
         carrier = ctx.order.shipment.carrier if ctx.order.shipment else ""
-        ctx.dispatcher.utter_message(response="utter_refuse_done", case_reference=case.reference, carrier=carrier,
-                                     amount=ctx.money(ctx.order.total))
+        ctx.dispatcher.utter_message(
+            response="utter_refuse_done",
+            case_reference=case.reference,
+            carrier=carrier,
+            amount=ctx.money(ctx.order.total),
+        )
     return case, created
 
 
@@ -196,41 +262,66 @@ def _return(ctx: Context) -> Tuple[Case, bool]:
     # The shop pays the postage when the item was its fault; a change of mind is the shopper's cost.
     postage = "shop" if problems.handling(ctx.problem) == problems.ITEM_HANDLING else "shopper"
     case, created = services.cases().open_case(
-        type=case_types.RETURN, idempotency_key=ctx.key, amount=ctx.order.total, currency=ctx.order.currency,
+        type=case_types.RETURN,
+        idempotency_key=ctx.key,
+        amount=ctx.order.total,
+        currency=ctx.order.currency,
         details={"return_address": policy.return_address, "postage_paid_by": postage, **ctx.evidence},
-        **ctx.common)
+        **ctx.common,
+    )
     if created:
-        ctx.dispatcher.utter_message(response="utter_return_steps", case_reference=case.reference,
-                                     return_address=policy.return_address, amount=ctx.money(ctx.order.total))
+        ctx.dispatcher.utter_message(
+            response="utter_return_steps",
+            case_reference=case.reference,
+            return_address=policy.return_address,
+            amount=ctx.money(ctx.order.total),
+        )
     return case, created
 
 
 def _notify(ctx: Context) -> Tuple[Case, bool]:
     shipment = ctx.order.shipment
     case, created = services.cases().open_case(
-        type=case_types.SCAN_ALERT, idempotency_key=ctx.key,
-        details={"tracking_number": shipment.tracking_number if shipment else None}, **ctx.common)
+        type=case_types.SCAN_ALERT,
+        idempotency_key=ctx.key,
+        details={"tracking_number": shipment.tracking_number if shipment else None},
+        **ctx.common,
+    )
     if created:
-        ctx.dispatcher.utter_message(response="utter_notify_done", case_reference=case.reference,
-                                     carrier=shipment.carrier if shipment else "")
+        ctx.dispatcher.utter_message(
+            response="utter_notify_done", case_reference=case.reference, carrier=shipment.carrier if shipment else ""
+        )
     return case, created
 
 
 def _discount(ctx: Context) -> Tuple[Case, bool]:
     percent = services.policy().discount_percent
     case, created = services.cases().open_case(
-        type=case_types.DISCOUNT, idempotency_key=ctx.key,
-        details={"percent": percent, "code": "SORRY-" + secrets.token_hex(3).upper()}, **ctx.common)
+        type=case_types.DISCOUNT,
+        idempotency_key=ctx.key,
+        details={"percent": percent, "code": "SORRY-" + secrets.token_hex(3).upper()},
+        **ctx.common,
+    )
     if created:
-        ctx.dispatcher.utter_message(response="utter_discount_done", case_reference=case.reference,
-                                     discount=f"{percent:g}", discount_code=case.details["code"])
+        ctx.dispatcher.utter_message(
+            response="utter_discount_done",
+            case_reference=case.reference,
+            discount=f"{percent:g}",
+            discount_code=case.details["code"],
+        )
     return case, created
 
 
 FIX_ACTIONS: Dict[str, Callable[[Context], Tuple[Case, bool]]] = {
-    remedies.REFUND: _refund, remedies.RESHIP: _reship, remedies.REPLACE: _replace,
-    remedies.PARTIAL_REFUND: _partial_refund, remedies.CANCEL: _cancel, remedies.REFUSE: _refuse,
-    remedies.RETURN: _return, remedies.NOTIFY: _notify, remedies.DISCOUNT: _discount,
+    remedies.REFUND: _refund,
+    remedies.RESHIP: _reship,
+    remedies.REPLACE: _replace,
+    remedies.PARTIAL_REFUND: _partial_refund,
+    remedies.CANCEL: _cancel,
+    remedies.REFUSE: _refuse,
+    remedies.RETURN: _return,
+    remedies.NOTIFY: _notify,
+    remedies.DISCOUNT: _discount,
 }
 
 
@@ -256,27 +347,43 @@ def carry_out(fix: Optional[str], dispatcher: CollectingDispatcher, tracker: Tra
         return events + hand_over(tracker, dispatcher, reason=reasons.FIX_REFUSED, response="utter_fix_refused")
 
     order, problem, situation = grant.order, grant.offer.problem, grant.situation
-    ctx = Context(order, tracker, dispatcher, wording.language_of(tracker), problem, situation,
-                  key=f"{order.order_number}:{problem}:{fix}")
+    ctx = Context(
+        order,
+        tracker,
+        dispatcher,
+        wording.language_of(tracker),
+        problem,
+        situation,
+        key=f"{order.order_number}:{problem}:{fix}",
+    )
     case, created = action(ctx)
     if not created:
         _say_again(ctx, case)
     elif order.shipment and remedies.needs_carrier_claim(situation, fix, problem):
         _open_carrier_claim(ctx, case)
     dispatcher.utter_message(response="utter_anything_else")
-    logger.info("fix %s for order %s: case %s (%s)", fix, order.order_number, case.reference,
-                "new" if created else "existing")
+    logger.info(
+        "fix %s for order %s: case %s (%s)", fix, order.order_number, case.reference, "new" if created else "existing"
+    )
     return events + [SlotSet("case_reference", case.reference)]
 
 
 def _open_carrier_claim(ctx: Context, remedy_case: Case) -> None:
     shipment = ctx.order.shipment
     claim, _ = services.cases().open_case(
-        type=case_types.CARRIER_CLAIM, idempotency_key=f"{ctx.order.order_number}:carrier_claim",
-        amount=ctx.order.total, currency=ctx.order.currency,
-        details={"carrier": shipment.carrier, "tracking_number": shipment.tracking_number,
-                 "situation": ctx.situation, "remedy_case": remedy_case.reference,
-                 "evidence": ["order", "payment", "proof_of_shipment", "tracking_history", "conversation"]},
-        **ctx.common)
-    ctx.dispatcher.utter_message(response="utter_claim_opened", carrier=shipment.carrier,
-                                 claim_reference=claim.reference)
+        type=case_types.CARRIER_CLAIM,
+        idempotency_key=f"{ctx.order.order_number}:carrier_claim",
+        amount=ctx.order.total,
+        currency=ctx.order.currency,
+        details={
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
+            "situation": ctx.situation,
+            "remedy_case": remedy_case.reference,
+            "evidence": ["order", "payment", "proof_of_shipment", "tracking_history", "conversation"],
+        },
+        **ctx.common,
+    )
+    ctx.dispatcher.utter_message(
+        response="utter_claim_opened", carrier=shipment.carrier, claim_reference=claim.reference
+    )

@@ -1,4 +1,5 @@
 """Leaving a form on the shopper's word ("stop", "cancel that"), cleanly: nothing half-asked stays behind."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -8,8 +9,22 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 # Answers in progress; a verified order and the language stay, so the shopper need not repeat them.
-IN_PROGRESS = ("requested_slot", "problem", "form_exit", "detail_needed", "photo", "photo_caption", "cancel_reason",
-               "item_unused", "fix", "offered_fixes", "offer", "new_address", "address_confirmed", "next_step")
+IN_PROGRESS = (
+    "requested_slot",
+    "problem",
+    "form_exit",
+    "detail_needed",
+    "photo",
+    "photo_caption",
+    "cancel_reason",
+    "item_unused",
+    "fix",
+    "offered_fixes",
+    "offer",
+    "new_address",
+    "address_confirmed",
+    "next_step",
+)
 
 
 def stop(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[Dict[Text, Any]]:
@@ -27,6 +42,7 @@ class ActionStopForm(Action):
     def name(self) -> Text:
         return "action_stop_form"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         return stop(dispatcher, tracker)

@@ -6,6 +6,7 @@ domain on, so no call carries the domain. The one thing Porter's actions read fr
 form asks for, which rasa_sdk's ``FormValidationAction`` takes from the call's domain; here it comes from the
 domain file this action server ships with, the same file Rasa trained on, read once.
 """
+
 from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod

@@ -7,6 +7,7 @@ then what happens next (bot/handoff/hours.py): the place in the queue and the ex
 agents' hours or when they will not get to it before closing, when the team opens again. The conversation
 stays queued either way.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
@@ -30,8 +31,13 @@ def transcript(tracker: Tracker) -> List[Dict[str, Any]]:
     lines = []
     for event in tracker.events:
         if event.get("event") in ("user", "bot") and (event.get("text") or "").strip():
-            lines.append({"who": "shopper" if event["event"] == "user" else "bot", "text": event["text"],
-                          "at": event.get("timestamp")})
+            lines.append(
+                {
+                    "who": "shopper" if event["event"] == "user" else "bot",
+                    "text": event["text"],
+                    "at": event.get("timestamp"),
+                }
+            )
     return lines[-TRANSCRIPT_LIMIT:]
 
 
@@ -60,9 +66,13 @@ def _verified_order(tracker: Tracker, slots: Optional[Dict[str, Any]]) -> Option
 def open_handoff(tracker: Tracker, reason: str, slots: Optional[Dict[str, Any]] = None) -> Case:
     """One open handoff request per conversation and reason; asking twice does not queue twice."""
     intent = (tracker.latest_message.get("intent") or {}).get("name")
-    details = {"reason": reason, "language": tracker.get_slot("language") or "en",
-               "problem": _known(tracker, slots, "problem"), "situation": _known(tracker, slots, "situation"),
-               "last_intent": intent}
+    details = {
+        "reason": reason,
+        "language": tracker.get_slot("language") or "en",
+        "problem": _known(tracker, slots, "problem"),
+        "situation": _known(tracker, slots, "situation"),
+        "last_intent": intent,
+    }
     anger = anger_in(tracker)
     if anger:
         details["anger"] = anger
@@ -82,12 +92,18 @@ def open_ticket(tracker: Tracker, reason: str, case: Case, slots: Optional[Dict[
     stranger's conversation next to the shopper's, where an agent would take it for the shopper."""
     order = _verified_order(tracker, slots)
     ticket, _ = TicketStore().open_ticket(
-        conversation_id=tracker.sender_id, reason=reason, channel=tracker.get_latest_input_channel(),
-        language=tracker.get_slot("language") or "en", order_number=order,
-        problem=_known(tracker, slots, "problem"), situation=_known(tracker, slots, "situation"),
-        offered=list(_known(tracker, slots, "offered_fixes") or []), case_reference=case.reference,
+        conversation_id=tracker.sender_id,
+        reason=reason,
+        channel=tracker.get_latest_input_channel(),
+        language=tracker.get_slot("language") or "en",
+        order_number=order,
+        problem=_known(tracker, slots, "problem"),
+        situation=_known(tracker, slots, "situation"),
+        offered=list(_known(tracker, slots, "offered_fixes") or []),
+        case_reference=case.reference,
         transcript=transcript(tracker),
-        verified_order=order)
+        verified_order=order,
+    )
     return ticket
 
 
@@ -100,19 +116,25 @@ def say_what_happens_next(dispatcher: CollectingDispatcher, tracker: Tracker, ti
     now = services.now()
     told = hours.availability(services.policy(), position, now)
     if told.kind == hours.QUEUE:
-        dispatcher.utter_message(response="utter_handoff_queue", position=position,
-                                 wait=wording.duration(told.wait, language))
+        dispatcher.utter_message(
+            response="utter_handoff_queue", position=position, wait=wording.duration(told.wait, language)
+        )
     elif told.kind == hours.CLOSING:
-        dispatcher.utter_message(response="utter_handoff_queue_closing", position=position,
-                                 opening=wording.moment(told.opening, language))
+        dispatcher.utter_message(
+            response="utter_handoff_queue_closing", position=position, opening=wording.moment(told.opening, language)
+        )
     else:
-        dispatcher.utter_message(response="utter_handoff_after_hours",
-                                 opening=wording.moment(told.opening, language))
+        dispatcher.utter_message(response="utter_handoff_after_hours", opening=wording.moment(told.opening, language))
 
 
-def hand_over(tracker: Tracker, dispatcher: CollectingDispatcher, reason: str,
-              response: str = "utter_handoff_requested", slots: Optional[Dict[str, Any]] = None,
-              **values: Any) -> List[Dict[Text, Any]]:
+def hand_over(
+    tracker: Tracker,
+    dispatcher: CollectingDispatcher,
+    reason: str,
+    response: str = "utter_handoff_requested",
+    slots: Optional[Dict[str, Any]] = None,
+    **values: Any,
+) -> List[Dict[Text, Any]]:
     """Records the handoff, tells the shopper why and what happens next, queues the conversation and pauses
     Porter. ``slots`` are values the calling action has just decided (problem, situation, offered_fixes,
     verified_order) and returns as events: the ticket gets them rather than the tracker's older ones."""
@@ -138,14 +160,16 @@ class ActionRequestHandoff(Action):
     def name(self) -> Text:
         return "action_request_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         leave_forms = [ActiveLoop(None), SlotSet("requested_slot", None)]
         if anger_in(tracker):
             slots = None
             if not tracker.get_slot("problem"):
                 problem = _problem_from_ranking(tracker)
                 slots = {"problem": problem} if problem else None
-            return leave_forms + hand_over(tracker, dispatcher, reasons.UPSET, response="utter_upset_handoff",
-                                           slots=slots)
+            return leave_forms + hand_over(
+                tracker, dispatcher, reasons.UPSET, response="utter_upset_handoff", slots=slots
+            )
         return leave_forms + hand_over(tracker, dispatcher, reasons.SHOPPER_ASKED)

@@ -5,6 +5,7 @@ Nothing about an order is said before the email matches, not even whether the or
 the form cannot be used to probe for orders. After too many wrong emails the form ends and a person
 takes over (action_resolve_order sees the unverified state).
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,9 +44,12 @@ def _find_order(number: str):
 
 
 OFF_TOPIC = ("out_of_scope", "nlu_fallback")
-_WHY = re.compile(r"\bwhy\b|\bwhat for\b|\bhow come\b|\bpor qu[ée]\b|\bporqué\b|\bpara qu[ée]\b|\bpourquoi\b|"
-                  r"[àa] quoi bon|\bwarum\b|\bwozu\b|\bwieso\b|\bweshalb\b|зачем|почему|для чего|\bpra qu[eê]\b|"
-                  r"为什么|为啥|干嘛|干什么|做什么用", re.IGNORECASE)
+_WHY = re.compile(
+    r"\bwhy\b|\bwhat for\b|\bhow come\b|\bpor qu[ée]\b|\bporqué\b|\bpara qu[ée]\b|\bpourquoi\b|"
+    r"[àa] quoi bon|\bwarum\b|\bwozu\b|\bwieso\b|\bweshalb\b|зачем|почему|для чего|\bpra qu[eê]\b|"
+    r"为什么|为啥|干嘛|干什么|做什么用",
+    re.IGNORECASE,
+)
 
 
 def _asks_why(tracker: Tracker) -> bool:
@@ -70,11 +74,12 @@ def not_an_answer(tracker: Tracker, why: str, invalid: str) -> str:
 
 
 def _asks_to_stop(tracker: Tracker) -> bool:
-    """"stop" / "cancel that" in the middle of the lookup, as opposed to "cancel my order A10030"."""
+    """ "stop" / "cancel that" in the middle of the lookup, as opposed to "cancel my order A10030"."""
     message = tracker.latest_message or {}
     text = message.get("text") or ""
     return (message.get("intent") or {}).get("name") == "cancel_order" and not any(
-        identifiers.first(text, kind) for kind in ("order_number", "email", "tracking_number"))
+        identifiers.first(text, kind) for kind in ("order_number", "email", "tracking_number")
+    )
 
 
 STOPPED = {"order_number": None, "email": None, "requested_slot": None, "form_exit": "stopped"}
@@ -88,8 +93,9 @@ class ValidateOrderLookupForm(DomainFileFormValidation):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
         return await super().run(dispatcher, tracker, domain)
 
-    async def required_slots(self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> List[Text]:
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
         if tracker.get_slot("form_exit"):
             return []  # stopped, or the backend is down: the form ends here
         if (tracker.get_slot("verification_failures") or 0) >= services.policy().verification_attempts:
@@ -99,24 +105,30 @@ class ValidateOrderLookupForm(DomainFileFormValidation):
             return [slot for slot in domain_slots if slot != "email"]  # the channel vouched for the shopper
         return domain_slots
 
-    def _check(self, order_number: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher
-               ) -> Dict[Text, Any]:
+    def _check(
+        self, order_number: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher
+    ) -> Dict[Text, Any]:
         order = _find_order(order_number)
         if verify(order, email=email):
             logger.info("verified order %s for %s", order.order_number, identifiers.mask_email(email))
             record_verification(tracker, order.order_number, "email")
-            return {"order_number": order.order_number, "email": email,
-                    "verified_order": order.order_number, "verification_failures": 0}
+            return {
+                "order_number": order.order_number,
+                "email": email,
+                "verified_order": order.order_number,
+                "verification_failures": 0,
+            }
         failures = (tracker.get_slot("verification_failures") or 0) + 1
-        logger.info("verification failed (%d) for order %s with %s", failures, order_number,
-                    identifiers.mask_email(email))
+        logger.info(
+            "verification failed (%d) for order %s with %s", failures, order_number, identifiers.mask_email(email)
+        )
         if failures < services.policy().verification_attempts:
             dispatcher.utter_message(response="utter_verification_failed", order_number=order_number)
-        return {"order_number": order_number, "email": None, "verified_order": None,
-                "verification_failures": failures}
+        return {"order_number": order_number, "email": None, "verified_order": None, "verification_failures": failures}
 
-    def validate_order_number(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> Dict[Text, Any]:
+    def validate_order_number(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if _asks_to_stop(tracker):
             return STOPPED
         order_number = _order_number_in(slot_value)
@@ -125,11 +137,13 @@ class ValidateOrderLookupForm(DomainFileFormValidation):
             # matches, so a tracking number never reveals which order it belongs to.
             order_number = identifiers.first(str(slot_value or ""), "tracking_number")
         if not order_number:
-            dispatcher.utter_message(response=not_an_answer(tracker, "utter_why_order_number",
-                                                            "utter_invalid_order_number"))
+            dispatcher.utter_message(
+                response=not_an_answer(tracker, "utter_why_order_number", "utter_invalid_order_number")
+            )
             return {"order_number": None}
-        if identifiers.normalize_order_number(order_number) == \
-                identifiers.normalize_order_number(tracker.get_slot("verified_order") or ""):
+        if identifiers.normalize_order_number(order_number) == identifiers.normalize_order_number(
+            tracker.get_slot("verified_order") or ""
+        ):
             return {"order_number": tracker.get_slot("verified_order")}
         vouched = trusted_identity(tracker)
         if vouched:
@@ -137,16 +151,20 @@ class ValidateOrderLookupForm(DomainFileFormValidation):
             if verify(order, email=vouched.get("email"), phone=vouched.get("phone")):
                 logger.info("verified order %s by the channel's signed %s", order.order_number, "/".join(vouched))
                 record_verification(tracker, order.order_number, "phone" if "phone" in vouched else "customer")
-                return {"order_number": order.order_number, "verified_order": order.order_number,
-                        "verification_failures": 0}
+                return {
+                    "order_number": order.order_number,
+                    "verified_order": order.order_number,
+                    "verification_failures": 0,
+                }
         email = tracker.get_slot("email")
         if email:
             # An email given earlier must be checked against this order, never carried over unchecked.
             return self._check(order_number, email, tracker, dispatcher)
         return {"order_number": order_number, "verified_order": None}
 
-    def validate_email(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       domain: DomainDict) -> Dict[Text, Any]:
+    def validate_email(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if _asks_to_stop(tracker):
             return STOPPED
         email = _email_in(slot_value)

@@ -3,6 +3,7 @@ refund questions. (Parcel and address problems are explained from the tracking i
 
 Returns None for problems this module does not explain, so the caller falls back to the tracking story.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,10 +21,13 @@ Reply = Tuple[str, Dict[str, Any]]
 def _amounts(order: Order, language: str) -> Dict[str, Any]:
     policy = services.policy()
     partial = round(order.total * policy.partial_refund_percent / 100, 2)
-    return {"order_number": order.order_number, "amount": wording.money(order.total, order.currency, language),
-            "partial_amount": wording.money(partial, order.currency, language),
-            "partial_percent": f"{policy.partial_refund_percent:g}",
-            "return_window_days": policy.return_window_days}
+    return {
+        "order_number": order.order_number,
+        "amount": wording.money(order.total, order.currency, language),
+        "partial_amount": wording.money(partial, order.currency, language),
+        "partial_percent": f"{policy.partial_refund_percent:g}",
+        "return_window_days": policy.return_window_days,
+    }
 
 
 def _item_problem(order: Order, remedy: remedies.Remedy, language: str) -> List[Reply]:
@@ -44,8 +48,12 @@ def _cancel(order: Order, situation: s.Situation, remedy: remedies.Remedy, langu
         return []  # the form asks why; above the limit the person offer explains itself
     if remedy.reason == "postal":
         shipment = order.shipment
-        return [("utter_cancel_postal", dict(values, carrier=shipment.carrier,
-                                             shipped_at=wording.day(shipment.shipped_at, language)))]
+        return [
+            (
+                "utter_cancel_postal",
+                dict(values, carrier=shipment.carrier, shipped_at=wording.day(shipment.shipped_at, language)),
+            )
+        ]
     if remedy.reason == "express":
         return [("utter_cancel_express_options", values)]
     return [("utter_cancel_not_shipped", values)]
@@ -57,8 +65,9 @@ def _return(order: Order, situation: s.Situation, remedy: remedies.Remedy, langu
     by_reason = {
         "already_cancelled": [("utter_situation_cancelled", values)],
         "not_delivered_yet": [("utter_return_not_delivered_yet", values)],
-        "window_closed": [("utter_return_window_closed",
-                           dict(values, delivered_at=wording.day(last.at, language) if last else ""))],
+        "window_closed": [
+            ("utter_return_window_closed", dict(values, delivered_at=wording.day(last.at, language) if last else ""))
+        ],
         "condition": [("utter_return_condition_refused", values)],
         "return": [("utter_return_options", values)],
     }
@@ -68,14 +77,18 @@ def _return(order: Order, situation: s.Situation, remedy: remedies.Remedy, langu
 def refund_reply(refund: cases.Case, order: Order, language: str) -> Reply:
     """Where a refund case's money stands, as the shopper may hear it."""
     amount = wording.money(refund.amount or 0, refund.currency or order.currency, language)
-    if refund.details.get("payout") == cases.ON_RETURN:   # paid once the item is back, not before
+    if refund.details.get("payout") == cases.ON_RETURN:  # paid once the item is back, not before
         return "utter_refund_waits_for_return", {"case_reference": refund.reference, "amount": amount}
-    if not cases.may_confirm(refund):   # recorded, but the money has not gone out (or we are checking)
+    if not cases.may_confirm(refund):  # recorded, but the money has not gone out (or we are checking)
         response = "utter_refund_payment_failed" if refund.status == cases.FAILED else "utter_refund_payment_checking"
         return response, {"case_reference": refund.reference, "amount": amount}
     issued = wording.day(datetime.fromisoformat(refund.created_at), language)
-    return "utter_refund_status", {"case_reference": refund.reference, "refund_date": issued,
-                                   "amount": amount, "bank_days": services.policy().refund_bank_days}
+    return "utter_refund_status", {
+        "case_reference": refund.reference,
+        "refund_date": issued,
+        "amount": amount,
+        "bank_days": services.policy().refund_bank_days,
+    }
 
 
 def _refund_status(order: Order, language: str) -> List[Reply]:
@@ -85,8 +98,9 @@ def _refund_status(order: Order, language: str) -> List[Reply]:
     return [refund_reply(refunds[-1], order, language)]
 
 
-def explain(problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy,
-            language: str) -> Optional[List[Reply]]:
+def explain(
+    problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy, language: str
+) -> Optional[List[Reply]]:
     explainer = _EXPLAINERS.get(problems.handling(problem))
     return explainer(order, situation, remedy, language) if explainer else None
 

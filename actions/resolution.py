@@ -5,6 +5,7 @@ Buttons carry ``/inform{"fix":"refund"}`` so they work on every channel; a shopp
 A question or an aside in the middle of the choice ("how much longer?", "are you a bot?") is answered with what
 Porter knows, and the form asks the choice again, its buttons below the answer.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,13 @@ PARCEL_INTENTS = (*problems.PARCEL, problems.CUSTOMS_ISSUE)
 
 # Words that name one option in every language, where the encoder blurs it with its neighbour ("I'll keep it
 # and take the partial refund": full refund 0.64, partial 0.54).
-OPTION_WORDS = {remedies.PARTIAL_REFUND: re.compile(
-    r"\bpartial|\bpartly\b|\bparcial|\bpartiel|\ben partie\b|\bteil(?:erstattung|rückerstattung|weise|betrag)?\b|"
-    r"\bчастичн|部分", re.IGNORECASE)}
+OPTION_WORDS = {
+    remedies.PARTIAL_REFUND: re.compile(
+        r"\bpartial|\bpartly\b|\bparcial|\bpartiel|\ben partie\b|\bteil(?:erstattung|rückerstattung|weise|betrag)?\b|"
+        r"\bчастичн|部分",
+        re.IGNORECASE,
+    )
+}
 
 _QUESTION_MARK = re.compile(r"[?？]\s*$|^\s*¿")
 # "can you send a new one instead?" asks for an option; "how much is the partial refund?" asks about one.
@@ -56,7 +61,9 @@ _REQUEST = re.compile(
     r"(?:k[öo]nn(?:en|t|test|ten|tet)|kannst|w[üu]rden)\b|"
     r"(?:не\s+)?(?:можете|можно|могли бы|могли)\b|"
     r"(?:voc[eê]s?\s+)?(?:pode[ms]?|poderia[ms]?)\b|d[áa] pra\b|e se\b|"
-    r"可以|能不能|能否|能|请|麻烦)|能不能|可不可以|可以吗|行吗|好吗", re.IGNORECASE)
+    r"可以|能不能|能否|能|请|麻烦)|能不能|可不可以|可以吗|行吗|好吗",
+    re.IGNORECASE,
+)
 _QUESTION_WORD = re.compile(
     r"^\s*(?:how|what|what's|whats|where|where's|when|why|which|who|"
     r"qué|cómo|dónde|cuándo|cuánto|cuánta|cuál|por qué|"
@@ -64,13 +71,20 @@ _QUESTION_WORD = re.compile(
     r"was|wie|wo|wann|warum|wieso|weshalb|welche[rsmn]?|wer|"
     r"что|как|где|когда|сколько|почему|зачем|какой|какая|какие|кто|"
     r"o que|onde|quando|quanto|qual|quem|por que|por quê)\b"
-    r"|[吗呢]\s*$|什么|怎么|多久|多长时间|哪|为什么|为啥|几天|多少|是不是|有没有", re.IGNORECASE)
+    r"|[吗呢]\s*$|什么|怎么|多久|多长时间|哪|为什么|为啥|几天|多少|是不是|有没有",
+    re.IGNORECASE,
+)
 _ASKS_MEANING = re.compile(
     r"\bmean|difference|what is an?\b|what's an?\b|significa|quiere decir|diferencia|veut dire|signifie|"
     r"diff[ée]rence|c'est quoi|bedeutet|hei[ßs]t das|unterschied|значит|означает|разница|что такое|"
-    r"o que [ée]\b|diferen[çc]a|意思|区别|是什么", re.IGNORECASE)
-_TELL = re.compile(r"\b(?:tell|explain|say|show)\b|\bdecir|d[ií]game|explic|expliqu|\bdire\b|\bsagen|erkl[äa]r|"
-                   r"сказать|скажите|объясн|подскаж|\bdizer|告诉|解释|说明|说一下", re.IGNORECASE)
+    r"o que [ée]\b|diferen[çc]a|意思|区别|是什么",
+    re.IGNORECASE,
+)
+_TELL = re.compile(
+    r"\b(?:tell|explain|say|show)\b|\bdecir|d[ií]game|explic|expliqu|\bdire\b|\bsagen|erkl[äa]r|"
+    r"сказать|скажите|объясн|подскаж|\bdizer|告诉|解释|说明|说一下",
+    re.IGNORECASE,
+)
 
 
 def asks_a_question(text: str) -> bool:
@@ -88,7 +102,7 @@ def _explicit(message: Dict[str, Any], text: str, offered: List[str]) -> Optiona
             return entity["value"]
     if text.startswith("/") and "{" in text:
         try:
-            value = json.loads(text[text.index("{"):]).get("fix")
+            value = json.loads(text[text.index("{") :]).get("fix")
         except (ValueError, AttributeError):
             value = None
         if value in offered:
@@ -182,15 +196,16 @@ def answer_instead(tracker: Tracker) -> List[problem_replies.Reply]:
         return facts.refund()
     if intent in PARCEL_INTENTS:
         return facts.parcel()
-    return facts.options()   # any other question about the choice: what each option means, with the amounts
+    return facts.options()  # any other question about the choice: what each option means, with the amounts
 
 
 class ValidateResolutionForm(DomainFileFormValidation):
     def name(self) -> Text:
         return "validate_resolution_form"
 
-    def validate_fix(self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                     domain: DomainDict) -> Dict[Text, Any]:
+    def validate_fix(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
         if tracker.get_slot("requested_slot") != "fix":
             return {"fix": None}  # the form is just starting: the offer has not been shown yet
         offered = tracker.get_slot("offered_fixes") or []
@@ -205,8 +220,9 @@ class ActionAskFix(Action):
     def name(self) -> Text:
         return "action_ask_fix"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response=tracker.get_slot("offer") or "utter_ask_fix_refund_reship")
         return []
 
@@ -218,6 +234,7 @@ class ActionCarryOutFix(Action):
         return "action_carry_out_fix"
 
     @guard_backend
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         return carry_out(tracker.get_slot("fix"), dispatcher, tracker)

@@ -3,6 +3,7 @@
 The spoken part is chosen from the situation (bot.decisions.situations) and the offer from the policy
 (bot.decisions.remedies); this module only connects them to replies and to the next step of the conversation.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,16 +41,21 @@ OFFER_RESPONSES = {
     (remedies.PARTIAL_REFUND, remedies.RETURN, remedies.NONE): "utter_ask_fix_keep_or_return",
     (remedies.RETURN, remedies.NONE): "utter_ask_fix_return",
 }
-PERSON_OFFERS = {"customs": "utter_ask_fix_person_customs", "window_closed": "utter_ask_fix_person_exception",
-                 "condition": "utter_ask_fix_person_exception"}
+PERSON_OFFERS = {
+    "customs": "utter_ask_fix_person_customs",
+    "window_closed": "utter_ask_fix_person_exception",
+    "condition": "utter_ask_fix_person_exception",
+}
 
 # An order gets money or goods once (bot/decisions/cases.py): when it already has a refund or reshipment, Porter says so
 # and offers a person or nothing instead of a choice whose every button would answer "already done".
 ALREADY_SETTLED = "already_settled"
 ONCE_PER_ORDER_FIXES = remedies.MONEY_FIXES + (remedies.REFUSE, remedies.RETURN)  # refuse and return pay back too
 
-CUSTOMS_RESPONSES = {"customs_duties_unpaid": "utter_situation_customs_duties",
-                     "customs_documents_required": "utter_situation_customs_documents"}
+CUSTOMS_RESPONSES = {
+    "customs_duties_unpaid": "utter_situation_customs_duties",
+    "customs_documents_required": "utter_situation_customs_documents",
+}
 
 
 def session_of(tracker: Tracker) -> str:
@@ -78,24 +84,30 @@ def offer_response(remedy: remedies.Remedy, situation_kind: str) -> str:
     return OFFER_RESPONSES[remedy.fixes]
 
 
-def situation_reply(problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy,
-                    language: str) -> tuple[str, Dict[str, Any]]:
+def situation_reply(
+    problem: str, order: Order, situation: s.Situation, remedy: remedies.Remedy, language: str
+) -> tuple[str, Dict[str, Any]]:
     """(response name, placeholder values) that tell the shopper what happened."""
     policy = services.policy()
     shipment = order.shipment
     values: Dict[str, Any] = {"order_number": order.order_number, "placed_at": wording.day(order.placed_at, language)}
     if shipment:
-        values.update(carrier=shipment.carrier, tracking_number=shipment.tracking_number or "",
-                      promised_by=wording.day(shipment.promised_by, language),
-                      shipped_at=wording.day(shipment.shipped_at, language),
-                      scans=wording.scans(shipment.events, language),
-                      country=order.shipping_address.country, days=situation.days_since_last_scan or 0)
+        values.update(
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number or "",
+            promised_by=wording.day(shipment.promised_by, language),
+            shipped_at=wording.day(shipment.shipped_at, language),
+            scans=wording.scans(shipment.events, language),
+            country=order.shipping_address.country,
+            days=situation.days_since_last_scan or 0,
+        )
     story = _address_story if problems.handling(problem) == problems.ADDRESS_HANDLING else _tracking_story
     return story(situation, remedy, values, language, policy)
 
 
-def _address_story(situation: s.Situation, remedy: remedies.Remedy, values: Dict[str, Any], language: str,
-                   policy: Policy) -> tuple[str, Dict[str, Any]]:
+def _address_story(
+    situation: s.Situation, remedy: remedies.Remedy, values: Dict[str, Any], language: str, policy: Policy
+) -> tuple[str, Dict[str, Any]]:
     """Whether the address can still change, and how."""
     if situation.kind == s.CANCELLED:
         return "utter_situation_cancelled", values
@@ -110,8 +122,9 @@ def _address_story(situation: s.Situation, remedy: remedies.Remedy, values: Dict
     return "utter_address_change_reship", values
 
 
-def _tracking_story(situation: s.Situation, remedy: remedies.Remedy, values: Dict[str, Any], language: str,
-                    policy: Policy) -> tuple[str, Dict[str, Any]]:
+def _tracking_story(
+    situation: s.Situation, remedy: remedies.Remedy, values: Dict[str, Any], language: str, policy: Policy
+) -> tuple[str, Dict[str, Any]]:
     """What the tracking says happened to the parcel."""
     last = situation.last_event
     kind = situation.kind
@@ -135,27 +148,38 @@ def settled_case(order: Order, remedy: remedies.Remedy) -> Optional[cases.Case]:
     if remedy.next_step != remedies.COLLECT_DETAILS and not set(remedy.fixes) & set(ONCE_PER_ORDER_FIXES):
         return None
     done = [c for c in services.cases().list(order_number=order.order_number) if c.type in cases.ONE_PER_ORDER]
-    return done[0] if done else None   # the first one, the one CaseBook answers every later request with
+    return done[0] if done else None  # the first one, the one CaseBook answers every later request with
 
 
 def settled_replies(case: cases.Case, order: Order, language: str) -> List[problem_replies.Reply]:
     """What already went out for the order, with its reference: the new parcel, or where the money stands."""
     if case.type == cases.RESHIPMENT:
-        return [("utter_already_reshipped", {"order_number": order.order_number, "case_reference": case.reference,
-                                             "address": case.details.get("address")
-                                             or order.shipping_address.one_line()})]
+        return [
+            (
+                "utter_already_reshipped",
+                {
+                    "order_number": order.order_number,
+                    "case_reference": case.reference,
+                    "address": case.details.get("address") or order.shipping_address.one_line(),
+                },
+            )
+        ]
     return [problem_replies.refund_reply(case, order, language)]
 
 
 def answers_of(tracker: Tracker) -> Dict[str, Any]:
     """What the details form collected, for remedies.decide."""
-    return {remedies.PHOTO: tracker.get_slot("photo"), remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
-            remedies.ITEM_UNUSED: tracker.get_slot("item_unused")}
+    return {
+        remedies.PHOTO: tracker.get_slot("photo"),
+        remedies.CANCEL_REASON: tracker.get_slot("cancel_reason"),
+        remedies.ITEM_UNUSED: tracker.get_slot("item_unused"),
+    }
 
 
 @dataclass(frozen=True)
 class Facts:
     """What Porter knows about the verified order now: enough to answer a question in the middle of a choice."""
+
     order: Order
     situation: s.Situation
     problem: str
@@ -175,8 +199,9 @@ class Facts:
         settled = settled_case(self.order, self.remedy)
         if settled:
             return settled_replies(settled, self.order, self.language)
-        return problem_replies.explain(self.problem, self.order, self.situation, self.remedy, self.language) \
-            or [situation_reply(self.problem, self.order, self.situation, self.remedy, self.language)]
+        return problem_replies.explain(self.problem, self.order, self.situation, self.remedy, self.language) or [
+            situation_reply(self.problem, self.order, self.situation, self.remedy, self.language)
+        ]
 
 
 def facts_of(tracker: Tracker) -> Optional[Facts]:
@@ -197,15 +222,19 @@ class ActionResolveOrder(Action):
         return "action_resolve_order"
 
     @guard_backend
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-                  ) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         if tracker.get_slot("form_exit") == "stopped":
             return stop(dispatcher, tracker) + [SlotSet("next_step", remedies.DONE)]
         language = wording.language_of(tracker)
         order_number = verified_order(tracker)
         if not order_number:
-            return [SlotSet("next_step", "handoff"), SlotSet("email", None), SlotSet("verification_failures", 0)] \
-                + hand_over(tracker, dispatcher, reasons.VERIFICATION_FAILED, response="utter_verification_handoff")
+            return [
+                SlotSet("next_step", "handoff"),
+                SlotSet("email", None),
+                SlotSet("verification_failures", 0),
+            ] + hand_over(tracker, dispatcher, reasons.VERIFICATION_FAILED, response="utter_verification_handoff")
 
         order = services.store().get(order_number)
         policy = services.policy()
@@ -213,15 +242,21 @@ class ActionResolveOrder(Action):
         problem = problems.effective(tracker.get_slot("problem") or problems.WHERE_IS_MY_ORDER, situation)
         remedy = remedies.decide(problem, order, situation, policy, answers_of(tracker))
         settled = settled_case(order, remedy)
-        if settled:   # said before anything is offered; the same money or goods are never offered twice
+        if settled:  # said before anything is offered; the same money or goods are never offered twice
             remedy = remedies.Remedy(remedies.CHOOSE_FIX, (remedies.PERSON, remedies.NONE), ALREADY_SETTLED)
         repeated = raised_again(tracker, order.order_number)
-        logger.info("order %s: problem %s, situation %s, remedy %s %s%s%s", order.order_number, problem,
-                    situation.kind, remedy.next_step, remedy.fixes,
-                    f", already has {settled.type} {settled.reference}" if settled else "",
-                    ", raised again: a person takes over" if repeated else "")
+        logger.info(
+            "order %s: problem %s, situation %s, remedy %s %s%s%s",
+            order.order_number,
+            problem,
+            situation.kind,
+            remedy.next_step,
+            remedy.fixes,
+            f", already has {settled.type} {settled.reference}" if settled else "",
+            ", raised again: a person takes over" if repeated else "",
+        )
 
-        if settled:   # where the parcel is still answers a parcel question; then what already went out
+        if settled:  # where the parcel is still answers a parcel question; then what already went out
             replies = settled_replies(settled, order, language)
             if problems.handling(problem) == problems.PARCEL_HANDLING:
                 replies = [situation_reply(problem, order, situation, remedy, language)] + replies
@@ -238,13 +273,28 @@ class ActionResolveOrder(Action):
         decided = {"problem": problem, "situation": situation.kind, "offered_fixes": list(remedy.fixes)}
         if repeated:
             # The shopper keeps coming back about this order: a person takes it from here.
-            return [SlotSet(name, value) for name, value in decided.items()] + [SlotSet("next_step", "handoff")] \
-                + hand_over(tracker, dispatcher, reasons.REPEAT_CONTACT, response="utter_repeat_contact_handoff",
-                            slots=decided, order_number=order.order_number)
-        events = [SlotSet("problem", problem), SlotSet("situation", situation.kind),
-                  SlotSet("offered_fixes", list(remedy.fixes)), SlotSet("fix", None), SlotSet("new_address", None),
-                  SlotSet("address_confirmed", None), SlotSet("next_step", remedy.next_step),
-                  SlotSet("detail_needed", remedy.ask)]
+            return (
+                [SlotSet(name, value) for name, value in decided.items()]
+                + [SlotSet("next_step", "handoff")]
+                + hand_over(
+                    tracker,
+                    dispatcher,
+                    reasons.REPEAT_CONTACT,
+                    response="utter_repeat_contact_handoff",
+                    slots=decided,
+                    order_number=order.order_number,
+                )
+            )
+        events = [
+            SlotSet("problem", problem),
+            SlotSet("situation", situation.kind),
+            SlotSet("offered_fixes", list(remedy.fixes)),
+            SlotSet("fix", None),
+            SlotSet("new_address", None),
+            SlotSet("address_confirmed", None),
+            SlotSet("next_step", remedy.next_step),
+            SlotSet("detail_needed", remedy.ask),
+        ]
         if problems.handling(problem) == problems.CUSTOMS_HANDLING and situation.kind == s.CUSTOMS_HOLD:
             events += self._customs_follow_up(dispatcher, tracker, order, situation, remedy)
         if remedy.next_step in (remedies.CHOOSE_FIX, remedies.COLLECT_ADDRESS):
@@ -256,18 +306,34 @@ class ActionResolveOrder(Action):
         return events
 
     @staticmethod
-    def _customs_follow_up(dispatcher: CollectingDispatcher, tracker: Tracker, order: Order,
-                           situation: s.Situation, remedy: remedies.Remedy) -> List[Dict[Text, Any]]:
+    def _customs_follow_up(
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        order: Order,
+        situation: s.Situation,
+        remedy: remedies.Remedy,
+    ) -> List[Dict[Text, Any]]:
         """A customs question is recorded for the logistics team, and handed to them when it is stuck."""
         last = situation.last_event
         case, _ = services.cases().open_case(
-            type=cases.CUSTOMS_ASSIST, idempotency_key=f"{order.order_number}:customs_assist",
-            order_number=order.order_number, conversation_id=tracker.sender_id,
-            details={"substatus": last.substatus if last else None, "days_held": situation.days_since_last_scan,
-                     "carrier": order.shipment.carrier if order.shipment else None})
+            type=cases.CUSTOMS_ASSIST,
+            idempotency_key=f"{order.order_number}:customs_assist",
+            order_number=order.order_number,
+            conversation_id=tracker.sender_id,
+            details={
+                "substatus": last.substatus if last else None,
+                "days_held": situation.days_since_last_scan,
+                "carrier": order.shipment.carrier if order.shipment else None,
+            },
+        )
         if remedy.next_step == remedies.HANDOFF:
-            return hand_over(tracker, dispatcher, reasons.CUSTOMS_STUCK, response="utter_customs_handoff",
-                             slots={"problem": "customs_issue", "situation": situation.kind, "offered_fixes": []},
-                             days=situation.days_since_last_scan or 0)
+            return hand_over(
+                tracker,
+                dispatcher,
+                reasons.CUSTOMS_STUCK,
+                response="utter_customs_handoff",
+                slots={"problem": "customs_issue", "situation": situation.kind, "offered_fixes": []},
+                days=situation.days_since_last_scan or 0,
+            )
         dispatcher.utter_message(response="utter_customs_case_opened", case_reference=case.reference)
         return [SlotSet("case_reference", case.reference)]

@@ -3,6 +3,7 @@
 The policy is validated on import, so a broken policy file stops the action server at start-up with a
 message naming the key, instead of failing in the middle of a shopper's conversation.
 """
+
 from __future__ import annotations
 
 import logging

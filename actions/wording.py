@@ -4,6 +4,7 @@ The sentences themselves are replies in the language catalogs (languages/); this
 go into their placeholders, with each catalog's formats and tracking words, so a Chinese reply never carries an
 English date or status.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -36,9 +37,12 @@ def moment(value: datetime, language: Optional[str]) -> str:
     """A weekday, date and time in the value's own time zone, with its city: 'Monday, November 2, 2026,
     9:00 AM (Berlin)', '2026年11月2日星期一 09:00（柏林）'. For when the agents are back."""
     locale = _locale(language)
-    when = get_datetime_format("long", locale=locale).replace("'", "") \
-        .replace("{1}", format_date(value, format="full", locale=locale)) \
+    when = (
+        get_datetime_format("long", locale=locale)
+        .replace("'", "")
+        .replace("{1}", format_date(value, format="full", locale=locale))
         .replace("{0}", format_time(value, format="short", tzinfo=value.tzinfo, locale=locale))
+    )
     zone = getattr(value.tzinfo, "key", None)
     if not zone or zone.startswith("Etc/") or zone in ("UTC", "GMT"):
         city = "UTC"

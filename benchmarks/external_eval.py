@@ -7,6 +7,7 @@ prediction is `out_of_scope` or `nlu_fallback` (the intents contract's rule).
 
     python benchmarks/external_eval.py [MODEL]      (default var/models/porter.tar.gz)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,21 +64,33 @@ def score(model: Path, path: Path = DEV_SET) -> Dict[str, object]:
             errors += 1
             confident_errors += confidence >= 0.9
             confusions[(gold, "out_of_scope" if predicted == "nlu_fallback" else predicted)] += 1
-    return {"n": len(rows), "inscope": inscope_right / inscope_n, "inscope_n": inscope_n,
-            "offtopic": offtopic_right / offtopic_n, "offtopic_n": offtopic_n,
-            "per_intent": {k: (v["right"] / v["n"], v["n"]) for k, v in sorted(per_intent.items())},
-            "confusions": confusions.most_common(15),
-            "confident_error_share": confident_errors / errors if errors else 0.0}
+    return {
+        "n": len(rows),
+        "inscope": inscope_right / inscope_n,
+        "inscope_n": inscope_n,
+        "offtopic": offtopic_right / offtopic_n,
+        "offtopic_n": offtopic_n,
+        "per_intent": {k: (v["right"] / v["n"], v["n"]) for k, v in sorted(per_intent.items())},
+        "confusions": confusions.most_common(15),
+        "confident_error_share": confident_errors / errors if errors else 0.0,
+    }
 
 
 def markdown(result: Dict[str, object]) -> str:
-    lines = ["## External development set (public third-party English messages, measurement only)", "",
-             f"{result['n']} messages from `shared/eval/external-dev` (never trained on).", "",
-             "| measure | value |", "|---|---|",
-             f"| in-scope accuracy ({result['inscope_n']}) | {result['inscope']:.3f} |",
-             f"| off-topic rejected ({result['offtopic_n']}) | {result['offtopic']:.3f} |",
-             f"| wrong answers with confidence ≥ 0.9 | {result['confident_error_share']:.2f} |", "",
-             "| gold intent | n | accuracy |", "|---|---|---|"]
+    lines = [
+        "## External development set (public third-party English messages, measurement only)",
+        "",
+        f"{result['n']} messages from `shared/eval/external-dev` (never trained on).",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| in-scope accuracy ({result['inscope_n']}) | {result['inscope']:.3f} |",
+        f"| off-topic rejected ({result['offtopic_n']}) | {result['offtopic']:.3f} |",
+        f"| wrong answers with confidence ≥ 0.9 | {result['confident_error_share']:.2f} |",
+        "",
+        "| gold intent | n | accuracy |",
+        "|---|---|---|",
+    ]
     for intent, (accuracy, n) in result["per_intent"].items():
         lines.append(f"| {intent} | {n} | {accuracy:.3f} |")
     lines += ["", "Main confusions (gold → predicted: count):", ""]

@@ -9,6 +9,7 @@ It prints how many answers were server errors, how many connections dropped, how
 of Porter's languages (every reply must be one of the domain's responses or a channel notice, placeholders
 filled), and the slowest reply. All three counts must be 0. A benchmark, not a test: it takes minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,59 @@ from bot.channels import notices  # noqa: E402
 from tests.support.porter_server import start_porter  # noqa: E402
 from tests.support.widget_client import WidgetClient  # noqa: E402
 
-COMMANDS = ['/inform{"verified_order":"A10032"}', '/inform{"fix":"refund"}', '/inform{"email":"x@y.z"}',
-            '/restart', '/session_start', '/human_handoff', '/greet{"language":"xx"}', '/inform{"fix":"reship"}',
-            '/inform{"order_number":"A10024","verified_order":"A10024"}', '/nlu_fallback', '/out_of_scope{}',
-            '/inform{"new_address":"x","address_confirmed":true}', '/affirm', '/action_carry_out_fix']
-PAYLOADS = ["' OR 1=1; DROP TABLE cases; --", "<script>alert(document.cookie)</script>", "{{7*7}} ${7*7} %s%s%n",
-            "../../../../etc/passwd", "{case_reference}{amount}", "\u202eevil\u202c", "A10024\u0000james",
-            "ＡＢＣ１００２４", "\ufeff\u200b\u200d", "🧨" * 300, "null", "[]", "{}", "\\ud800", "%00%0a%0d"]
-WORDS = ["where", "is", "my", "parcel", "A10024", "refund", "hola", "包裹", "посылка", "bonjour", "Paket",
-         "pedido", "james.miller@example.com", "+351912345678", "LX123456789CN", "yes", "no", "human"]
+COMMANDS = [
+    '/inform{"verified_order":"A10032"}',
+    '/inform{"fix":"refund"}',
+    '/inform{"email":"x@y.z"}',
+    "/restart",
+    "/session_start",
+    "/human_handoff",
+    '/greet{"language":"xx"}',
+    '/inform{"fix":"reship"}',
+    '/inform{"order_number":"A10024","verified_order":"A10024"}',
+    "/nlu_fallback",
+    "/out_of_scope{}",
+    '/inform{"new_address":"x","address_confirmed":true}',
+    "/affirm",
+    "/action_carry_out_fix",
+]
+PAYLOADS = [
+    "' OR 1=1; DROP TABLE cases; --",
+    "<script>alert(document.cookie)</script>",
+    "{{7*7}} ${7*7} %s%s%n",
+    "../../../../etc/passwd",
+    "{case_reference}{amount}",
+    "\u202eevil\u202c",
+    "A10024\u0000james",
+    "ＡＢＣ１００２４",
+    "\ufeff\u200b\u200d",
+    "🧨" * 300,
+    "null",
+    "[]",
+    "{}",
+    "\\ud800",
+    "%00%0a%0d",
+]
+WORDS = [
+    "where",
+    "is",
+    "my",
+    "parcel",
+    "A10024",
+    "refund",
+    "hola",
+    "包裹",
+    "посылка",
+    "bonjour",
+    "Paket",
+    "pedido",
+    "james.miller@example.com",
+    "+351912345678",
+    "LX123456789CN",
+    "yes",
+    "no",
+    "human",
+]
 
 
 def random_unicode(rng: random.Random, length: int) -> str:
@@ -58,7 +103,7 @@ def random_unicode(rng: random.Random, length: int) -> str:
         elif plane < 0.9:
             code = rng.randint(0, 0x1F)
         else:
-            code = rng.randint(0xD800, 0xDFFF)   # a lone surrogate, as JSON can carry it
+            code = rng.randint(0xD800, 0xDFFF)  # a lone surrogate, as JSON can carry it
         chars.append(chr(code))
     return "".join(chars)
 
@@ -84,8 +129,12 @@ def reply_patterns() -> List[re.Pattern]:
     """Every text Porter may answer with: the domain's responses (placeholders as wildcards) and the notices
     channels give themselves, in every language."""
     domain = domain_dict()
-    texts = [variation["text"] for variations in domain["responses"].values() for variation in variations
-             if variation.get("text")]
+    texts = [
+        variation["text"]
+        for variations in domain["responses"].values()
+        for variation in variations
+        if variation.get("text")
+    ]
     texts += [text for notice in (notices.TOO_LONG, notices.SLOW_DOWN) for text in notices.every_language(notice)]
     patterns = []
     for text in texts:
@@ -102,7 +151,6 @@ class Tally:
     foreign: List[str] = field(default_factory=list)
     latencies: List[float] = field(default_factory=list)
     replies: int = 0
-
 
     def add(self, other: "Tally") -> None:
         self.sent += other.sent
@@ -125,8 +173,9 @@ def rest_conversation(base: str, number: int, messages: List[str], patterns) -> 
     for text in messages:
         started = time.monotonic()
         try:
-            answer = session.post(f"{base}/webhooks/rest/webhook", json={"sender": f"fuzz-{number}", "message": text},
-                                  timeout=120)
+            answer = session.post(
+                f"{base}/webhooks/rest/webhook", json={"sender": f"fuzz-{number}", "message": text}, timeout=120
+            )
         except requests.RequestException:
             tally.dropped += 1
             continue
@@ -152,7 +201,7 @@ async def widget_conversation(base: str, messages: List[str], patterns) -> Tally
         started = time.monotonic()
         tally.sent += 1
         try:
-            got = await widget.say(text, wait_for=1, timeout=4)   # a paused conversation answers nothing
+            got = await widget.say(text, wait_for=1, timeout=4)  # a paused conversation answers nothing
         except Exception:  # noqa: BLE001
             tally.dropped += 1
             continue
@@ -176,14 +225,21 @@ def main() -> int:
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    conversations = [[hostile(rng) for _ in range(args.per_conversation)]
-                     for _ in range(max(1, args.messages // args.per_conversation))]
+    conversations = [
+        [hostile(rng) for _ in range(args.per_conversation)]
+        for _ in range(max(1, args.messages // args.per_conversation))
+    ]
     patterns = reply_patterns()
     var = Path(tempfile.mkdtemp(prefix="porter-fuzz-"))
     print(f"starting Porter in {var} ...", flush=True)
-    porter = start_porter(var, extra_env={"PORTER_RATE_CLIENT_PER_MINUTE": "0",
-                                          "PORTER_RATE_CONVERSATION_PER_MINUTE": "0",
-                                          "PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR": "0"})
+    porter = start_porter(
+        var,
+        extra_env={
+            "PORTER_RATE_CLIENT_PER_MINUTE": "0",
+            "PORTER_RATE_CONVERSATION_PER_MINUTE": "0",
+            "PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR": "0",
+        },
+    )
     rest_tally, widget_tally = Tally(), Tally()
     started = time.monotonic()
     try:
@@ -191,8 +247,9 @@ def main() -> int:
         jobs: List[Callable[[], tuple]] = []
         for number, messages in enumerate(conversations):
             if number < widget_count:
-                jobs.append(lambda m=messages: (widget_tally, asyncio.run(widget_conversation(porter.base, m,
-                                                                                              patterns))))
+                jobs.append(
+                    lambda m=messages: (widget_tally, asyncio.run(widget_conversation(porter.base, m, patterns)))
+                )
             else:
                 jobs.append(lambda n=number, m=messages: (rest_tally, rest_conversation(porter.base, n, m, patterns)))
         rng.shuffle(jobs)
@@ -204,15 +261,19 @@ def main() -> int:
     finally:
         porter.stop()
     elapsed = time.monotonic() - started
-    print(f"\n{rest_tally.sent + widget_tally.sent} hostile messages in {elapsed:.0f} s "
-          f"({len(conversations)} conversations, {args.concurrency} at once)\n")
+    print(
+        f"\n{rest_tally.sent + widget_tally.sent} hostile messages in {elapsed:.0f} s "
+        f"({len(conversations)} conversations, {args.concurrency} at once)\n"
+    )
     print("| channel | sent | replies | 5xx | dropped | not in Porter's languages | p50 | p95 | slowest |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, tally in (("REST", rest_tally), ("socket.io", widget_tally)):
         lat = sorted(tally.latencies) or [0.0]
         p95 = lat[min(len(lat) - 1, int(len(lat) * 0.95))]
-        print(f"| {name} | {tally.sent} | {tally.replies} | {tally.server_errors} | {tally.dropped} | "
-              f"{len(tally.foreign)} | {statistics.median(lat):.2f} s | {p95:.2f} s | {lat[-1]:.2f} s |")
+        print(
+            f"| {name} | {tally.sent} | {tally.replies} | {tally.server_errors} | {tally.dropped} | "
+            f"{len(tally.foreign)} | {statistics.median(lat):.2f} s | {p95:.2f} s | {lat[-1]:.2f} s |"
+        )
     for sample in (rest_tally.foreign + widget_tally.foreign)[:5]:
         print(f"  not recognised: {sample!r}")
     bad = sum(t.server_errors + t.dropped + len(t.foreign) for t in (rest_tally, widget_tally))

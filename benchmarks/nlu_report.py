@@ -3,6 +3,7 @@
 Trains both pipelines on data/nlu, scores them on the held-out sets in tests/nlu (never trained on), measures
 language identification on tests/langid, and writes var/eval/report.md with a confusion matrix per language.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,9 +56,27 @@ def training_texts() -> set:
 
 def train(config: Path, name: str, out: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config), "--nlu", "data/nlu",
-                    "--out", str(out), "--fixed-model-name", name], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rasa",
+            "train",
+            "nlu",
+            "--config",
+            str(config),
+            "--nlu",
+            "data/nlu",
+            "--out",
+            str(out),
+            "--fixed-model-name",
+            name,
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -108,15 +127,18 @@ def score(model: Path, out: Path, label: str, kind: str = "heldout") -> Dict[str
         unseen = [g == p for (text, _, _), g, p in zip(examples, gold, predicted) if text.strip().lower() not in seen]
         labels = sorted(set(gold))
         figure, axis = plt.subplots(figsize=(11, 11))
-        ConfusionMatrixDisplay.from_predictions(gold, predicted, labels=labels, ax=axis, xticks_rotation="vertical",
-                                                colorbar=False)
+        ConfusionMatrixDisplay.from_predictions(
+            gold, predicted, labels=labels, ax=axis, xticks_rotation="vertical", colorbar=False
+        )
         axis.set_title(f"{label}: intents, {kind} {language}")
         figure.tight_layout()
         figure.savefig(out / f"confusion_{label}_{kind}_{language}.png", dpi=80)
         plt.close(figure)
         results[language] = {
-            "n": len(examples), "accuracy": accuracy_score(gold, predicted),
-            "unseen_n": len(unseen), "unseen_accuracy": sum(unseen) / len(unseen) if unseen else 0.0,
+            "n": len(examples),
+            "accuracy": accuracy_score(gold, predicted),
+            "unseen_n": len(unseen),
+            "unseen_accuracy": sum(unseen) / len(unseen) if unseen else 0.0,
             "macro_f1": f1_score(gold, predicted, labels=labels, average="macro", zero_division=0),
             "entity_precision": true_pos / (true_pos + false_pos) if true_pos + false_pos else 1.0,
             "entity_recall": true_pos / (true_pos + false_neg) if true_pos + false_neg else 1.0,
@@ -130,8 +152,10 @@ def langid_messages(language: str) -> Dict[str, List[str]]:
     """tests/langid/<language>.txt: its messages of 1-3 words ("short") and its longer ones ("sentence")."""
     lines = (ROOT / "tests" / "langid" / f"{language}.txt").read_text(encoding="utf-8").splitlines()
     split = lines.index("---")
-    return {"short": [line for line in lines[:split] if line.strip()],
-            "sentence": [line for line in lines[split + 1:] if line.strip()]}
+    return {
+        "short": [line for line in lines[:split] if line.strip()],
+        "sentence": [line for line in lines[split + 1 :] if line.strip()],
+    }
 
 
 def language_id(backend: str, with_lexicon: bool) -> Dict[str, dict]:
@@ -165,11 +189,14 @@ def unsupported_gate() -> Dict[str, Tuple[int, int]]:
             code, text = line.split("\t", 1)
             texts.setdefault(code, []).append(text)
     supported = [text for language in LANGUAGES for group in langid_messages(language).values() for text in group]
-    supported += [text for language in LANGUAGES for kind in ("heldout", "realistic")
-                  for text, _, _ in heldout(language, kind)]
+    supported += [
+        text for language in LANGUAGES for kind in ("heldout", "realistic") for text, _, _ in heldout(language, kind)
+    ]
     texts["supported"] = supported
-    return {group: (sum(identifier.detect(text).supported is False for text in group_texts), len(group_texts))
-            for group, group_texts in texts.items()}
+    return {
+        group: (sum(identifier.detect(text).supported is False for text in group_texts), len(group_texts))
+        for group, group_texts in texts.items()
+    }
 
 
 def threshold_table(results: Dict[str, dict]) -> List[Tuple[float, float, float]]:
@@ -179,51 +206,87 @@ def threshold_table(results: Dict[str, dict]) -> List[Tuple[float, float, float]
     for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         above = [ok for confidence, ok in pairs if confidence >= threshold]
         below = [ok for confidence, ok in pairs if confidence < threshold]
-        table.append((threshold, len(below) / len(pairs), sum(above) / len(above) if above else 0.0,
-                      sum(below) / len(below) if below else float("nan")))
+        table.append(
+            (
+                threshold,
+                len(below) / len(pairs),
+                sum(above) / len(above) if above else 0.0,
+                sum(below) / len(below) if below else float("nan"),
+            )
+        )
     return table
 
 
-def write_report(out: Path, ours: dict, default: dict, times: dict, lid: dict,
-                 gate: Dict[str, Tuple[int, int]]) -> Path:
-    lines = ["# Porter NLU evaluation", "",
-             f"Held-out sets: tests/nlu (written separately, never trained on), {sum(r['n'] for r in ours.values())} "
-             "messages. `nlu_fallback` counts as `out_of_scope`. Some short held-out messages ('bonjour', 'bye') also "
-             "occur in the training data by coincidence; 'unseen only' leaves them out.", "",
-             "## Intents and entities per language", "",
-             "| language | n | accuracy | macro-F1 | accuracy, unseen only (n) | default accuracy | default macro-F1 | "
-             "accuracy ratio | entity precision | entity recall | ms/message |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+def write_report(
+    out: Path, ours: dict, default: dict, times: dict, lid: dict, gate: Dict[str, Tuple[int, int]]
+) -> Path:
+    lines = [
+        "# Porter NLU evaluation",
+        "",
+        f"Held-out sets: tests/nlu (written separately, never trained on), {sum(r['n'] for r in ours.values())} "
+        "messages. `nlu_fallback` counts as `out_of_scope`. Some short held-out messages ('bonjour', 'bye') also "
+        "occur in the training data by coincidence; 'unseen only' leaves them out.",
+        "",
+        "## Intents and entities per language",
+        "",
+        "| language | n | accuracy | macro-F1 | accuracy, unseen only (n) | default accuracy | default macro-F1 | "
+        "accuracy ratio | entity precision | entity recall | ms/message |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for language in LANGUAGES:
         o, d = ours[language], default[language]
-        lines.append(f"| {language} | {o['n']} | {o['accuracy']:.3f} | {o['macro_f1']:.3f} | "
-                     f"{o['unseen_accuracy']:.3f} ({o['unseen_n']}) | {d['accuracy']:.3f} | "
-                     f"{d['macro_f1']:.3f} | {o['accuracy'] / d['accuracy']:.2f} | {o['entity_precision']:.3f} | "
-                     f"{o['entity_recall']:.3f} | {o['ms_per_message']:.1f} |")
-    lines += ["", "## Training time (NLU, this machine)", "",
-              "| pipeline | seconds |", "|---|---|",
-              f"| Porter (config.yml) | {times['ours']:.0f} |",
-              f"| Rasa default (benchmarks/default_pipeline.yml) | {times['default']:.0f} |",
-              f"| ratio | {times['ours'] / times['default']:.2f} |",
-              "", "## Language identification (tests/langid)", "",
-              "| detector | language | 1-3 words | sentences (4+ words) | ms/message |", "|---|---|---|---|---|"]
+        lines.append(
+            f"| {language} | {o['n']} | {o['accuracy']:.3f} | {o['macro_f1']:.3f} | "
+            f"{o['unseen_accuracy']:.3f} ({o['unseen_n']}) | {d['accuracy']:.3f} | "
+            f"{d['macro_f1']:.3f} | {o['accuracy'] / d['accuracy']:.2f} | {o['entity_precision']:.3f} | "
+            f"{o['entity_recall']:.3f} | {o['ms_per_message']:.1f} |"
+        )
+    lines += [
+        "",
+        "## Training time (NLU, this machine)",
+        "",
+        "| pipeline | seconds |",
+        "|---|---|",
+        f"| Porter (config.yml) | {times['ours']:.0f} |",
+        f"| Rasa default (benchmarks/default_pipeline.yml) | {times['default']:.0f} |",
+        f"| ratio | {times['ours'] / times['default']:.2f} |",
+        "",
+        "## Language identification (tests/langid)",
+        "",
+        "| detector | language | 1-3 words | sentences (4+ words) | ms/message |",
+        "|---|---|---|---|---|",
+    ]
     for backend, rows in lid.items():
         for language in LANGUAGES:
             r = rows[language]
-            lines.append(f"| {backend} | {language} | {r['short']:.3f} | {r['sentence']:.3f} | "
-                         f"{(r['short_ms'] + r['sentence_ms']) / 2:.2f} |")
+            lines.append(
+                f"| {backend} | {language} | {r['short']:.3f} | {r['sentence']:.3f} | "
+                f"{(r['short_ms'] + r['sentence_ms']) / 2:.2f} |"
+            )
         overall_short = sum(r["short"] * r["short_n"] for r in rows.values()) / sum(r["short_n"] for r in rows.values())
-        overall_long = sum(r["sentence"] * r["sentence_n"] for r in rows.values()) / \
-            sum(r["sentence_n"] for r in rows.values())
+        overall_long = sum(r["sentence"] * r["sentence_n"] for r in rows.values()) / sum(
+            r["sentence_n"] for r in rows.values()
+        )
         lines.append(f"| {backend} | all | {overall_short:.3f} | {overall_long:.3f} | |")
-    lines += ["", "## Languages Porter does not speak (tests/langid/unsupported.txt)", "",
-              "Share of messages answered with the languages Porter speaks; `supported` is every message of "
-              "tests/langid and tests/nlu, where it should be 0.", "",
-              "| language | called unsupported | n |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Languages Porter does not speak (tests/langid/unsupported.txt)",
+        "",
+        "Share of messages answered with the languages Porter speaks; `supported` is every message of "
+        "tests/langid and tests/nlu, where it should be 0.",
+        "",
+        "| language | called unsupported | n |",
+        "|---|---|---|",
+    ]
     for group, (hits, n) in gate.items():
         lines.append(f"| {group} | {hits / n:.3f} | {n} |")
-    lines += ["", "## Fallback threshold (Porter, all languages)", "",
-              "| threshold | messages below | accuracy above | accuracy below |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Fallback threshold (Porter, all languages)",
+        "",
+        "| threshold | messages below | accuracy above | accuracy below |",
+        "|---|---|---|---|",
+    ]
     for threshold, share, above, below in threshold_table(ours):
         lines.append(f"| {threshold:.1f} | {share:.3f} | {above:.3f} | {below:.3f} |")
     lines += ["", "Confusion matrices: `confusion_<pipeline>_<language>.png` beside this report."]
@@ -233,21 +296,31 @@ def write_report(out: Path, ours: dict, default: dict, times: dict, lid: dict,
 
 
 def comparison_section(rows) -> str:
-    lines = ["## Pipelines compared (same training data)", "",
-             "| pipeline | NLU training, s | held-out mean (min) | realistic mean (min) | external in-scope | "
-             "external off-topic |", "|---|---|---|---|---|---|"]
+    lines = [
+        "## Pipelines compared (same training data)",
+        "",
+        "| pipeline | NLU training, s | held-out mean (min) | realistic mean (min) | external in-scope | "
+        "external off-topic |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, seconds, held, real, external in rows:
         h = [r["accuracy"] for r in held.values()]
         r = [x["accuracy"] for x in real.values()]
-        ext = (f"{external['inscope']:.3f} | {external['offtopic']:.3f}" if external else "- | -")
-        lines.append(f"| {name} | {seconds:.0f} | {sum(h) / len(h):.3f} ({min(h):.3f}) | "
-                     f"{sum(r) / len(r):.3f} ({min(r):.3f}) | {ext} |")
+        ext = f"{external['inscope']:.3f} | {external['offtopic']:.3f}" if external else "- | -"
+        lines.append(
+            f"| {name} | {seconds:.0f} | {sum(h) / len(h):.3f} ({min(h):.3f}) | "
+            f"{sum(r) / len(r):.3f} ({min(r):.3f}) | {ext} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def realistic_section(results: Dict[str, dict]) -> str:
-    lines = ["## Greeting + problem, problem + identifiers (tests/nlu/realistic_*.yml, target 0.95)", "",
-             "| language | n | accuracy | macro-F1 |", "|---|---|---|---|"]
+    lines = [
+        "## Greeting + problem, problem + identifiers (tests/nlu/realistic_*.yml, target 0.95)",
+        "",
+        "| language | n | accuracy | macro-F1 |",
+        "|---|---|---|---|",
+    ]
     for language in LANGUAGES:
         r = results[language]
         lines.append(f"| {language} | {r['n']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} |")
@@ -259,8 +332,13 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "var" / "eval"))
     parser.add_argument("--skip-default", action="store_true", help="reuse the default pipeline's last results")
     parser.add_argument("--model", help="score this trained model instead of training config.yml first")
-    parser.add_argument("--compare", action="append", default=[], metavar="CONFIG",
-                        help="also train and score this pipeline (e.g. benchmarks/diet_use_pipeline.yml)")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="CONFIG",
+        help="also train and score this pipeline (e.g. benchmarks/diet_use_pipeline.yml)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -281,16 +359,26 @@ def main() -> int:
         times["default"] = train(ROOT / "benchmarks" / "default_pipeline.yml", "default-nlu", out)
         default = score(out / "default-nlu.tar.gz", out, "default")
         cached.write_text(json.dumps({"results": default, "seconds": times["default"]}))
-    lid = {f"{backend}{' + chat lexicon' if lexicon else ''}": language_id(backend, lexicon)
-           for backend in ("lingua", "langdetect") for lexicon in (True, False)}
+    lid = {
+        f"{backend}{' + chat lexicon' if lexicon else ''}": language_id(backend, lexicon)
+        for backend in ("lingua", "langdetect")
+        for lexicon in (True, False)
+    }
     report = write_report(out, ours, default, times, lid, unsupported_gate())
     compared = [("Porter (config.yml)", times["ours"], ours, realistic, external)]
     for config in args.compare:
         name = Path(config).stem
         seconds = train(ROOT / config, name, out)
         scored = out / f"{name}.tar.gz"
-        compared.append((name, seconds, score(scored, out, name), score(scored, out, name, kind="realistic"),
-                         external_eval.score(scored) if external_eval.DEV_SET.exists() else None))
+        compared.append(
+            (
+                name,
+                seconds,
+                score(scored, out, name),
+                score(scored, out, name, kind="realistic"),
+                external_eval.score(scored) if external_eval.DEV_SET.exists() else None,
+            )
+        )
     extra = "\n" + realistic_section(realistic)
     if len(compared) > 1:
         extra += "\n" + comparison_section(compared)

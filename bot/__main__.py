@@ -4,6 +4,7 @@ Every Porter process starts here (``serve`` starts the servers through it too), 
 makes what it writes the owner's alone (umask 077: 0600 files, 0700 folders under var/) and where every
 log line it will ever write is scrubbed (bot.logs), before anything else is imported.
 """
+
 import os
 
 os.umask(0o077)

@@ -15,6 +15,7 @@ shopper) and echoes the whole request body, a tracker full of personal data, in 
 - an action that fails answers the shopper the same way instead of leaving them in silence, and the error
   logged names the action, never the tracker.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,10 +36,10 @@ from bot.handoff import reasons
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_DEADLINE = 20.0       # seconds per action; Rasa waits up to 300 s (rasa.core.constants)
-FALLBACK_DEADLINE = 5.0       # seconds for the apology and the handoff once an action ran out of time
+DEFAULT_DEADLINE = 20.0  # seconds per action; Rasa waits up to 300 s (rasa.core.constants)
+FALLBACK_DEADLINE = 5.0  # seconds for the apology and the handoff once an action ran out of time
 DEFAULT_WORKERS = 16
-MAX_BODY = 16 * 1024 * 1024   # a tracker with a long history and the domain; far more than any real one
+MAX_BODY = 16 * 1024 * 1024  # a tracker with a long history and the domain; far more than any real one
 
 
 class Settings:
@@ -49,17 +50,21 @@ class Settings:
     def from_env(cls) -> "Settings":
         token = (os.environ.get("PORTER_ACTION_TOKEN") or "").strip()
         if len(token) < 16:
-            raise SystemExit("error: PORTER_ACTION_TOKEN must be set to a random string of 16 characters or "
-                             "more (`python -m bot serve` makes one); the action server refuses to run without it")
-        return cls(token, (os.environ.get("PORTER_ACTION_HOST") or DEFAULT_HOST).strip(),
-                   int(os.environ.get("ACTION_PORT") or 5055),
-                   float(os.environ.get("PORTER_ACTION_DEADLINE") or DEFAULT_DEADLINE),
-                   int(os.environ.get("PORTER_ACTION_WORKERS") or DEFAULT_WORKERS))
+            raise SystemExit(
+                "error: PORTER_ACTION_TOKEN must be set to a random string of 16 characters or "
+                "more (`python -m bot serve` makes one); the action server refuses to run without it"
+            )
+        return cls(
+            token,
+            (os.environ.get("PORTER_ACTION_HOST") or DEFAULT_HOST).strip(),
+            int(os.environ.get("ACTION_PORT") or 5055),
+            float(os.environ.get("PORTER_ACTION_DEADLINE") or DEFAULT_DEADLINE),
+            int(os.environ.get("PORTER_ACTION_WORKERS") or DEFAULT_WORKERS),
+        )
 
 
 def _refuse(request: Request, why: str) -> HTTPResponse:
-    logger.warning("action server: refused %s %s from %s: %s", request.method, request.path, of_request(request),
-                   why)
+    logger.warning("action server: refused %s %s from %s: %s", request.method, request.path, of_request(request), why)
     return response.json({"error": why}, status=401)
 
 
@@ -67,7 +72,8 @@ def _authorized(request: Request, token: str) -> Optional[str]:
     """Why this request may not run anything, or None when it may."""
     given = request.headers.get("authorization") or ""
     if not given.startswith("Bearer ") or not hmac.compare_digest(
-            given[len("Bearer "):].strip().encode("utf-8", "surrogatepass"), token.encode()):
+        given[len("Bearer ") :].strip().encode("utf-8", "surrogatepass"), token.encode()
+    ):
         return "missing or wrong Authorization: Bearer token"
     if request.method == "POST":
         if (request.headers.get("content-type") or "").split(";")[0].strip().lower() != "application/json":
@@ -82,8 +88,12 @@ def _action_call(request: Request) -> Optional[Dict[str, Any]]:
         call = request.json
     except Exception:  # noqa: BLE001 - sanic raises its own InvalidUsage for bad JSON
         return None
-    if not isinstance(call, dict) or not isinstance(call.get("next_action"), str) or \
-            not isinstance(call.get("tracker"), dict) or not isinstance(call["tracker"].get("sender_id"), str):
+    if (
+        not isinstance(call, dict)
+        or not isinstance(call.get("next_action"), str)
+        or not isinstance(call.get("tracker"), dict)
+        or not isinstance(call["tracker"].get("sender_id"), str)
+    ):
         return None
     return call
 
@@ -143,8 +153,9 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
     async def webhook(request: Request) -> HTTPResponse:
         call = _action_call(request)
         if call is None:
-            return response.json({"error": "expected a Rasa action call: next_action and tracker.sender_id"},
-                                 status=400)
+            return response.json(
+                {"error": "expected a Rasa action call: next_action and tracker.sender_id"}, status=400
+            )
         name = call["next_action"]
         loop = asyncio.get_running_loop()
         try:
@@ -152,7 +163,8 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
             # before the outer limit fires (which would hand over a second time).
             result = await asyncio.wait_for(
                 loop.run_in_executor(pool, _run_in_thread, executor, call, max(1.0, settings.deadline - 2.0)),
-                timeout=settings.deadline)
+                timeout=settings.deadline,
+            )
         except asyncio.TimeoutError:
             logger.error("action %s ran out of its %.0f s; handing over to a person", name, settings.deadline)
             return await _fallback(loop, call, reasons.BACKEND_DOWN, "utter_backend_down")
@@ -169,12 +181,15 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
 
     async def _fallback(loop, call: Dict[str, Any], reason: str, response_name: str) -> HTTPResponse:
         try:
-            answer = await asyncio.wait_for(loop.run_in_executor(pool, _apologise, call, reason, response_name),
-                                            timeout=FALLBACK_DEADLINE)
+            answer = await asyncio.wait_for(
+                loop.run_in_executor(pool, _apologise, call, reason, response_name), timeout=FALLBACK_DEADLINE
+            )
         except Exception:  # noqa: BLE001 - even the handoff failed: at least say something
             logger.error("could not hand over after %s", reason, exc_info=True)
-            answer = {"events": [{"event": "active_loop", "name": None}],
-                      "responses": [{"response": response_name, "case_reference": "-"}]}
+            answer = {
+                "events": [{"event": "active_loop", "name": None}],
+                "responses": [{"response": response_name, "case_reference": "-"}],
+            }
         return response.json(answer)
 
     @app.exception(Exception)
@@ -199,8 +214,11 @@ def run() -> int:
     settings = Settings.from_env()
     app = create_app(settings)
     where = "loopback only" if settings.host in ("127.0.0.1", "::1", "localhost") else "PORTER_ACTION_HOST"
-    print(f"action server on http://{settings.host}:{settings.port}/webhook ({where}; bearer token required, "
-          f"{settings.deadline:g} s per action)", flush=True)
+    print(
+        f"action server on http://{settings.host}:{settings.port}/webhook ({where}; bearer token required, "
+        f"{settings.deadline:g} s per action)",
+        flush=True,
+    )
     app.run(host=settings.host, port=settings.port, access_log=False, motd=False)
     return 0
 

@@ -5,6 +5,7 @@ fills) or ``shopify`` (``bot.shop.shopify_store``). With ``PORTER_TRACKING_BACKE
 ``17track``), shipments take their events from that tracking service, whatever the store (``bot.tracking``).
 Kept apart from both packages so that neither imports the other to be wired together.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,8 @@ def open_store() -> OrderStore:
 
         store = ShopifyOrderStore.from_env()
     else:
-        raise BackendConfigError(f"PORTER_ORDER_BACKEND={backend!r} is not a known order backend "
-                                 f"(known: {', '.join(ORDER_BACKENDS)})")
+        raise BackendConfigError(
+            f"PORTER_ORDER_BACKEND={backend!r} is not a known order backend (known: {', '.join(ORDER_BACKENDS)})"
+        )
     tracking = open_tracking()
     return TrackedOrderStore(store, tracking) if tracking else store

@@ -7,6 +7,7 @@ its catalog and its code in config.yml's ``supported_languages`` (bot/languages.
 
 English is the last resort: whatever a catalog leaves out is said in English.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

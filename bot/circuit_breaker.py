@@ -9,6 +9,7 @@ Only calls that mean "the backend is down" count (the caller decides: connection
 is shared by every thread of the process, so its state is changed under a lock. State changes are logged
 once, naming the backend only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,10 +23,9 @@ CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, failures: int, cool_down: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, name: str, failures: int, cool_down: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.name = name
-        self.failures = failures    # failed calls in a row that open the circuit
+        self.failures = failures  # failed calls in a row that open the circuit
         self.cool_down = cool_down  # seconds it stays open before a trial call
         self._clock = clock
         self._lock = threading.Lock()
@@ -67,8 +67,12 @@ class CircuitBreaker:
             self._trial_running = False
             if self.state == HALF_OPEN or (self.state == CLOSED and self._failed_in_a_row >= self.failures):
                 self.state, self._opened_at = OPEN, self._clock()
-                logger.warning("%s: not answering (failed calls in a row: %d); calls fail at once for %g s",
-                               self.name, self._failed_in_a_row, self.cool_down)
+                logger.warning(
+                    "%s: not answering (failed calls in a row: %d); calls fail at once for %g s",
+                    self.name,
+                    self._failed_in_a_row,
+                    self.cool_down,
+                )
 
     def released(self) -> None:
         """The admitted call ended without learning anything about the backend (e.g. it never started)."""

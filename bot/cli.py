@@ -2,6 +2,7 @@
 
 Every failure prints one clear line to stderr and exits non-zero; nothing is half-written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,8 +68,9 @@ def _replies(args) -> int:
     current = replies.REPLIES_FILE.read_text(encoding="utf-8") if replies.REPLIES_FILE.exists() else None
     if args.check:
         if current != text:
-            print("error: domain/replies.yml is out of date with languages/; run `python -m bot replies`",
-                  file=sys.stderr)
+            print(
+                "error: domain/replies.yml is out of date with languages/; run `python -m bot replies`", file=sys.stderr
+            )
             return 1
         return 0
     if current != text:
@@ -107,8 +109,10 @@ def _policy_check(args) -> int:
     except PolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"policy ok: currency {policy.currency}, stall after {policy.stall_days} days, "
-          f"automatic up to {policy.automatic_value_limit:g} {policy.currency}")
+    print(
+        f"policy ok: currency {policy.currency}, stall after {policy.stall_days} days, "
+        f"automatic up to {policy.automatic_value_limit:g} {policy.currency}"
+    )
     return 0
 
 
@@ -162,8 +166,13 @@ def _agents_list(args) -> int:
 
     agents = AgentStore().list()
     if args.format == "json":
-        print(json.dumps([{"name": a.name, "role": a.role, "created_at": a.created_at} for a in agents],
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [{"name": a.name, "role": a.role, "created_at": a.created_at} for a in agents],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     if not agents:
         print("no agents: add one with `python -m bot agents add NAME`")
@@ -228,8 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     orders = sub.add_parser("orders", help="the shop's orders").add_subparsers(dest="action", required=True)
     imp = orders.add_parser("import", help="load an orders/v1 JSON file (idempotent; all or nothing)")
     imp.add_argument("file")
-    imp.add_argument("--relative-to", type=_instant, metavar="INSTANT",
-                     help="move every date so that INSTANT becomes now (for demo files)")
+    imp.add_argument(
+        "--relative-to",
+        type=_instant,
+        metavar="INSTANT",
+        help="move every date so that INSTANT becomes now (for demo files)",
+    )
     imp.set_defaults(func=_orders_import)
 
     cases = sub.add_parser("cases", help="outcomes recorded by Porter").add_subparsers(dest="action", required=True)
@@ -240,9 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     lst.set_defaults(func=_cases_list)
 
     payments = sub.add_parser("payments", help="refunds paid through the order system").add_subparsers(
-        dest="action", required=True)
-    retry = payments.add_parser("retry", help="reconcile and pay again every refund whose money has not gone "
-                                "out (failed, unknown, or left pending), with backoff; loops until stopped")
+        dest="action", required=True
+    )
+    retry = payments.add_parser(
+        "retry",
+        help="reconcile and pay again every refund whose money has not gone "
+        "out (failed, unknown, or left pending), with backoff; loops until stopped",
+    )
     retry.add_argument("--once", action="store_true", help="one pass over the cases due now, then exit")
     retry.set_defaults(func=_payments_retry)
 
@@ -261,63 +278,95 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=_stories_export)
 
     channels = sub.add_parser("channels", help="messaging channels (WhatsApp...)").add_subparsers(
-        dest="action", required=True)
-    und = channels.add_parser("undelivered", help="replies that could not be sent (e.g. outside WhatsApp's "
-                                                  "24-hour window), oldest first; numbers masked in the table")
+        dest="action", required=True
+    )
+    und = channels.add_parser(
+        "undelivered",
+        help="replies that could not be sent (e.g. outside WhatsApp's "
+        "24-hour window), oldest first; numbers masked in the table",
+    )
     und.add_argument("--format", choices=("table", "json"), default="table")
     und.add_argument("--channel", help="only this channel (e.g. whatsapp)")
     und.set_defaults(func=_channels_undelivered)
 
-    agents = sub.add_parser("agents", help="accounts for the agent desk").add_subparsers(dest="action",
-                                                                                       required=True)
+    agents = sub.add_parser("agents", help="accounts for the agent desk").add_subparsers(dest="action", required=True)
     add = agents.add_parser("add", help="create an agent account (asks for the password)")
     add.add_argument("name", help="what the agent types to sign in, e.g. maria.silva")
-    add.add_argument("--role", choices=("agent", "admin"), default="agent",
-                     help="admin may also act on tickets another agent claimed (default: agent)")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of stdin instead of a prompt")
+    add.add_argument(
+        "--role",
+        choices=("agent", "admin"),
+        default="agent",
+        help="admin may also act on tickets another agent claimed (default: agent)",
+    )
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin instead of a prompt",
+    )
     add.set_defaults(func=_agents_add)
     agl = agents.add_parser("list", help="list agent accounts")
     agl.add_argument("--format", choices=("table", "json"), default="table")
     agl.set_defaults(func=_agents_list)
 
-    db = sub.add_parser("db", help="Porter's database (PORTER_DATABASE_URL, default the SQLite file var/shop.db)"
-                        ).add_subparsers(dest="action", required=True)
-    upg = db.add_parser("upgrade", help="bring the database to the current schema (safe to run again; "
-                        "`serve` does it at start)")
+    db = sub.add_parser(
+        "db", help="Porter's database (PORTER_DATABASE_URL, default the SQLite file var/shop.db)"
+    ).add_subparsers(dest="action", required=True)
+    upg = db.add_parser(
+        "upgrade", help="bring the database to the current schema (safe to run again; `serve` does it at start)"
+    )
     upg.set_defaults(func=_db_upgrade)
 
-    run = sub.add_parser("serve", help="run the action server, Rasa and the web server together "
-                         "(what `make run` does)")
+    run = sub.add_parser("serve", help="run the action server, Rasa and the web server together (what `make run` does)")
     run.add_argument("--model", required=True, help="trained model (.tar.gz)")
     run.add_argument("--shell", action="store_true", help="chat in this terminal instead of serving HTTP")
     run.set_defaults(func=_serve)
 
-    clu = sub.add_parser("cluster", help="run Porter on PostgreSQL and Redis: several Rasa and action servers "
-                         "behind HAProxy, the web server and the refund worker (what `make run-cluster` does)")
+    clu = sub.add_parser(
+        "cluster",
+        help="run Porter on PostgreSQL and Redis: several Rasa and action servers "
+        "behind HAProxy, the web server and the refund worker (what `make run-cluster` does)",
+    )
     clu.add_argument("--model", required=True, help="trained model (.tar.gz)")
     clu.add_argument("--demo", action="store_true", help="import the demo shop and turn on its sign-in, as `make run`")
     clu.set_defaults(func=_cluster)
 
-    act = sub.add_parser("actions", help="the action server Rasa calls: loopback only unless PORTER_ACTION_HOST "
-                         "says otherwise, every call authenticated with PORTER_ACTION_TOKEN (port: $ACTION_PORT)")
+    act = sub.add_parser(
+        "actions",
+        help="the action server Rasa calls: loopback only unless PORTER_ACTION_HOST "
+        "says otherwise, every call authenticated with PORTER_ACTION_TOKEN (port: $ACTION_PORT)",
+    )
     act.set_defaults(func=_actions)
 
     # Everything after `rasa` is Rasa's (prefix "+": argparse leaves its --options alone).
-    ras = sub.add_parser("rasa", prefix_chars="+", add_help=False,
-                         help="Rasa's server: `rasa run` with the rest of the line, the API token from "
-                              "RASA_AUTH_TOKEN so it never shows in the process list")
+    ras = sub.add_parser(
+        "rasa",
+        prefix_chars="+",
+        add_help=False,
+        help="Rasa's server: `rasa run` with the rest of the line, the API token from "
+        "RASA_AUTH_TOKEN so it never shows in the process list",
+    )
     ras.add_argument("rasa_args", nargs=argparse.REMAINDER)
     ras.set_defaults(func=_rasa)
 
-    web = sub.add_parser("web", help="the web server: the storefront demo page with the chat widget, "
-                         "and the agent desk at /desk")
-    web.add_argument("--port", type=int, default=int(os.environ.get("PORTER_WEB_PORT", "8080")),
-                     help="port (default: $PORTER_WEB_PORT or 8080)")
-    web.add_argument("--host", default=os.environ.get("PORTER_WEB_HOST", "127.0.0.1"),
-                     help="interface to listen on (default: $PORTER_WEB_HOST or 127.0.0.1)")
-    web.add_argument("--socket-url", help="where browsers reach Rasa's socket.io channel "
-                                          "(default: $PORTER_SOCKET_URL or http://localhost:$RASA_PORT)")
+    web = sub.add_parser(
+        "web", help="the web server: the storefront demo page with the chat widget, and the agent desk at /desk"
+    )
+    web.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORTER_WEB_PORT", "8080")),
+        help="port (default: $PORTER_WEB_PORT or 8080)",
+    )
+    web.add_argument(
+        "--host",
+        default=os.environ.get("PORTER_WEB_HOST", "127.0.0.1"),
+        help="interface to listen on (default: $PORTER_WEB_HOST or 127.0.0.1)",
+    )
+    web.add_argument(
+        "--socket-url",
+        help="where browsers reach Rasa's socket.io channel "
+        "(default: $PORTER_SOCKET_URL or http://localhost:$RASA_PORT)",
+    )
     web.set_defaults(func=_web)
     return parser
 
@@ -326,6 +375,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except StorageError as exc:   # a database that cannot be used: the reason, not a traceback
+    except StorageError as exc:  # a database that cannot be used: the reason, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ were told to trust (``PORTER_TRUSTED_PROXIES``: addresses or networks, comma-sep
 ``127.0.0.1,10.0.0.0/8``), and then only the hops those proxies added: reading from the right, the first
 address that is not a trusted proxy is the client.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -45,8 +46,9 @@ def _is_trusted(address: str, networks: Tuple[Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
-def client_address(peer: Optional[str], forwarded_for: Optional[str],
-                   networks: Optional[Tuple[Network, ...]] = None) -> str:
+def client_address(
+    peer: Optional[str], forwarded_for: Optional[str], networks: Optional[Tuple[Network, ...]] = None
+) -> str:
     """The client's address: the peer itself, unless the peer is a trusted proxy and says whom it forwards."""
     networks = trusted_proxies() if networks is None else networks
     peer = (peer or "").strip() or "unknown"

@@ -3,6 +3,7 @@
 For code that needs the domain's plain data (the action server's forms, tests, benchmarks) without loading
 Rasa. Lists are joined and mappings merged, as Rasa's own merge does for a domain folder.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

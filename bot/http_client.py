@@ -27,6 +27,7 @@ Settings (environment, all optional): ``PORTER_BACKEND_CONNECT_TIMEOUT`` (second
 ``PORTER_BACKEND_BREAKER_FAILURES`` (failed calls in a row that open the circuit, default 5),
 ``PORTER_BACKEND_BREAKER_SECONDS`` (how long it stays open, default 30).
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -157,6 +158,7 @@ logging.getLogger("urllib3.connectionpool").addFilter(_RedactUrls())
 
 # --- retry policy ------------------------------------------------------------------------------------------
 
+
 def _env_number(name: str, default: float, kind=float) -> float:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -172,11 +174,11 @@ def _env_number(name: str, default: float, kind=float) -> float:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 4              # tries in all, the first one included
-    backoff: float = 0.5           # seconds before the first retry; doubles for each further retry
-    max_backoff: float = 8.0       # no single wait longer than this
+    attempts: int = 4  # tries in all, the first one included
+    backoff: float = 0.5  # seconds before the first retry; doubles for each further retry
+    max_backoff: float = 8.0  # no single wait longer than this
     max_retry_after: float = 30.0  # a longer Retry-After is cut to this: a shopper is waiting
-    min_attempt: float = 0.5       # no attempt starts inside a time budget with less than this left
+    min_attempt: float = 0.5  # no attempt starts inside a time budget with less than this left
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1 for the first), with a little jitter."""
@@ -185,8 +187,10 @@ class RetryPolicy:
 
     @classmethod
     def from_env(cls) -> "RetryPolicy":
-        return cls(attempts=int(_env_number("PORTER_BACKEND_ATTEMPTS", 4, int)),
-                   backoff=_env_number("PORTER_BACKEND_BACKOFF", 0.5))
+        return cls(
+            attempts=int(_env_number("PORTER_BACKEND_ATTEMPTS", 4, int)),
+            backoff=_env_number("PORTER_BACKEND_BACKOFF", 0.5),
+        )
 
 
 def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
@@ -209,15 +213,16 @@ def retry_after_seconds(value: Optional[str], now: Optional[datetime] = None) ->
 
 # --- the client --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class ApiResponse:
     status: int
-    data: Any                                   # the decoded JSON body (None when the body is empty)
+    data: Any  # the decoded JSON body (None when the body is empty)
     headers: Mapping[str, str] = field(default_factory=dict)
     links: Dict[str, Dict[str, str]] = field(default_factory=dict)  # the Link header, by rel ("next", ...)
 
 
-_RETRY_ANY_METHOD = {429, 503}     # the backend says it did nothing: safe to repeat even a refund
+_RETRY_ANY_METHOD = {429, 503}  # the backend says it did nothing: safe to repeat even a refund
 _RETRY_IDEMPOTENT = {500, 502, 503, 504}
 _SENDS_NOTHING = ("NewConnectionError", "ConnectionRefusedError", "NameResolutionError", "gaierror")
 
@@ -247,8 +252,11 @@ def breaker_for(name: str, base_url: str) -> CircuitBreaker:
     with _breakers_lock:
         key = (name, base_url)
         if key not in _breakers:
-            _breakers[key] = CircuitBreaker(name, int(_env_number("PORTER_BACKEND_BREAKER_FAILURES", 5, int)),
-                                            _env_number("PORTER_BACKEND_BREAKER_SECONDS", 30.0))
+            _breakers[key] = CircuitBreaker(
+                name,
+                int(_env_number("PORTER_BACKEND_BREAKER_FAILURES", 5, int)),
+                _env_number("PORTER_BACKEND_BREAKER_SECONDS", 30.0),
+            )
         return _breakers[key]
 
 
@@ -259,11 +267,20 @@ class JsonApi:
     backend refuses the credentials ("SHOPIFY_ACCESS_TOKEN").
     """
 
-    def __init__(self, name: str, base_url: str, headers: Optional[Mapping[str, str]] = None, *,
-                 credentials_hint: str = "the credentials", retry: Optional[RetryPolicy] = None,
-                 connect_timeout: Optional[float] = None, read_timeout: Optional[float] = None,
-                 session: Optional[requests.Session] = None, sleep: Callable[[float], None] = time.sleep,
-                 breaker: Optional[CircuitBreaker] = None):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        headers: Optional[Mapping[str, str]] = None,
+        *,
+        credentials_hint: str = "the credentials",
+        retry: Optional[RetryPolicy] = None,
+        connect_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
+        session: Optional[requests.Session] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        breaker: Optional[CircuitBreaker] = None,
+    ):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.breaker = breaker or breaker_for(name, self.base_url)
@@ -299,8 +316,15 @@ class JsonApi:
     def _where(self, method: str, url: str) -> str:
         return f"{method} {redact(urlsplit(url).path)}"
 
-    def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None, body: Any = None,
-                idempotent: Optional[bool] = None) -> Optional[ApiResponse]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        body: Any = None,
+        idempotent: Optional[bool] = None,
+    ) -> Optional[ApiResponse]:
         """The decoded answer, or None for 404. Raises BackendUnavailable (or a subclass) otherwise, at once
         while the backend's circuit is open."""
         closed_for = self.breaker.refusal()
@@ -323,8 +347,9 @@ class JsonApi:
         self.breaker.succeeded()
         return answer
 
-    def _attempts(self, method: str, path: str, params: Optional[Mapping[str, Any]], body: Any,
-                  idempotent: Optional[bool]) -> Optional[ApiResponse]:
+    def _attempts(
+        self, method: str, path: str, params: Optional[Mapping[str, Any]], body: Any, idempotent: Optional[bool]
+    ) -> Optional[ApiResponse]:
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
@@ -340,8 +365,14 @@ class JsonApi:
                 raise self._out_of_time(last_problem, last_status, attempt - 1, attempts)
             try:
                 response = self.session.request(
-                    method, url, params=params, json=body, headers=self._headers, timeout=timeouts,
-                    allow_redirects=False)
+                    method,
+                    url,
+                    params=params,
+                    json=body,
+                    headers=self._headers,
+                    timeout=timeouts,
+                    allow_redirects=False,
+                )
             except requests.exceptions.RequestException as exc:
                 never_sent = _never_sent(exc)
                 if never_sent:
@@ -354,8 +385,11 @@ class JsonApi:
                     raise BackendUnavailable(self.name, f"request failed ({type(exc).__name__})") from exc
                 last_status = None
                 if not (idempotent or never_sent):
-                    raise BackendDown(self.name, f"{last_problem}; not repeated because it may have taken effect",
-                                      may_have_taken_effect=True) from exc
+                    raise BackendDown(
+                        self.name,
+                        f"{last_problem}; not repeated because it may have taken effect",
+                        may_have_taken_effect=True,
+                    ) from exc
                 if final:
                     break
                 self._wait(where, last_problem, last_status, self.retry.delay(attempt), attempt, attempts)
@@ -368,20 +402,24 @@ class JsonApi:
                 return None
             if status in (401, 403):
                 raise BackendCredentialsError(
-                    self.name, f"refused the credentials (HTTP {status}): check {self.credentials_hint}", status)
+                    self.name, f"refused the credentials (HTTP {status}): check {self.credentials_hint}", status
+                )
             if 300 <= status < 400:
                 raise BackendUnavailable(
-                    self.name, f"answered with a redirect (HTTP {status}): check its base URL", status)
+                    self.name, f"answered with a redirect (HTTP {status}): check its base URL", status
+                )
             retryable = status in _RETRY_ANY_METHOD or (idempotent and status in _RETRY_IDEMPOTENT)
             if 400 <= status < 500 and status != 429:
-                raise BackendRejected(self.name, f"rejected the request (HTTP {status}{self._error_keys(response)})",
-                                      status)
+                raise BackendRejected(
+                    self.name, f"rejected the request (HTTP {status}{self._error_keys(response)})", status
+                )
             last_problem = "rate limited (HTTP 429)" if status == 429 else f"HTTP {status}"
             last_status = status
             if not retryable:
                 why = "" if idempotent else "; not repeated because it may have taken effect"
                 raise (BackendDown if status >= 500 else BackendUnavailable)(
-                    self.name, last_problem + why, status, may_have_taken_effect=not idempotent and status >= 500)
+                    self.name, last_problem + why, status, may_have_taken_effect=not idempotent and status >= 500
+                )
             if final:
                 raise BackendDown(self.name, f"{last_problem} after {attempts} attempts", status)
             delay = self.retry.delay(attempt)
@@ -391,8 +429,9 @@ class JsonApi:
                     delay = min(asked, self.retry.max_retry_after)
                     left = remaining_time()
                     if left is not None and delay > left - self.retry.min_attempt:
-                        raise BackendDown(self.name, f"{last_problem}; asked to wait {delay:g} s, longer than the "
-                                                     "time left", status)
+                        raise BackendDown(
+                            self.name, f"{last_problem}; asked to wait {delay:g} s, longer than the time left", status
+                        )
             self._wait(where, last_problem, last_status, delay, attempt, attempts)
         raise BackendDown(self.name, f"{last_problem} after {attempts} attempts")
 
@@ -410,16 +449,14 @@ class JsonApi:
             return BackendUnavailable(self.name, "the time for this call ran out before it started")
         return BackendDown(self.name, f"{problem}; the time ran out after {tried} of {attempts} attempts", status)
 
-    def _wait(self, where: str, problem: str, status: Optional[int], delay: float, attempt: int,
-              attempts: int) -> None:
+    def _wait(self, where: str, problem: str, status: Optional[int], delay: float, attempt: int, attempts: int) -> None:
         """Waits before the next retry, cut so that it still has ``min_attempt`` seconds of the time budget."""
         left = remaining_time()
         if left is not None:
             if left <= self.retry.min_attempt:
                 raise self._out_of_time(problem, status, attempt, attempts)
             delay = min(delay, left - self.retry.min_attempt)
-        logger.warning("%s: %s: %s; retry %d of %d in %.2f s", self.name, where, problem, attempt, attempts - 1,
-                       delay)
+        logger.warning("%s: %s: %s; retry %d of %d in %.2f s", self.name, where, problem, attempt, attempts - 1, delay)
         self._sleep(delay)
 
     def _decode(self, response: requests.Response) -> Any:

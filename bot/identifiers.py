@@ -5,6 +5,7 @@ order-number pattern is a shop setting (``order_number_pattern`` of the Identifi
 config.yml); everything else is fixed. Patterns avoid ``\\b`` because Chinese text has no spaces:
 "订单号123456789" must still yield 123456789.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,10 @@ _NOT_WORD_AFTER = r"(?![A-Za-z0-9@])"
 
 # Every repetition is bounded and a match may only start where a run of address characters starts: on a
 # long run of letters without an '@' the search stays linear instead of retrying from every position.
-EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
-                      r"(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z])")
+EMAIL_RE = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
+    r"(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z])"
+)
 # International (+country) numbers, or local numbers written with separators; a bare run of
 # digits is an order number, never a phone.
 PHONE_RE = re.compile(

@@ -1,5 +1,6 @@
 """The languages this installation speaks, read from the LanguageDetector settings in config.yml; what each is
 called comes from its catalog (languages/<code>.yml)."""
+
 from __future__ import annotations
 
 from typing import List
@@ -9,10 +10,28 @@ from bot.nlu_settings import component_settings
 
 # What the desk calls a language Porter recognises without speaking it (bot/nlu/language_id.py), so an agent
 # never reads a bare code. A language Porter speaks is named by its catalog.
-UNSPOKEN_NAMES = {"it": "Italian", "nl": "Dutch", "pl": "Polish", "tr": "Turkish", "sv": "Swedish", "da": "Danish",
-                  "ro": "Romanian", "cs": "Czech", "hu": "Hungarian", "id": "Indonesian", "vi": "Vietnamese",
-                  "fi": "Finnish", "ca": "Catalan", "ja": "Japanese", "ko": "Korean", "ar": "Arabic",
-                  "he": "Hebrew", "th": "Thai", "hi": "Hindi", "el": "Greek"}
+UNSPOKEN_NAMES = {
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "ro": "Romanian",
+    "cs": "Czech",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "vi": "Vietnamese",
+    "fi": "Finnish",
+    "ca": "Catalan",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "th": "Thai",
+    "hi": "Hindi",
+    "el": "Greek",
+}
 
 
 def supported_languages() -> List[str]:

@@ -10,6 +10,7 @@ characters, traceback included. Every process calls it first thing (``python -m 
 operator commands, ``serve`` and every server it starts); it also logs to stderr in Rasa's own format, so
 the lines of all of Porter's processes read alike.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,22 +20,45 @@ import sys
 import traceback
 from typing import FrozenSet
 
-MAX_CHARS = 2000   # a log line long enough for a traceback's end, short enough never to carry a tracker
-FORMAT = "%(asctime)s %(levelname)-8s %(name)s  - %(message)s"   # Rasa's (coloredlogs) format
+MAX_CHARS = 2000  # a log line long enough for a traceback's end, short enough never to carry a tracker
+FORMAT = "%(asctime)s %(levelname)-8s %(name)s  - %(message)s"  # Rasa's (coloredlogs) format
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 _EMAIL = re.compile(r"(?<![\w.%+\-])([\w.%+\-])[\w.%+\-]{0,63}(?:@|%40)([\w\-]{1,63}(?:\.[\w\-]{1,63}){0,8})")
 # +country numbers, and runs of 7 or more digits with the usual separators: phones, not order numbers of
 # 4-6 digits; neither ISO dates, IPv4 addresses nor decimal numbers (0.9999998965), which operators need.
-_PHONE = re.compile(r"(?<![\w+.])(?!\d{4}-\d\d-\d\d)(?!\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d))"
-                    r"(?!\d+\.\d+(?![\d.\-/()]|\s\d))\+?\d(?:[\s\-.()/]{0,2}\d){6,18}(?!\w)")
+_PHONE = re.compile(
+    r"(?<![\w+.])(?!\d{4}-\d\d-\d\d)(?!\d{1,3}(?:\.\d{1,3}){3}(?!\.?\d))"
+    r"(?!\d+\.\d+(?![\d.\-/()]|\s\d))\+?\d(?:[\s\-.()/]{0,2}\d){6,18}(?!\w)"
+)
 # Quoted values of fields that hold an address or what someone wrote, in JSON, Python reprs or structlog's
 # key=value: Porter's and Shopify's address fields, and the text fields of Rasa's log events.
-_FIELD_NAMES = ("new_address", "old_address", "address", "shipping_address", "billing_address", "return_address",
-                "line1", "line2", "address1", "address2", "street", "postal_code", "zip",
-                "text", "user_text", "response_text", "parse_data_text", "token_text", "user_message", "message")
-_FIELD = re.compile(r"""((?<!\w)\\?["']?(?:%s)\\?["']?\s*[:=]\s*\\?)(["'])(?:\\.|(?!\2)[^\\\n])*(?:\2|(?=\n)|\Z)"""
-                    % "|".join(_FIELD_NAMES))
+_FIELD_NAMES = (
+    "new_address",
+    "old_address",
+    "address",
+    "shipping_address",
+    "billing_address",
+    "return_address",
+    "line1",
+    "line2",
+    "address1",
+    "address2",
+    "street",
+    "postal_code",
+    "zip",
+    "text",
+    "user_text",
+    "response_text",
+    "parse_data_text",
+    "token_text",
+    "user_message",
+    "message",
+)
+_FIELD = re.compile(
+    r"""((?<!\w)\\?["']?(?:%s)\\?["']?\s*[:=]\s*\\?)(["'])(?:\\.|(?!\2)[^\\\n])*(?:\2|(?=\n)|\Z)"""
+    % "|".join(_FIELD_NAMES)
+)
 _SECRET_QUERY = re.compile(r"([?&](?:token|access_token|key|api_key|secret|signature)=)[^&\s\"']{1,500}", re.I)
 _AUTHORIZATION = re.compile(r"((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/\-=]{8,500}")
 _SECRET_VARIABLE = re.compile(r"(TOKEN|SECRET|_KEY|PASSWORD)$")
@@ -42,7 +66,7 @@ _SECRET_VARIABLE = re.compile(r"(TOKEN|SECRET|_KEY|PASSWORD)$")
 # colours (Rasa paints its warnings) are dropped, anything else is shown escaped.
 _COLOUR = re.compile("\x1b\\[[0-9;]{0,20}m")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile("[\ud800-\udfff]")   # unpaired: a UTF-8 handler cannot write them
+_SURROGATE = re.compile("[\ud800-\udfff]")  # unpaired: a UTF-8 handler cannot write them
 _WORD_END = re.compile(r"[^\s\"',;<>()\[\]{}]+\Z")
 _WORD_START = re.compile(r"\A[^\s\"',;<>()\[\]{}]+")
 
@@ -50,13 +74,14 @@ _secrets: FrozenSet[str] = frozenset()
 
 
 def _environment_secrets() -> FrozenSet[str]:
-    return frozenset(value for name, value in os.environ.items()
-                     if _SECRET_VARIABLE.search(name.upper()) and len(value) >= 8)
+    return frozenset(
+        value for name, value in os.environ.items() if _SECRET_VARIABLE.search(name.upper()) and len(value) >= 8
+    )
 
 
 def _precut(text: str) -> str:
     """A huge text's head and tail, without the words the cut split: half an email would not be masked."""
-    head, tail = text[:2 * MAX_CHARS], text[-MAX_CHARS:]
+    head, tail = text[: 2 * MAX_CHARS], text[-MAX_CHARS:]
     head = head[:-100] + _WORD_END.sub("", head[-100:])
     tail = _WORD_START.sub("", tail[:100]) + tail[100:]
     return f"{head} … {tail}"
@@ -64,7 +89,7 @@ def _precut(text: str) -> str:
 
 def scrub(text: str) -> str:
     """``text`` with personal data and secrets masked, cut to MAX_CHARS."""
-    if len(text) > 4 * MAX_CHARS:   # never run the patterns over a megabyte: cut first, then mask
+    if len(text) > 4 * MAX_CHARS:  # never run the patterns over a megabyte: cut first, then mask
         text = _precut(text)
     text = _SURROGATE.sub("\ufffd", text)
     text = _COLOUR.sub("", text)
@@ -77,7 +102,7 @@ def scrub(text: str) -> str:
     text = _EMAIL.sub(r"\1***@\2", text)
     text = _PHONE.sub(lambda m: "***" + re.sub(r"\D", "", m.group(0))[-2:], text)
     if len(text) > MAX_CHARS:
-        keep = MAX_CHARS // 2 - 20   # room for the marker
+        keep = MAX_CHARS // 2 - 20  # room for the marker
         text = f"{text[:keep]} … [{len(text) - 2 * keep} characters cut] … {text[-keep:]}"
     return text
 
@@ -129,5 +154,5 @@ def install() -> None:
         handler.setFormatter(logging.Formatter(FORMAT, DATE_FORMAT))
         root.addHandler(handler)
         root.setLevel(_level())
-    logging.captureWarnings(True)   # a library's warning can quote what it was given, too
+    logging.captureWarnings(True)  # a library's warning can quote what it was given, too
     sys.excepthook = _log_uncaught

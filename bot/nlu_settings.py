@@ -1,4 +1,5 @@
 """Settings of our NLU components as config.yml gives them, for code outside Rasa (the action server, the CLI)."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -4,6 +4,7 @@ Everything Porter writes lives under one folder (``var/`` by default, ``PORTER_V
 so a fresh clone starts clean and nothing written at run time is ever committed. It holds conversations,
 orders, tokens and logs: it is the owner's alone (0700, and 0600 for what is in it).
 """
+
 import os
 import stat
 from pathlib import Path

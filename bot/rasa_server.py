@@ -8,6 +8,7 @@ with Porter's log scrubbing installed first and Sanic's own log lines in the sam
 Rasa's debug log events carry messages, slot values, events and dialogue states as structured fields; the
 ones that can hold personal data are reduced to their kind and size before they are written, at any level.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,12 +20,38 @@ from bot import logs
 _TOKEN_OPTIONS = ("-t", "--auth-token")
 # The fields of Rasa's structured log events that can hold what a shopper wrote or what Porter knows of them:
 # those Rasa's own anonymizer names (rasa/utils/log_utils.py), and the parse results and slots it does not.
-PERSONAL_FIELDS = frozenset((
-    "text", "response_text", "user_text", "slot_values", "parse_data_text", "parse_data_entities",
-    "prediction_events", "tracker_latest_message", "prefilled_slots", "message", "response", "slot_candidates",
-    "rasa_event", "rasa_events", "tracker_states", "current_states", "old_states", "successes", "current_entity",
-    "next_entity", "states", "entity", "token_text", "user_message", "json_message",
-    "entities", "slots", "value"))
+PERSONAL_FIELDS = frozenset(
+    (
+        "text",
+        "response_text",
+        "user_text",
+        "slot_values",
+        "parse_data_text",
+        "parse_data_entities",
+        "prediction_events",
+        "tracker_latest_message",
+        "prefilled_slots",
+        "message",
+        "response",
+        "slot_candidates",
+        "rasa_event",
+        "rasa_events",
+        "tracker_states",
+        "current_states",
+        "old_states",
+        "successes",
+        "current_entity",
+        "next_entity",
+        "states",
+        "entity",
+        "token_text",
+        "user_message",
+        "json_message",
+        "entities",
+        "slots",
+        "value",
+    )
+)
 
 
 # Inside those fields, what says how Rasa understood a message without saying what it was
@@ -38,8 +65,10 @@ def masked(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [masked(item) for item in value]
     if isinstance(value, dict):
-        return {key: item if key in _NAMES and isinstance(item, (str, int, float)) else masked(item)
-                for key, item in value.items()}
+        return {
+            key: item if key in _NAMES and isinstance(item, (str, int, float)) else masked(item)
+            for key, item in value.items()
+        }
     if isinstance(value, str):
         return f"***({len(value)} characters)"
     key = getattr(value, "key", None)
@@ -103,9 +132,11 @@ def validate_action_responses_once_compiled() -> None:
         error = best_match(compiled.iter_errors(result))
         if error is None:
             return True
-        error.message += (". Failed to validate Action server response from API, make sure your response from "
-                          f"the Action endpoint is valid. For more information about the format visit "
-                          f"{DOCS_BASE_URL}/custom-actions")
+        error.message += (
+            ". Failed to validate Action server response from API, make sure your response from "
+            f"the Action endpoint is valid. For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
         raise error
 
     RemoteAction._validate_action_result = validate_action_result
@@ -143,11 +174,13 @@ def encode_endpoint_requests_with_ujson() -> None:
     from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
     def session(self) -> aiohttp.ClientSession:
-        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) \
-            if self.basic_auth else None
-        return aiohttp.ClientSession(headers=self.headers, auth=auth,
-                                     timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-                                     json_serialize=ujson.dumps)
+        auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+        return aiohttp.ClientSession(
+            headers=self.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            json_serialize=ujson.dumps,
+        )
 
     EndpointConfig.session = session
 
@@ -155,13 +188,19 @@ def encode_endpoint_requests_with_ujson() -> None:
 def run(rasa_args: List[str]) -> int:
     """`rasa run` with ``rasa_args`` and the API token from RASA_AUTH_TOKEN."""
     if any(arg in _TOKEN_OPTIONS or arg.startswith("--auth-token=") for arg in rasa_args):
-        print("error: give the Rasa API token in RASA_AUTH_TOKEN, not on the command line "
-              "(anyone on this machine can read command lines)", file=sys.stderr)
+        print(
+            "error: give the Rasa API token in RASA_AUTH_TOKEN, not on the command line "
+            "(anyone on this machine can read command lines)",
+            file=sys.stderr,
+        )
         return 2
     token = (os.environ.get("RASA_AUTH_TOKEN") or "").strip()
     if not token:
-        print("error: RASA_AUTH_TOKEN is not set; Rasa's HTTP API must not run without a token "
-              "(`python -m bot serve` makes one)", file=sys.stderr)
+        print(
+            "error: RASA_AUTH_TOKEN is not set; Rasa's HTTP API must not run without a token "
+            "(`python -m bot serve` makes one)",
+            file=sys.stderr,
+        )
         return 2
     prepare_logging()
     keep_tracker_store_failures()

@@ -13,6 +13,7 @@ Rasa's store takes host, port, db and password separately; here they come from t
 TLS), so one Secret holds Redis's address for everything (endpoints.cluster.yml:
 ``lock_store: {type: bot.redis_lock_store.RedisUrlLockStore, url: ...}``).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,7 @@ from redis.connection import SSLConnection, parse_url
 
 logger = logging.getLogger(__name__)
 
-MAX_WAIT_LIFETIMES = 3   # a turn waits at most this many ticket lifetimes for the ones ahead of it
+MAX_WAIT_LIFETIMES = 3  # a turn waits at most this many ticket lifetimes for the ones ahead of it
 Result = TypeVar("Result")
 # What a change does to the queue it was given (None when there is none): its result and the queue to keep
 # (None deletes it).
@@ -39,18 +40,22 @@ Change = Callable[[Optional[TicketLock]], Tuple[Result, Optional[TicketLock]]]
 class RedisUrlLockStore(RedisLockStore):
     def __init__(self, endpoint_config: EndpointConfig) -> None:
         settings = parse_url(endpoint_config.url)
-        super().__init__(host=settings.get("host", "localhost"), port=settings.get("port", 6379),
-                         db=settings.get("db", 0), username=settings.get("username"),
-                         password=settings.get("password"),
-                         use_ssl=settings.get("connection_class") is SSLConnection,
-                         key_prefix=endpoint_config.kwargs.get("key_prefix"))
+        super().__init__(
+            host=settings.get("host", "localhost"),
+            port=settings.get("port", 6379),
+            db=settings.get("db", 0),
+            username=settings.get("username"),
+            password=settings.get("password"),
+            use_ssl=settings.get("connection_class") is SSLConnection,
+            key_prefix=endpoint_config.kwargs.get("key_prefix"),
+        )
 
     def _atomically(self, conversation_id: str, change: Change) -> Result:
         """Reads the conversation's queue, applies ``change`` and writes the outcome, all or nothing."""
         key = self.key_prefix + conversation_id
 
         def attempt(pipe) -> Result:
-            raw = pipe.get(key)   # immediate: the pipeline is WATCHing the key until multi()
+            raw = pipe.get(key)  # immediate: the pipeline is WATCHing the key until multi()
             current = TicketLock.from_dict(json.loads(raw)) if raw else None
             result, kept = change(current)
             pipe.multi()
@@ -63,8 +68,9 @@ class RedisUrlLockStore(RedisLockStore):
         return self.red.transaction(attempt, key, value_from_callable=True)
 
     @asynccontextmanager
-    async def lock(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME,
-                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+    async def lock(
+        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncGenerator[TicketLock, None]:
         """Rasa's ticket lock, with one flaw mended: a ticket also lapses while it waits. When the ticket ahead
         belonged to a replica that died, it lapses a moment before ours, and Rasa's waiter, looking once a
         second, could find both gone and wait for ever for a turn the queue no longer knows. Here a waiter
@@ -78,7 +84,7 @@ class RedisUrlLockStore(RedisLockStore):
                 if current is not None and not current.is_locked(ticket):
                     break
                 if current is None or current._ticket_for_ticket_number(ticket) is None:
-                    ticket = self.issue_ticket(conversation_id, lock_lifetime)   # ours lapsed: queue again
+                    ticket = self.issue_ticket(conversation_id, lock_lifetime)  # ours lapsed: queue again
                     continue
                 if time.monotonic() > deadline:
                     raise LockError(f"waited {MAX_WAIT_LIFETIMES * lock_lifetime:.0f} s for a conversation's turn")
@@ -95,7 +101,7 @@ class RedisUrlLockStore(RedisLockStore):
 
         try:
             return self._atomically(conversation_id, issue)
-        except Exception as exc:   # Rasa's contract: a lock that cannot be had is a LockError
+        except Exception as exc:  # Rasa's contract: a lock that cannot be had is a LockError
             raise LockError(f"Error while acquiring lock. Error:\n{exc}") from exc
 
     def update_lock(self, conversation_id: str) -> None:
@@ -117,6 +123,7 @@ class RedisUrlLockStore(RedisLockStore):
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Removes the ticket, and the queue with it when no one else waits, in one step: a ticket issued in
         between is never deleted with the queue."""
+
         def finish(lock: Optional[TicketLock]):
             if lock is not None:
                 lock.remove_ticket_for(ticket_number)

@@ -5,6 +5,7 @@ same condition hundreds of times and scattered a language over one huge file. Th
 each language's texts together; this module turns them into the variations Rasa expects: one per supported
 language, and English unconditioned as the last resort for a language Porter does not speak.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
@@ -16,10 +17,12 @@ from bot.languages import supported_languages
 from bot.paths import PROJECT_ROOT
 
 REPLIES_FILE = PROJECT_ROOT / "domain" / "replies.yml"
-HEADER = ("# Generated from languages/<code>.yml by `python -m bot replies`: edit the catalogs, not this file.\n"
-          "# One variation per supported language (a condition on the `language` slot); English comes last,\n"
-          "# unconditioned, for a language Porter does not speak. Channel-specific variations, if ever added,\n"
-          "# must repeat the language condition.\n")
+HEADER = (
+    "# Generated from languages/<code>.yml by `python -m bot replies`: edit the catalogs, not this file.\n"
+    "# One variation per supported language (a condition on the `language` slot); English comes last,\n"
+    "# unconditioned, for a language Porter does not speak. Channel-specific variations, if ever added,\n"
+    "# must repeat the language condition.\n"
+)
 
 
 def _variation(value: Any, language: str, reply: str) -> Dict[str, Any]:
@@ -42,8 +45,9 @@ def responses(languages: Sequence[str] | None = None) -> Dict[str, List[Dict[str
             problems.append(f"languages/{language}.yml has no replies")
             continue
         problems += [f"languages/{language}.yml lacks reply {name}" for name in english if name not in own]
-        problems += [f"languages/{language}.yml has reply {name}, which English does not" for name in own
-                     if name not in english]
+        problems += [
+            f"languages/{language}.yml has reply {name}, which English does not" for name in own if name not in english
+        ]
     if problems:
         raise CatalogError("; ".join(problems))
     result: Dict[str, List[Dict[str, Any]]] = {}
@@ -64,13 +68,21 @@ class _Dumper(yaml.SafeDumper):
     """Multi-line texts as literal blocks, so the generated file reads like the catalogs."""
 
 
-_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+_Dumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None),
+)
 
 
 def render() -> str:
-    body = yaml.dump({"responses": responses()}, Dumper=_Dumper, allow_unicode=True, sort_keys=False,
-                     width=100000, default_flow_style=False)
+    body = yaml.dump(
+        {"responses": responses()},
+        Dumper=_Dumper,
+        allow_unicode=True,
+        sort_keys=False,
+        width=100000,
+        default_flow_style=False,
+    )
     return 'version: "3.1"\n\n' + HEADER + "\n" + body
 
 

@@ -4,6 +4,7 @@
 storefront's ``?customer=`` sign-in. ``PORTER_DEMO=1`` (set by `make run` and the tests, never by default)
 turns that sign-in on; production refuses it.
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,6 +7,7 @@ before anything starts, and the database is brought to the current schema (bot/s
 one identity secret (PORTER_IDENTITY_SECRET): the web server signs a signed-in shopper's identity with it and
 the action server checks it.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,12 @@ def identity_secret() -> str:
 
 def action_token() -> str:
     """The shared secret Rasa sends the action server with every call (endpoints.yml, action_endpoint)."""
-    return _secret("PORTER_ACTION_TOKEN", "action_token", "action server token",
-                   "to run Rasa and the action server on different machines")
+    return _secret(
+        "PORTER_ACTION_TOKEN",
+        "action_token",
+        "action server token",
+        "to run Rasa and the action server on different machines",
+    )
 
 
 def _pipe(process: subprocess.Popen, prefix: str) -> None:
@@ -87,9 +92,14 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float, stop: t
 def _start(command: List[str], prefix: str, env: dict, capture: bool = True) -> subprocess.Popen:
     # Servers get their own session so a terminal's Ctrl-C reaches only us and we stop them in order; the
     # interactive shell (capture=False) stays in the terminal's session to read from it.
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, start_new_session=capture,
-                               stdout=subprocess.PIPE if capture else None,
-                               stderr=subprocess.STDOUT if capture else None)
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        start_new_session=capture,
+        stdout=subprocess.PIPE if capture else None,
+        stderr=subprocess.STDOUT if capture else None,
+    )
     if capture:
         threading.Thread(target=_pipe, args=(process, prefix), daemon=True).start()
     return process
@@ -127,7 +137,7 @@ def serve(model: Path, shell: bool = False) -> int:
     if not model.exists():
         print(f"[porter] error: no trained model at {model}; run `make train`", file=sys.stderr)
         return 2
-    try:   # once, before the servers: they find the schema in place (and a database they cannot use stops here)
+    try:  # once, before the servers: they find the schema in place (and a database they cannot use stops here)
         for line in upgrade_database():
             print(f"[porter] {line}", flush=True)
     except StorageError as exc:
@@ -136,10 +146,16 @@ def serve(model: Path, shell: bool = False) -> int:
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
     action_port = int(os.environ.get("ACTION_PORT", "5055"))
     web_port = int(os.environ.get("PORTER_WEB_PORT", "8080"))
-    env = dict(os.environ, ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port), PORTER_WEB_PORT=str(web_port),
-               PORTER_IDENTITY_SECRET=identity_secret(), PORTER_ACTION_TOKEN=action_token(),
-               PORTER_TRACKER_DB=os.environ.get("PORTER_TRACKER_DB", str(var_dir() / "tracker.db")),
-               PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        ACTION_PORT=str(action_port),
+        RASA_PORT=str(rasa_port),
+        PORTER_WEB_PORT=str(web_port),
+        PORTER_IDENTITY_SECRET=identity_secret(),
+        PORTER_ACTION_TOKEN=action_token(),
+        PORTER_TRACKER_DB=os.environ.get("PORTER_TRACKER_DB", str(var_dir() / "tracker.db")),
+        PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     python = sys.executable
     processes: List[subprocess.Popen] = []
     stop = threading.Event()
@@ -158,30 +174,57 @@ def serve(model: Path, shell: bool = False) -> int:
             print("[porter] error: the action server did not start; see its log above", file=sys.stderr)
             return 1
         if shell:
-            rasa = _start([python, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "endpoints.yml"],
-                          "rasa", env, capture=False)
+            rasa = _start(
+                [python, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "endpoints.yml"],
+                "rasa",
+                env,
+                capture=False,
+            )
             processes.append(rasa)
             return rasa.wait()
         token = auth_token()
         # The token reaches Rasa through its environment, never its command line (bot/rasa_server.py).
-        rasa = _start([python, "-m", "bot", "rasa", "--model", str(model), "--enable-api",
-                       "--port", str(rasa_port), "--cors", "*",
-                       "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"], "rasa",
-                      dict(env, RASA_AUTH_TOKEN=token))
+        rasa = _start(
+            [
+                python,
+                "-m",
+                "bot",
+                "rasa",
+                "--model",
+                str(model),
+                "--enable-api",
+                "--port",
+                str(rasa_port),
+                "--cors",
+                "*",
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+            ],
+            "rasa",
+            dict(env, RASA_AUTH_TOKEN=token),
+        )
         processes.append(rasa)
         # The agent desk (in the web server) reads and writes conversations through Rasa's HTTP API.
-        web_env = dict(env, RASA_AUTH_TOKEN=token,
-                       PORTER_RASA_URL=os.environ.get("PORTER_RASA_URL") or f"http://localhost:{rasa_port}")
+        web_env = dict(
+            env,
+            RASA_AUTH_TOKEN=token,
+            PORTER_RASA_URL=os.environ.get("PORTER_RASA_URL") or f"http://localhost:{rasa_port}",
+        )
         web = _start([python, "-m", "bot", "web", "--port", str(web_port)], "web", web_env)
         processes.append(web)
         # Refunds whose money did not go out (a timeout, an outage, a crash) are reconciled and paid here.
         processes.append(_start([python, "-m", "bot", "payments", "retry"], "payments", env))
         if _wait_for_port(rasa_port, rasa, 300, stop) and _wait_for_port(web_port, web, 60, stop):
-            print(f"[porter] ready: storefront with the chat widget at http://localhost:{web_port}/, "
-                  f"agent desk at http://localhost:{web_port}/desk, "
-                  f"REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
-                  f"actions at http://localhost:{action_port}/webhook (loopback only), refund retries running. "
-                  "Ctrl-C stops them all.", flush=True)
+            print(
+                f"[porter] ready: storefront with the chat widget at http://localhost:{web_port}/, "
+                f"agent desk at http://localhost:{web_port}/desk, "
+                f"REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
+                f"actions at http://localhost:{action_port}/webhook (loopback only), refund retries running. "
+                "Ctrl-C stops them all.",
+                flush=True,
+            )
         while not stop.is_set():
             if any(p.poll() is not None for p in processes):
                 print("[porter] a server stopped; stopping the others", file=sys.stderr)

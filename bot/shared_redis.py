@@ -9,6 +9,7 @@ a short timeout. When Redis does not answer, ``Unavailable`` is raised at once f
 and the caller falls back to counting in its own memory: protection per process instead of none, and no
 shopper waits on a dead Redis.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,8 @@ import redis
 from bot.circuit_breaker import CircuitBreaker
 
 URL_VARIABLE = "PORTER_REDIS_URL"
-TIMEOUT = 0.5          # seconds per call: a loopback or LAN round trip takes well under a millisecond
-FAILURES, COOL_DOWN = 3, 10.0   # failed calls in a row before falling back for COOL_DOWN seconds
+TIMEOUT = 0.5  # seconds per call: a loopback or LAN round trip takes well under a millisecond
+FAILURES, COOL_DOWN = 3, 10.0  # failed calls in a row before falling back for COOL_DOWN seconds
 
 
 class Unavailable(Exception):
@@ -50,6 +51,7 @@ class SharedRedis:
 
         def call(keys: Sequence[str], args: Sequence[Any]) -> Any:
             return self.run(lambda: script(keys=list(keys), args=list(args)))
+
         return call
 
     def run(self, command) -> Any:

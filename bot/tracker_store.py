@@ -19,6 +19,7 @@ What Rasa's ``SQLTrackerStore`` does not do, and a shop needs:
   one multi-row insert per turn (the same columns Rasa writes). SQLAlchemy's ORM bookkeeping was most of the
   cost of reading and saving a conversation.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,13 +41,19 @@ from bot.storage.engine import write_ahead_log
 logger = logging.getLogger(__name__)
 
 DEFAULT_WAIT_SECONDS = 20.0
-FIRST_PAUSE, LONGEST_PAUSE = 0.25, 2.0   # seconds between attempts while the database is away
+FIRST_PAUSE, LONGEST_PAUSE = 0.25, 2.0  # seconds between attempts while the database is away
 
 Result = TypeVar("Result")
 # libpq's: give up connecting after 5 s, and find a connection whose server vanished (a frozen or partitioned
 # host sends no refusal) within about 10 s instead of the system's two hours of TCP keepalive.
-DEAD_SERVER_SETTINGS = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
-                        "keepalives_count": 3, "tcp_user_timeout": 10000}
+DEAD_SERVER_SETTINGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10000,
+}
 # Set on a tracker this store read or saved: how many of its events are in the database.
 EVENTS_STORED = "_porter_events_stored"
 
@@ -65,7 +72,7 @@ def _database_away(exc: Exception) -> bool:
 
 
 class WaitingSQLTrackerStore(SQLTrackerStore):
-    keeps_its_own_failures = True   # bot/rasa_server.py: not wrapped in Rasa's in-memory fallback
+    keeps_its_own_failures = True  # bot/rasa_server.py: not wrapped in Rasa's in-memory fallback
 
     def __init__(self, *args, **kwargs) -> None:
         self.wait = wait_seconds()
@@ -74,7 +81,7 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
         self.engine.dispose()
         options = create_engine_kwargs(url)
         sqlite = url.get_backend_name() == "sqlite"
-        if url.get_backend_name() == "postgresql":   # a server that stops answering is noticed, not waited on
+        if url.get_backend_name() == "postgresql":  # a server that stops answering is noticed, not waited on
             options["connect_args"] = {**DEAD_SERVER_SETTINGS, **options.get("connect_args", {})}
         if sqlite:
             # Connections kept open (SQLAlchemy 1.4 opens and closes one per session on a SQLite file): closing
@@ -99,29 +106,37 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
                 if not _database_away(exc):
                     raise
                 if time.monotonic() + pause > deadline:
-                    logger.error("tracker store: the database is unreachable; %s given up after %.0f s (%s)",
-                                 what, self.wait, type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+                    logger.error(
+                        "tracker store: the database is unreachable; %s given up after %.0f s (%s)",
+                        what,
+                        self.wait,
+                        type(exc.orig).__name__ if exc.orig else type(exc).__name__,
+                    )
                     raise TrackerStoreUnavailable(f"the conversations' database is unreachable ({what})") from None
                 logger.warning("tracker store: the database is unreachable; %s tried again in %.2f s", what, pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, LONGEST_PAUSE)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        tracker = await self._patiently("reading a conversation", lambda: super(WaitingSQLTrackerStore, self)
-                                        .retrieve(sender_id))
-        if tracker is not None:   # every event of its latest session, as Rasa's save counts them
+        tracker = await self._patiently(
+            "reading a conversation", lambda: super(WaitingSQLTrackerStore, self).retrieve(sender_id)
+        )
+        if tracker is not None:  # every event of its latest session, as Rasa's save counts them
             tracker.__dict__[EVENTS_STORED] = len(tracker.events)
         return tracker
 
     async def retrieve_full_tracker(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        return await self._patiently("reading a conversation", lambda: super(WaitingSQLTrackerStore, self)
-                                     .retrieve_full_tracker(sender_id))
+        return await self._patiently(
+            "reading a conversation", lambda: super(WaitingSQLTrackerStore, self).retrieve_full_tracker(sender_id)
+        )
 
-    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool
-                        ) -> Optional[DialogueStateTracker]:
+    async def _retrieve(self, sender_id: str, fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
-            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions) \
-                .with_entities(self.SQLEvent.data).all()
+            rows = (
+                self._event_query(session, sender_id, fetch_events_from_all_sessions)
+                .with_entities(self.SQLEvent.data)
+                .all()
+            )
         if not rows or not self.domain:
             return None
         return DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows], self.domain.slots)
@@ -132,10 +147,16 @@ class WaitingSQLTrackerStore(SQLTrackerStore):
             rows = []
             for event in self._additional_events(session, tracker):
                 data = event.as_dict()
-                rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
-                             "timestamp": data.get("timestamp"), "action_name": data.get("name"),
-                             "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
-                             "data": json.dumps(data)})
+                rows.append(
+                    {
+                        "sender_id": tracker.sender_id,
+                        "type_name": event.type_name,
+                        "timestamp": data.get("timestamp"),
+                        "action_name": data.get("name"),
+                        "intent_name": ((data.get("parse_data") or {}).get("intent") or {}).get("name"),
+                        "data": json.dumps(data),
+                    }
+                )
             if rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()

@@ -1,4 +1,5 @@
 """Shared fixtures: every test gets its own var/ folder with a real SQLite file and the demo shop."""
+
 from __future__ import annotations
 
 import copy
@@ -57,10 +58,12 @@ def demo_document() -> dict:
 @pytest.fixture
 def order_file(tmp_path, demo_document):
     """Writes a (possibly modified) copy of the demo document and returns its path."""
+
     def write(document=None, name="orders.json") -> Path:
         path = tmp_path / name
         path.write_text(json.dumps(copy.deepcopy(document or demo_document), ensure_ascii=False), encoding="utf-8")
         return path
+
     return write
 
 
@@ -137,8 +140,9 @@ def undo_cases(porter):
         db.executemany("DELETE FROM cases WHERE conversation_id = ?", [(c,) for c in conversations])
 
 
-def make_tracker(slots=None, text="", intent=None, entities=None, events=None, sender="shopper-1",
-                 verified_by_lookup=True):
+def make_tracker(
+    slots=None, text="", intent=None, entities=None, events=None, sender="shopper-1", verified_by_lookup=True
+):
     """A rasa_sdk Tracker as the action server receives it, with the latest user message.
 
     A `verified_order` slot comes, as in a real conversation, with this session's events of the lookup form
@@ -149,18 +153,23 @@ def make_tracker(slots=None, text="", intent=None, entities=None, events=None, s
 
     from rasa_sdk import Tracker
 
-    latest = {"text": text, "intent": {"name": intent, "confidence": 0.99} if intent else {},
-              "entities": entities or []}
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.99} if intent else {},
+        "entities": entities or [],
+    }
     all_slots = {"language": "en", "verification_failures": 0}
     all_slots.update(slots or {})
     order = all_slots.get("verified_order")
     history = []
     if order and verified_by_lookup:
         now = time.time()
-        history = [{"event": "session_started", "timestamp": now - 60},
-                   {"event": "action", "name": "order_lookup_form", "timestamp": now - 30},
-                   {"event": "slot", "name": "verified_order", "value": order, "timestamp": now - 30},
-                   {"event": "user", "text": text, "timestamp": now - 1}]
+        history = [
+            {"event": "session_started", "timestamp": now - 60},
+            {"event": "action", "name": "order_lookup_form", "timestamp": now - 30},
+            {"event": "slot", "name": "verified_order", "value": order, "timestamp": now - 30},
+            {"event": "user", "text": text, "timestamp": now - 1},
+        ]
         if os.environ.get("PORTER_SHOP_DB"):
             from bot.authorization.verifications import VerificationLedger
 

@@ -1,5 +1,6 @@
 """Rasa's check of what the action server answers, compiled once by `python -m bot rasa` (bot/rasa_server.py):
 a valid answer still passes and an invalid one is still refused with Rasa's own message, as before the change."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,10 @@ from rasa.core.actions.action import RemoteAction
 
 from bot.rasa_server import validate_action_responses_once_compiled
 
-VALID = {"events": [{"event": "slot", "name": "verified_order", "value": "A10024"}],
-         "responses": [{"response": "utter_ask_email"}]}
+VALID = {
+    "events": [{"event": "slot", "name": "verified_order", "value": "A10024"}],
+    "responses": [{"response": "utter_ask_email"}],
+}
 INVALID = {"events": [{"event": "slot", "name": 5}], "responses": []}
 
 
@@ -60,8 +63,13 @@ def test_the_action_server_receives_the_conversation_rasa_sent(monkeypatch):
 
     class Recorder(BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append((self.path, self.headers.get("Content-Type"),
-                             json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            received.append(
+                (
+                    self.path,
+                    self.headers.get("Content-Type"),
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"]))),
+                )
+            )
             answer = json.dumps(VALID).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -74,10 +82,21 @@ def test_the_action_server_receives_the_conversation_rasa_sent(monkeypatch):
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    body = {"next_action": "action_resolve_order", "sender_id": "rest:ana",
-            "tracker": {"events": [{"event": "user", "text": "où est mon colis 包裹 A10023", "timestamp": 1.2345678901,
-                                    "parse_data": {"intent": {"name": "where_is_my_order", "confidence": 0.93}}}],
-                        "slots": {"email": None, "verified": False}}}
+    body = {
+        "next_action": "action_resolve_order",
+        "sender_id": "rest:ana",
+        "tracker": {
+            "events": [
+                {
+                    "event": "user",
+                    "text": "où est mon colis 包裹 A10023",
+                    "timestamp": 1.2345678901,
+                    "parse_data": {"intent": {"name": "where_is_my_order", "confidence": 0.93}},
+                }
+            ],
+            "slots": {"email": None, "verified": False},
+        },
+    }
     monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
     try:
         encode_endpoint_requests_with_ujson()

@@ -1,4 +1,5 @@
 """The order lookup form: verify before revealing, and give up safely after too many wrong answers."""
+
 import asyncio
 
 import pytest
@@ -59,8 +60,10 @@ def test_after_too_many_wrong_emails_the_form_stops_asking(actions_env):
     required = asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {}))
     assert required == []
     tracker = make_tracker(slots={"verification_failures": 2})
-    assert asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {})) \
-        == ["order_number", "email"]
+    assert asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {})) == [
+        "order_number",
+        "email",
+    ]
 
 
 def test_after_a_mismatch_the_email_is_asked_for_briefly():
@@ -85,8 +88,9 @@ def test_a_whatsapp_number_on_the_order_verifies_it_without_the_email(actions_en
     result = FORM.validate_order_number("A10023", CollectingDispatcher(), tracker, {})
     assert result["verified_order"] == "A10023"
     tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in result.items()])
-    assert asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {})) \
-        == ["order_number"]
+    assert asyncio.run(FORM.required_slots(["order_number", "email"], CollectingDispatcher(), tracker, {})) == [
+        "order_number"
+    ]
 
 
 def test_a_signed_in_storefront_customer_is_not_asked_for_the_email(actions_env, monkeypatch):
@@ -101,8 +105,9 @@ def test_a_channel_identity_that_does_not_match_or_is_forged_still_asks_for_the_
     assert FORM.validate_order_number("A10023", CollectingDispatcher(), other_number, {})["verified_order"] is None
     forged = make_tracker(text="A10023", events=_from_channel("phone", "+351912345678", secret="guessed"))
     assert FORM.validate_order_number("A10023", CollectingDispatcher(), forged, {})["verified_order"] is None
-    unsigned = make_tracker(text="A10023", events=[{"event": "user", "metadata": {
-        "identity": {"phone": "+351912345678"}}}])
+    unsigned = make_tracker(
+        text="A10023", events=[{"event": "user", "metadata": {"identity": {"phone": "+351912345678"}}}]
+    )
     assert FORM.validate_order_number("A10023", CollectingDispatcher(), unsigned, {})["verified_order"] is None
 
 
@@ -114,19 +119,22 @@ def test_a_signed_identity_from_another_conversation_or_expired_verifies_nothing
     assert FORM.validate_order_number("A10023", CollectingDispatcher(), expired, {})["verified_order"] is None
 
 
-@pytest.mark.parametrize("text, intent, expected", [
-    ("what's the weather tomorrow?", "out_of_scope", "utter_only_orders"),
-    ("subscribe me to your newsletter", "out_of_scope", "utter_only_orders"),
-    ("blue bananas fly over the moon", "nlu_fallback", "utter_only_orders"),
-    ("蓝色香蕉飞过月亮", "nlu_fallback", "utter_only_orders"),
-    ("why do you need it?", "out_of_scope", "utter_why_order_number"),        # a real "why?" keeps its answer
-    ("¿por qué?", "nlu_fallback", "utter_why_order_number"),
-    ("зачем вам номер заказа", "nlu_fallback", "utter_why_order_number"),
-    ("wozu brauchen Sie das", "out_of_scope", "utter_why_order_number"),
-    ("no", "deny", "utter_why_order_number"),
-    ("where is my order?", "where_is_my_order", "utter_why_order_number"),  # a question about the question
-    ("I don't know", "inform", "utter_invalid_order_number"),
-])
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("what's the weather tomorrow?", "out_of_scope", "utter_only_orders"),
+        ("subscribe me to your newsletter", "out_of_scope", "utter_only_orders"),
+        ("blue bananas fly over the moon", "nlu_fallback", "utter_only_orders"),
+        ("蓝色香蕉飞过月亮", "nlu_fallback", "utter_only_orders"),
+        ("why do you need it?", "out_of_scope", "utter_why_order_number"),  # a real "why?" keeps its answer
+        ("¿por qué?", "nlu_fallback", "utter_why_order_number"),
+        ("зачем вам номер заказа", "nlu_fallback", "utter_why_order_number"),
+        ("wozu brauchen Sie das", "out_of_scope", "utter_why_order_number"),
+        ("no", "deny", "utter_why_order_number"),
+        ("where is my order?", "where_is_my_order", "utter_why_order_number"),  # a question about the question
+        ("I don't know", "inform", "utter_invalid_order_number"),
+    ],
+)
 def test_off_topic_gets_a_short_answer_and_why_gets_the_reason(actions_env, text, intent, expected):
     dispatcher = CollectingDispatcher()
     result = FORM.validate_order_number(text, dispatcher, make_tracker(text=text, intent=intent), {})
@@ -147,12 +155,26 @@ def test_the_form_checks_the_email_when_rasa_sends_no_domain(actions_env):
 
     executor = ActionExecutor()
     executor.register_action(FORM)
-    tracker = make_tracker(slots={"order_number": "A10024", "email": "James.Miller@example.com",
-                                  "requested_slot": "email", "active_loop": "order_lookup_form"},
-                           text="James.Miller@example.com")
-    state = {"sender_id": tracker.sender_id, "slots": tracker.slots, "latest_message": tracker.latest_message,
-             "events": tracker.events, "active_loop": {"name": "order_lookup_form"}, "paused": False,
-             "followup_action": None, "latest_event_time": None, "latest_action_name": "action_listen"}
+    tracker = make_tracker(
+        slots={
+            "order_number": "A10024",
+            "email": "James.Miller@example.com",
+            "requested_slot": "email",
+            "active_loop": "order_lookup_form",
+        },
+        text="James.Miller@example.com",
+    )
+    state = {
+        "sender_id": tracker.sender_id,
+        "slots": tracker.slots,
+        "latest_message": tracker.latest_message,
+        "events": tracker.events,
+        "active_loop": {"name": "order_lookup_form"},
+        "paused": False,
+        "followup_action": None,
+        "latest_event_time": None,
+        "latest_action_name": "action_listen",
+    }
     state["slots"]["requested_slot"] = "email"
     state["events"] = list(state["events"]) + [{"event": "slot", "name": "email", "value": "James.Miller@example.com"}]
     answer = asyncio.run(executor.run({"next_action": FORM.name(), "sender_id": tracker.sender_id, "tracker": state}))

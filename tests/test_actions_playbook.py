@@ -1,5 +1,6 @@
 """The rest of the playbook as the shopper meets it: item problems with a photo, cancellations, returns,
 refund questions, customs, tracking numbers instead of order numbers, questions and "stop" inside a form."""
+
 import asyncio
 from datetime import datetime, timedelta, timezone
 
@@ -18,8 +19,11 @@ from tests.conftest import make_tracker, offer_fixes
 
 def resolve(order, problem, **slots):
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(ActionResolveOrder().run(
-        dispatcher, make_tracker(slots={"verified_order": order, "problem": problem, **slots}), {}))
+    events = asyncio.run(
+        ActionResolveOrder().run(
+            dispatcher, make_tracker(slots={"verified_order": order, "problem": problem, **slots}), {}
+        )
+    )
     return dispatcher.messages, {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
 
 
@@ -56,14 +60,21 @@ def test_a_cheap_item_is_not_sent_back(actions_env):
 
 def test_the_photo_is_taken_from_the_channels_attachment_and_kept_on_the_case(actions_env):
     form = ValidateDetailsForm()
-    events = [{"event": "user", "text": "here, the box was crushed",
-               "metadata": {"attachments": [{"type": "image", "channel": "whatsapp", "id": "MEDIA77"}]}}]
-    tracker = make_tracker(text="here, the box was crushed", events=events,
-                           slots={"requested_slot": "photo", "detail_needed": "photo"})
+    events = [
+        {
+            "event": "user",
+            "text": "here, the box was crushed",
+            "metadata": {"attachments": [{"type": "image", "channel": "whatsapp", "id": "MEDIA77"}]},
+        }
+    ]
+    tracker = make_tracker(
+        text="here, the box was crushed", events=events, slots={"requested_slot": "photo", "detail_needed": "photo"}
+    )
     extracted = asyncio.run(form.extract_photo(CollectingDispatcher(), tracker, {}))
     assert extracted == {"photo": "whatsapp:MEDIA77", "photo_caption": "here, the box was crushed"}
-    without = make_tracker(text="sorry I can't take a photo", events=[{"event": "user", "metadata": {}}],
-                           slots={"requested_slot": "photo"})
+    without = make_tracker(
+        text="sorry I can't take a photo", events=[{"event": "user", "metadata": {}}], slots={"requested_slot": "photo"}
+    )
     assert asyncio.run(form.extract_photo(CollectingDispatcher(), without, {}))["photo"] == "none"
     said, _ = fix("A10025", "damaged_item", "replace", photo="whatsapp:MEDIA77", situation="delivered")
     assert said == ["utter_replace_done", "utter_return_needed", "utter_anything_else"]  # no carrier claim
@@ -73,8 +84,11 @@ def test_the_photo_is_taken_from_the_channels_attachment_and_kept_on_the_case(ac
 
 def test_the_details_form_asks_only_what_the_decision_needs(actions_env):
     tracker = make_tracker(slots={"detail_needed": "cancel_reason"})
-    required = asyncio.run(ValidateDetailsForm().required_slots(
-        ["photo", "cancel_reason", "item_unused"], CollectingDispatcher(), tracker, {}))
+    required = asyncio.run(
+        ValidateDetailsForm().required_slots(
+            ["photo", "cancel_reason", "item_unused"], CollectingDispatcher(), tracker, {}
+        )
+    )
     assert required == ["cancel_reason"]
 
 
@@ -115,13 +129,16 @@ def test_cancelling_an_express_parcel_asks_why_then_offers_to_keep_it(actions_en
     assert messages[0]["return_address"] == services.policy().return_address
 
 
-@pytest.mark.parametrize("order, slots, expected, offer", [
-    ("A10034", {}, [], None),                                                        # asks: unused?
-    ("A10034", {"item_unused": True}, ["utter_return_options"], "utter_ask_fix_return"),
-    ("A10034", {"item_unused": False}, ["utter_return_condition_refused"], "utter_ask_fix_person_exception"),
-    ("A10035", {}, ["utter_return_window_closed"], "utter_ask_fix_person_exception"),
-    ("A10023", {}, ["utter_return_not_delivered_yet", "utter_anything_else"], None),
-])
+@pytest.mark.parametrize(
+    "order, slots, expected, offer",
+    [
+        ("A10034", {}, [], None),  # asks: unused?
+        ("A10034", {"item_unused": True}, ["utter_return_options"], "utter_ask_fix_return"),
+        ("A10034", {"item_unused": False}, ["utter_return_condition_refused"], "utter_ask_fix_person_exception"),
+        ("A10035", {}, ["utter_return_window_closed"], "utter_ask_fix_person_exception"),
+        ("A10023", {}, ["utter_return_not_delivered_yet", "utter_anything_else"], None),
+    ],
+)
 def test_returns_follow_the_window_and_the_items_condition(actions_env, order, slots, expected, offer):
     said, got = resolve(order, "return_item", **slots)
     assert responses(said) == expected and got.get("offer") == offer
@@ -162,34 +179,47 @@ def test_a_tracking_number_finds_the_order_but_reveals_nothing_before_the_email(
     tracker = make_tracker(text="LX987654321CN", intent="inform")
     result = form.validate_order_number("LX987654321CN", CollectingDispatcher(), tracker, {})
     assert result == {"order_number": "LX987654321CN", "verified_order": None}
-    wrong = form.validate_email("x@example.com", CollectingDispatcher(),
-                                make_tracker(slots={"order_number": "LX987654321CN"}), {})
+    wrong = form.validate_email(
+        "x@example.com", CollectingDispatcher(), make_tracker(slots={"order_number": "LX987654321CN"}), {}
+    )
     assert wrong["verified_order"] is None and wrong["order_number"] == "LX987654321CN"
-    right = form.validate_email("noah.wilson@example.com", CollectingDispatcher(),
-                                make_tracker(slots={"order_number": "LX987654321CN"}), {})
+    right = form.validate_email(
+        "noah.wilson@example.com", CollectingDispatcher(), make_tracker(slots={"order_number": "LX987654321CN"}), {}
+    )
     assert (right["verified_order"], right["order_number"]) == ("A10035", "A10035")
 
 
-@pytest.mark.parametrize("text, intent, expected", [
-    ("why do you need my email?", "nlu_fallback", "utter_why_email"),
-    ("why do you need that", "deny", "utter_why_email"),  # a "no" to the question gets the reason too
-    ("¿para qué necesitas mi correo?", "out_of_scope", "utter_why_email"),
-    ("为什么要我的邮箱？", "nlu_fallback", "utter_why_email"),
-    ("james at example", "inform", "utter_invalid_email"),
-])
+@pytest.mark.parametrize(
+    "text, intent, expected",
+    [
+        ("why do you need my email?", "nlu_fallback", "utter_why_email"),
+        ("why do you need that", "deny", "utter_why_email"),  # a "no" to the question gets the reason too
+        ("¿para qué necesitas mi correo?", "out_of_scope", "utter_why_email"),
+        ("为什么要我的邮箱？", "nlu_fallback", "utter_why_email"),
+        ("james at example", "inform", "utter_invalid_email"),
+    ],
+)
 def test_a_question_inside_the_form_gets_an_answer_and_the_question_again(actions_env, text, intent, expected):
     dispatcher = CollectingDispatcher()
     result = ValidateOrderLookupForm().validate_email(
-        text, dispatcher, make_tracker(text=text, intent=intent, slots={"order_number": "A10024"}), {})
+        text, dispatcher, make_tracker(text=text, intent=intent, slots={"order_number": "A10024"}), {}
+    )
     assert result == {"email": None} and responses(dispatcher.messages) == [expected]
 
 
-@pytest.mark.parametrize("text, stops", [("cancel that", True), ("stop", True),
-                                         ("cancel my order A10030", False),
-                                         ("cancel, it's chen.jie@example.hk", False)])
+@pytest.mark.parametrize(
+    "text, stops",
+    [
+        ("cancel that", True),
+        ("stop", True),
+        ("cancel my order A10030", False),
+        ("cancel, it's chen.jie@example.hk", False),
+    ],
+)
 def test_stop_in_the_lookup_ends_the_form_but_a_cancellation_with_details_goes_on(actions_env, text, stops):
-    tracker = make_tracker(text=text, intent="cancel_order", slots={"requested_slot": "email",
-                                                                    "order_number": "A10030"})
+    tracker = make_tracker(
+        text=text, intent="cancel_order", slots={"requested_slot": "email", "order_number": "A10030"}
+    )
     result = ValidateOrderLookupForm().validate_email(text, CollectingDispatcher(), tracker, {})
     assert (result.get("form_exit") == "stopped") is stops
     if stops:
@@ -210,20 +240,31 @@ def test_stop_leaves_the_form_and_forgets_half_given_answers(actions_env):
 
 @pytest.mark.parametrize("intent", ["human_handoff", "cancel_order"])
 def test_asking_for_a_person_or_to_stop_is_not_taken_as_no_photo(actions_env, intent):
-    tracker = make_tracker(text="stop", intent=intent, events=[{"event": "user", "metadata": {}}],
-                           slots={"requested_slot": "photo"})
+    tracker = make_tracker(
+        text="stop", intent=intent, events=[{"event": "user", "metadata": {}}], slots={"requested_slot": "photo"}
+    )
     assert asyncio.run(ValidateDetailsForm().extract_photo(CollectingDispatcher(), tracker, {})) == {}
 
 
 def test_the_photo_caption_survives_the_forms_validation(actions_env):
     """Extraction and validation as rasa_sdk runs them: the caption is not a required slot but is kept."""
-    events = [{"event": "user", "text": "the box was crushed", "metadata": {"attachments": [
-        {"type": "image", "channel": "telegram", "id": "FILE9"}]}}]
-    tracker = make_tracker(text="the box was crushed", events=events,
-                           slots={"requested_slot": "photo", "detail_needed": "photo"})
-    domain = {"slots": {name: {"type": "text", "mappings": [{"type": "custom"}]}
-                        for name in ("photo", "photo_caption", "cancel_reason", "item_unused")},
-              "forms": {"details_form": {"required_slots": ["photo", "cancel_reason", "item_unused"]}}}
+    events = [
+        {
+            "event": "user",
+            "text": "the box was crushed",
+            "metadata": {"attachments": [{"type": "image", "channel": "telegram", "id": "FILE9"}]},
+        }
+    ]
+    tracker = make_tracker(
+        text="the box was crushed", events=events, slots={"requested_slot": "photo", "detail_needed": "photo"}
+    )
+    domain = {
+        "slots": {
+            name: {"type": "text", "mappings": [{"type": "custom"}]}
+            for name in ("photo", "photo_caption", "cancel_reason", "item_unused")
+        },
+        "forms": {"details_form": {"required_slots": ["photo", "cancel_reason", "item_unused"]}},
+    }
     dispatcher = CollectingDispatcher()
     form = ValidateDetailsForm()
     extracted = asyncio.run(form.get_extraction_events(dispatcher, tracker, domain))

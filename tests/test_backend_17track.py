@@ -1,6 +1,7 @@
 """17TRACK (Tracking API v2.2) against a local stand-in answering the documented shapes
 (tests/data/payloads/17track): registration, the mapping onto Porter's vocabulary, failures, and an order from
 the embedded store getting its events from 17TRACK."""
+
 from __future__ import annotations
 
 import json
@@ -26,13 +27,36 @@ NUMBER = "RR123456789CN"
 
 # Every sub-status 17TRACK documents (30), by main status.
 DOCUMENTED = [
-    "NotFound_Other", "NotFound_InvalidCode", "InfoReceived", "InTransit_PickedUp", "InTransit_Other",
-    "InTransit_Departure", "InTransit_Arrival", "InTransit_CustomsProcessing", "InTransit_CustomsReleased",
-    "InTransit_CustomsRequiringInformation", "Expired_Other", "AvailableForPickup_Other", "OutForDelivery_Other",
-    "DeliveryFailure_Other", "DeliveryFailure_NoBody", "DeliveryFailure_Security", "DeliveryFailure_Rejected",
-    "DeliveryFailure_InvalidAddress", "Delivered_Other", "Exception_Other", "Exception_Returning",
-    "Exception_Returned", "Exception_NoBody", "Exception_Security", "Exception_Damage", "Exception_Rejected",
-    "Exception_Delayed", "Exception_Lost", "Exception_Destroyed", "Exception_Cancel",
+    "NotFound_Other",
+    "NotFound_InvalidCode",
+    "InfoReceived",
+    "InTransit_PickedUp",
+    "InTransit_Other",
+    "InTransit_Departure",
+    "InTransit_Arrival",
+    "InTransit_CustomsProcessing",
+    "InTransit_CustomsReleased",
+    "InTransit_CustomsRequiringInformation",
+    "Expired_Other",
+    "AvailableForPickup_Other",
+    "OutForDelivery_Other",
+    "DeliveryFailure_Other",
+    "DeliveryFailure_NoBody",
+    "DeliveryFailure_Security",
+    "DeliveryFailure_Rejected",
+    "DeliveryFailure_InvalidAddress",
+    "Delivered_Other",
+    "Exception_Other",
+    "Exception_Returning",
+    "Exception_Returned",
+    "Exception_NoBody",
+    "Exception_Security",
+    "Exception_Damage",
+    "Exception_Rejected",
+    "Exception_Delayed",
+    "Exception_Lost",
+    "Exception_Destroyed",
+    "Exception_Cancel",
 ]
 
 
@@ -55,9 +79,14 @@ def server():
 @pytest.fixture
 def api(server, monkeypatch):
     prefix = f"/17-{uuid.uuid4().hex[:8]}/track/v2.2"
-    for name, value in {"PORTER_TRACKING_BACKEND": "17track", "TRACK17_API_KEY": KEY,
-                        "TRACK17_API_URL": server.url + prefix, "PORTER_BACKEND_ATTEMPTS": "3",
-                        "PORTER_BACKEND_BACKOFF": "0.001", "PORTER_BACKEND_READ_TIMEOUT": "0.3"}.items():
+    for name, value in {
+        "PORTER_TRACKING_BACKEND": "17track",
+        "TRACK17_API_KEY": KEY,
+        "TRACK17_API_URL": server.url + prefix,
+        "PORTER_BACKEND_ATTEMPTS": "3",
+        "PORTER_BACKEND_BACKOFF": "0.001",
+        "PORTER_BACKEND_READ_TIMEOUT": "0.3",
+    }.items():
         monkeypatch.setenv(name, value)
 
     class Api:
@@ -67,7 +96,7 @@ def api(server, monkeypatch):
             server.route(self.base + path, reply)
 
         def received(self, part=""):
-            return [r for r in server.received(self.base) if part in r.path[len(self.base):]]
+            return [r for r in server.received(self.base) if part in r.path[len(self.base) :]]
 
     return Api()
 
@@ -82,11 +111,21 @@ def test_a_registered_number(api, service):
     tracking = service.track("China Post", NUMBER)
     assert (tracking.status, tracking.substatus, tracking.carrier) == ("Exception", "lost", "China Post")
     assert [(e.at, e.location, e.status, e.substatus, e.description) for e in tracking.events] == [
-        (datetime(2026, 10, 2, 8, 0, tzinfo=timezone.utc), "Shenzhen", "InfoReceived", None,
-         "Electronic information received"),
+        (
+            datetime(2026, 10, 2, 8, 0, tzinfo=timezone.utc),
+            "Shenzhen",
+            "InfoReceived",
+            None,
+            "Electronic information received",
+        ),
         (datetime(2026, 10, 3, 3, 0, tzinfo=timezone.utc), "Shenzhen", "InTransit", None, "Collected from sender"),
-        (datetime(2026, 10, 19, 5, 0, tzinfo=timezone.utc), "Lisboa, PT", "InTransit", None,
-         "Arrived in destination country"),
+        (
+            datetime(2026, 10, 19, 5, 0, tzinfo=timezone.utc),
+            "Lisboa, PT",
+            "InTransit",
+            None,
+            "Arrived in destination country",
+        ),
         (datetime(2026, 10, 28, 8, 30, tzinfo=timezone.utc), "Lisboa", "Exception", "lost", "Item reported lost"),
     ]
     sent = api.received("/gettrackinfo")[-1]
@@ -95,17 +134,21 @@ def test_a_registered_number(api, service):
 
 
 def test_an_unregistered_number_is_registered_then_read(api, service):
-    api.route("/gettrackinfo", sequence((200, payload("gettrackinfo_not_registered.json")),
-                                        (200, payload("gettrackinfo_lost.json"))))
+    api.route(
+        "/gettrackinfo",
+        sequence((200, payload("gettrackinfo_not_registered.json")), (200, payload("gettrackinfo_lost.json"))),
+    )
     api.route("/register", lambda r: (200, payload("register_accepted.json")))
     assert service.track("China Post", NUMBER).substatus == "lost"
-    assert [r.path[len(api.base):] for r in api.received()] == ["/gettrackinfo", "/register", "/gettrackinfo"]
+    assert [r.path[len(api.base) :] for r in api.received()] == ["/gettrackinfo", "/register", "/gettrackinfo"]
     assert api.received("/register")[0].json == [{"number": NUMBER}]
 
 
 def test_a_number_registered_meanwhile_is_fine(api, service):
-    api.route("/gettrackinfo", sequence((200, payload("gettrackinfo_not_registered.json")),
-                                        (200, payload("gettrackinfo_pending.json"))))
+    api.route(
+        "/gettrackinfo",
+        sequence((200, payload("gettrackinfo_not_registered.json")), (200, payload("gettrackinfo_pending.json"))),
+    )
     api.route("/register", lambda r: (200, payload("register_already.json")))
     tracking = service.track("China Post", NUMBER)
     assert (tracking.status, tracking.events) == ("Pending", [])  # 17TRACK has not asked the carrier yet
@@ -119,6 +162,7 @@ def test_a_number_17track_will_not_follow_is_none(api, service):
 
 
 # --- the mapping tables ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", sorted(STATUSES))
 def test_every_main_status(status):
@@ -147,15 +191,20 @@ def test_every_documented_sub_status_lands_in_the_vocabulary(sub_status):
     assert sub_status.split("_")[0] in STATUSES
 
 
-@pytest.mark.parametrize("sub_status, expected", [
-    ("NotFound_Other", ("Pending", None)), ("DeliveryFailure_Other", ("AttemptFail", None)),
-    ("Exception_Lost", ("Exception", "lost")), ("Exception_Destroyed", ("Exception", "lost")),
-    ("InTransit_CustomsProcessing", ("InTransit", "customs_hold")),
-    ("DeliveryFailure_InvalidAddress", ("AttemptFail", "address_incorrect")),
-    ("Exception_Returning", ("Exception", "returning_to_sender")),
-    ("Exception_Returned", ("Exception", "returned_to_sender")),
-    ("DeliveryFailure_NoBody", ("AttemptFail", "recipient_absent")),
-])
+@pytest.mark.parametrize(
+    "sub_status, expected",
+    [
+        ("NotFound_Other", ("Pending", None)),
+        ("DeliveryFailure_Other", ("AttemptFail", None)),
+        ("Exception_Lost", ("Exception", "lost")),
+        ("Exception_Destroyed", ("Exception", "lost")),
+        ("InTransit_CustomsProcessing", ("InTransit", "customs_hold")),
+        ("DeliveryFailure_InvalidAddress", ("AttemptFail", "address_incorrect")),
+        ("Exception_Returning", ("Exception", "returning_to_sender")),
+        ("Exception_Returned", ("Exception", "returned_to_sender")),
+        ("DeliveryFailure_NoBody", ("AttemptFail", "recipient_absent")),
+    ],
+)
 def test_the_playbooks_equivalences(sub_status, expected):
     assert normalize(None, sub_status) == expected
 
@@ -165,6 +214,7 @@ def test_an_unknown_status_is_neutral():
 
 
 # --- failures ----------------------------------------------------------------------------------------------
+
 
 def test_500_then_200_is_retried(api, service):
     api.route("/gettrackinfo", sequence((500, {}), (200, payload("gettrackinfo_lost.json"))))
@@ -207,13 +257,14 @@ def test_a_slow_service_times_out(api, service):
     def slow(request):
         time.sleep(0.8)
         return 200, payload("gettrackinfo_lost.json")
+
     api.route("/gettrackinfo", slow)
     with pytest.raises(BackendUnavailable, match="no answer within 0.3 s after 3 attempts"):
         service.track("", NUMBER)
 
 
 def test_malformed_or_unexpected_answers_are_unusable(api, service):
-    api.route("/gettrackinfo", lambda r: (200, b"{\"code\": 0, \"data\": {\"accepted\": ["))
+    api.route("/gettrackinfo", lambda r: (200, b'{"code": 0, "data": {"accepted": ['))
     with pytest.raises(BackendUnavailable, match="malformed JSON"):
         service.track("", NUMBER)
     api.route("/gettrackinfo", lambda r: (200, {"data": {}}))
@@ -222,6 +273,7 @@ def test_malformed_or_unexpected_answers_are_unusable(api, service):
 
 
 # --- an order from any store gets its events from 17TRACK ---------------------------------------------------
+
 
 def test_the_demo_shop_reads_its_parcels_from_17track(api, demo_store):
     number = demo_store.get("A10023").shipment.tracking_number
@@ -234,8 +286,13 @@ def test_the_demo_shop_reads_its_parcels_from_17track(api, demo_store):
 
 def test_a_parcel_17track_has_no_events_for_keeps_the_stores(api, demo_store):
     number = demo_store.get("A10023").shipment.tracking_number
-    api.route("/gettrackinfo", sequence((200, for_number(payload("gettrackinfo_not_registered.json"), number)),
-                                        (200, for_number(payload("gettrackinfo_pending.json"), number))))
+    api.route(
+        "/gettrackinfo",
+        sequence(
+            (200, for_number(payload("gettrackinfo_not_registered.json"), number)),
+            (200, for_number(payload("gettrackinfo_pending.json"), number)),
+        ),
+    )
     api.route("/register", lambda r: (200, for_number(payload("register_accepted.json"), number)))
     assert open_store().get("A10023").shipment.events == demo_store.get("A10023").shipment.events
 
@@ -248,8 +305,11 @@ def test_a_missing_key_is_named(api, monkeypatch):
 
 def test_an_unknown_tracking_backend_is_named(monkeypatch):
     monkeypatch.setenv("PORTER_TRACKING_BACKEND", "parcelmonkey")
-    with pytest.raises(ValueError, match="PORTER_TRACKING_BACKEND='parcelmonkey' is not a known tracking backend "
-                                         "\\(known: none, aftership, 17track\\)"):
+    with pytest.raises(
+        ValueError,
+        match="PORTER_TRACKING_BACKEND='parcelmonkey' is not a known tracking backend "
+        "\\(known: none, aftership, 17track\\)",
+    ):
         open_tracking()
 
 

@@ -1,6 +1,7 @@
 """AfterShip (Tracking API 2024-07) against a local stand-in answering the documented shapes
 (tests/data/payloads/aftership): the mapping onto Porter's vocabulary, what Porter sends, failures, and an
 order from the embedded store getting its events from AfterShip."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,13 @@ from bot.shop.models import SUBSTATUSES, TRACKING_TAGS
 from bot.backends import open_store
 from bot.tracking import TrackedOrderStore, open_tracking
 from bot.tracking.aftership import (
-    CARRIER_SLUGS, SUBTAGS, TAG_SUBSTATUS, TAGS, AfterShipTracking, carrier_slug, normalize,
+    CARRIER_SLUGS,
+    SUBTAGS,
+    TAG_SUBSTATUS,
+    TAGS,
+    AfterShipTracking,
+    carrier_slug,
+    normalize,
 )
 from tests.test_http_client import HeaderRecorder, sequence
 
@@ -41,9 +48,14 @@ def server():
 @pytest.fixture
 def api(server, monkeypatch):
     prefix = f"/as-{uuid.uuid4().hex[:8]}"
-    for name, value in {"PORTER_TRACKING_BACKEND": "aftership", "AFTERSHIP_API_KEY": KEY,
-                        "AFTERSHIP_API_URL": server.url + prefix, "PORTER_BACKEND_ATTEMPTS": "3",
-                        "PORTER_BACKEND_BACKOFF": "0.001", "PORTER_BACKEND_READ_TIMEOUT": "0.3"}.items():
+    for name, value in {
+        "PORTER_TRACKING_BACKEND": "aftership",
+        "AFTERSHIP_API_KEY": KEY,
+        "AFTERSHIP_API_URL": server.url + prefix,
+        "PORTER_BACKEND_ATTEMPTS": "3",
+        "PORTER_BACKEND_BACKOFF": "0.001",
+        "PORTER_BACKEND_READ_TIMEOUT": "0.3",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AFTERSHIP_API_VERSION", raising=False)
 
@@ -54,7 +66,7 @@ def api(server, monkeypatch):
             server.route(self.base + path, reply)
 
         def received(self, part=""):
-            return [r for r in server.received(self.base) if part in r.path[len(self.base):]]
+            return [r for r in server.received(self.base) if part in r.path[len(self.base) :]]
 
     return Api()
 
@@ -69,11 +81,21 @@ def test_a_tracking_by_carrier_slug_and_number(api, aftership):
     tracking = aftership.track("China Post", "LP00123456789012")
     assert (tracking.status, tracking.substatus, tracking.carrier) == ("Exception", "customs_hold", "china-post")
     assert [(e.at, e.location, e.status, e.substatus, e.description) for e in tracking.events] == [
-        (datetime(2026, 10, 2, 8, 0, tzinfo=timezone.utc), "Shenzhen, Guangdong, CHN", "InfoReceived", None,
-         "Shipment information received"),
+        (
+            datetime(2026, 10, 2, 8, 0, tzinfo=timezone.utc),
+            "Shenzhen, Guangdong, CHN",
+            "InfoReceived",
+            None,
+            "Shipment information received",
+        ),
         (datetime(2026, 10, 4, 2, 10, tzinfo=timezone.utc), "Shenzhen, CHN", "InTransit", None, "Departed facility"),
-        (datetime(2026, 10, 20, 6, 45, tzinfo=timezone.utc), "Lisboa, PRT", "Exception", "customs_hold",
-         "Held by customs: awaiting clearance"),
+        (
+            datetime(2026, 10, 20, 6, 45, tzinfo=timezone.utc),
+            "Lisboa, PRT",
+            "Exception",
+            "customs_hold",
+            "Held by customs: awaiting clearance",
+        ),
     ]
     sent = api.received("/trackings/")[-1]
     assert sent.method == "GET" and sent.headers["as-api-key"] == KEY and "aftership-api-key" not in sent.headers
@@ -92,7 +114,7 @@ def test_a_wrong_slug_falls_back_to_the_tracking_number(api, aftership):
     api.route("/trackings/dhl/", lambda r: (404, payload("not_found.json")))
     api.route("/trackings", lambda r: (200, payload("trackings_list_delivered.json")))
     assert aftership.track("DHL", "YT2610000000049").carrier == "yunexpress"
-    assert [r.path[len(api.base):] for r in api.received()] == ["/trackings/dhl/YT2610000000049", "/trackings"]
+    assert [r.path[len(api.base) :] for r in api.received()] == ["/trackings/dhl/YT2610000000049", "/trackings"]
 
 
 def test_a_parcel_aftership_does_not_know_is_none(api, aftership):
@@ -109,6 +131,7 @@ def test_the_unwrapped_tracking_of_later_versions_is_read_too(api, aftership):
 
 # --- the mapping tables ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("tag", sorted(TAGS))
 def test_every_tag_is_a_porter_status(tag):
     status, substatus = normalize(tag, None)
@@ -123,12 +146,21 @@ def test_every_mapped_subtag(subtag):
     assert SUBTAGS[subtag] in SUBSTATUSES
 
 
-@pytest.mark.parametrize("subtag, expected", [
-    ("Exception_004", "customs_hold"), ("Exception_006", "customs_duties_unpaid"),
-    ("Exception_018", "customs_documents_required"), ("Exception_007", "address_incorrect"),
-    ("Exception_013", "lost"), ("Exception_010", "returning_to_sender"), ("Exception_011", "returned_to_sender"),
-    ("Exception_012", "damaged"), ("AttemptFail_001", "recipient_absent"), ("InTransit_005", "customs_released"),
-])
+@pytest.mark.parametrize(
+    "subtag, expected",
+    [
+        ("Exception_004", "customs_hold"),
+        ("Exception_006", "customs_duties_unpaid"),
+        ("Exception_018", "customs_documents_required"),
+        ("Exception_007", "address_incorrect"),
+        ("Exception_013", "lost"),
+        ("Exception_010", "returning_to_sender"),
+        ("Exception_011", "returned_to_sender"),
+        ("Exception_012", "damaged"),
+        ("AttemptFail_001", "recipient_absent"),
+        ("InTransit_005", "customs_released"),
+    ],
+)
 def test_the_playbooks_codes(subtag, expected):
     assert normalize(subtag.split("_")[0], subtag)[1] == expected
 
@@ -138,14 +170,22 @@ def test_subtags_without_a_reason_keep_only_their_tag():
     assert normalize("Exception", "Exception_001") == ("Exception", None)
     assert normalize("Exception", "Exception_020") == ("Exception", None)
     assert normalize("AttemptFail", None) == ("AttemptFail", "recipient_absent")
-    assert normalize(None, "Delivered_003") == ("Delivered", None)   # tag missing: read from the subtag
-    assert normalize("Teleported", None) == ("InTransit", None)       # unknown: neutral, and logged
+    assert normalize(None, "Delivered_003") == ("Delivered", None)  # tag missing: read from the subtag
+    assert normalize("Teleported", None) == ("InTransit", None)  # unknown: neutral, and logged
 
 
-@pytest.mark.parametrize("carrier, slug", [
-    ("China Post", "china-post"), ("  YunExpress ", "yunexpress"), ("DHL Express", "dhl"),
-    ("royal-mail", "royal-mail"), ("Local Courier Co.", None), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "carrier, slug",
+    [
+        ("China Post", "china-post"),
+        ("  YunExpress ", "yunexpress"),
+        ("DHL Express", "dhl"),
+        ("royal-mail", "royal-mail"),
+        ("Local Courier Co.", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_carrier_names_become_slugs(carrier, slug):
     assert carrier_slug(carrier) == slug
 
@@ -157,16 +197,20 @@ def test_every_known_carrier_has_a_slug_shaped_slug():
 
 # --- failures ----------------------------------------------------------------------------------------------
 
+
 def test_500_then_200_is_retried(api, aftership):
-    api.route("/trackings/china-post/", sequence((500, {"meta": {"code": 500}}),
-                                                 (200, payload("tracking_customs_hold.json"))))
+    api.route(
+        "/trackings/china-post/", sequence((500, {"meta": {"code": 500}}), (200, payload("tracking_customs_hold.json")))
+    )
     assert aftership.track("China Post", "LP00123456789012").status == "Exception"
     assert len(api.received()) == 2
 
 
 def test_429_is_retried(api, aftership):
-    api.route("/trackings/china-post/", sequence((429, payload("rate_limited.json")),
-                                                 (200, payload("tracking_customs_hold.json"))))
+    api.route(
+        "/trackings/china-post/",
+        sequence((429, payload("rate_limited.json")), (200, payload("tracking_customs_hold.json"))),
+    )
     assert aftership.track("China Post", "LP00123456789012").status == "Exception"
 
 
@@ -187,13 +231,14 @@ def test_a_slow_service_times_out(api, aftership):
     def slow(request):
         time.sleep(0.8)
         return 200, payload("tracking_customs_hold.json")
+
     api.route("/trackings", slow)
     with pytest.raises(BackendUnavailable, match="no answer within 0.3 s after 3 attempts"):
         aftership.track("China Post", "LP00123456789012")
 
 
 def test_malformed_or_unexpected_answers_are_unusable(api, aftership):
-    api.route("/trackings", lambda r: (200, b"{\"meta\": {\"code\": 200}, \"data\": "))
+    api.route("/trackings", lambda r: (200, b'{"meta": {"code": 200}, "data": '))
     with pytest.raises(BackendUnavailable, match="malformed JSON"):
         aftership.track("China Post", "LP00123456789012")
     api.route("/trackings", lambda r: (200, {"meta": {"code": 200}}))
@@ -202,6 +247,7 @@ def test_malformed_or_unexpected_answers_are_unusable(api, aftership):
 
 
 # --- an order from any store gets its events from AfterShip ------------------------------------------------
+
 
 def test_the_demo_shop_reads_its_parcels_from_aftership(api, demo_store):
     api.route("/trackings/china-post/LP00123456789012", lambda r: (200, payload("tracking_customs_hold.json")))

@@ -2,6 +2,7 @@
 
 The real Shopify adapter talks to a local server that answers 503, as Shopify does during an outage.
 """
+
 import asyncio
 
 import pytest
@@ -33,10 +34,13 @@ def shopify_down(var, monkeypatch):
     server.close()
 
 
-@pytest.mark.parametrize("action, slots", [
-    (ActionResolveOrder(), {"verified_order": "A10024", "problem": "parcel_not_received"}),
-    (ActionCarryOutFix(), {"verified_order": "A10024", "problem": "parcel_not_received", "fix": "refund"}),
-])
+@pytest.mark.parametrize(
+    "action, slots",
+    [
+        (ActionResolveOrder(), {"verified_order": "A10024", "problem": "parcel_not_received"}),
+        (ActionCarryOutFix(), {"verified_order": "A10024", "problem": "parcel_not_received", "fix": "refund"}),
+    ],
+)
 def test_a_backend_outage_gets_an_apology_a_person_and_a_case(shopify_down, action, slots):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, make_tracker(slots=slots, sender="outage-1"), {}))

@@ -1,5 +1,6 @@
 """The Shopify order store against a local stand-in answering the documented Admin REST API 2024-07 shapes
 (tests/data/payloads/shopify): mapping to Porter's orders, what Porter sends, and the failure cases."""
+
 from __future__ import annotations
 
 import json
@@ -38,10 +39,15 @@ def server():
 def shop(server, monkeypatch):
     """A shop of its own on the stand-in (a unique path prefix), and the environment that selects it."""
     prefix = f"/shop-{uuid.uuid4().hex[:8]}"
-    for name, value in {"PORTER_ORDER_BACKEND": "shopify", "SHOPIFY_SHOP_URL": server.url + prefix,
-                        "SHOPIFY_ACCESS_TOKEN": TOKEN, "PORTER_TRACKING_BACKEND": "none",
-                        "PORTER_BACKEND_ATTEMPTS": "3", "PORTER_BACKEND_BACKOFF": "0.001",
-                        "PORTER_BACKEND_READ_TIMEOUT": "0.3"}.items():
+    for name, value in {
+        "PORTER_ORDER_BACKEND": "shopify",
+        "SHOPIFY_SHOP_URL": server.url + prefix,
+        "SHOPIFY_ACCESS_TOKEN": TOKEN,
+        "PORTER_TRACKING_BACKEND": "none",
+        "PORTER_BACKEND_ATTEMPTS": "3",
+        "PORTER_BACKEND_BACKOFF": "0.001",
+        "PORTER_BACKEND_READ_TIMEOUT": "0.3",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SHOPIFY_API_VERSION", raising=False)
 
@@ -52,7 +58,7 @@ def shop(server, monkeypatch):
             server.route(self.base + path, reply)
 
         def received(self, part=""):
-            return [r for r in server.received(self.base) if part in r.path[len(self.base):]]
+            return [r for r in server.received(self.base) if part in r.path[len(self.base) :]]
 
     return Shop()
 
@@ -64,11 +70,14 @@ def store(shop):
 
 def shipped_shop(shop, order=None, events=None):
     shop.route("/orders.json", lambda r: (200, order or payload("orders_by_name_shipped.json")))
-    shop.route("/orders/5801000000001/fulfillments/5300000000001/events.json",
-               lambda r: (200, events if events is not None else payload("fulfillment_events.json")))
+    shop.route(
+        "/orders/5801000000001/fulfillments/5300000000001/events.json",
+        lambda r: (200, events if events is not None else payload("fulfillment_events.json")),
+    )
 
 
 # --- reading orders ----------------------------------------------------------------------------------------
+
 
 def test_a_shipped_order_maps_onto_porters_order(shop, store):
     shipped_shop(shop)
@@ -78,11 +87,18 @@ def test_a_shipped_order_maps_onto_porters_order(shop, store):
     assert order.customer_name == "Ana Souza" and order.language == "pt"
     assert (order.currency, order.total) == ("EUR", 29.90)
     assert order.placed_at == datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)
-    assert [(i.sku, i.name, i.quantity, i.unit_price) for i in order.items] == \
-        [("SEED-MUL-01", "Mulberry seeds - 50 g", 2, 12.45)]
+    assert [(i.sku, i.name, i.quantity, i.unit_price) for i in order.items] == [
+        ("SEED-MUL-01", "Mulberry seeds - 50 g", 2, 12.45)
+    ]
     a = order.shipping_address
-    assert (a.name, a.line1, a.line2, a.city, a.postal_code, a.country) == \
-        ("Ana Souza", "Rua Augusta 10", "3 Esq", "Lisboa", "1100-053", "PT")
+    assert (a.name, a.line1, a.line2, a.city, a.postal_code, a.country) == (
+        "Ana Souza",
+        "Rua Augusta 10",
+        "3 Esq",
+        "Lisboa",
+        "1100-053",
+        "PT",
+    )
     s = order.shipment
     assert (s.carrier, s.service, s.tracked, s.tracking_number) == ("China Post", "standard", True, "LP00123456789012")
     assert s.shipped_at == datetime(2026, 10, 2, 8, 0, tzinfo=timezone.utc)
@@ -106,8 +122,10 @@ def test_what_porter_asks_shopify(shop, store):
 
 
 def test_an_order_number_typed_without_the_hash_is_found(shop, store):
-    shop.route("/orders.json", lambda r: (200, payload("orders_by_name_shipped.json") if r.query["name"] == ["#1001"]
-                                          else {"orders": []}))
+    shop.route(
+        "/orders.json",
+        lambda r: (200, payload("orders_by_name_shipped.json") if r.query["name"] == ["#1001"] else {"orders": []}),
+    )
     shipped_shop_events = payload("fulfillment_events.json")
     shop.route("/orders/5801000000001/", lambda r: (200, shipped_shop_events))
     assert store.get("1001").order_number == "#1001"
@@ -141,8 +159,16 @@ def test_a_cancelled_order(shop, store):
 
 def test_a_delivered_order(shop, store):
     events = payload("fulfillment_events.json")
-    delivered = dict(events["fulfillment_events"][0], id=9100000000003, status="delivered", message="Delivered",
-                     happened_at="2026-10-15T10:00:00Z", city="Lisboa", province=None, country="PT")
+    delivered = dict(
+        events["fulfillment_events"][0],
+        id=9100000000003,
+        status="delivered",
+        message="Delivered",
+        happened_at="2026-10-15T10:00:00Z",
+        city="Lisboa",
+        province=None,
+        country="PT",
+    )
     events["fulfillment_events"].insert(0, delivered)
     shipped_shop(shop, events=events)
     order = store.get("#1001")
@@ -159,23 +185,27 @@ def test_untracked_economy_mail(shop, store):
     document = payload("orders_by_name_shipped.json")
     order = document["orders"][0]
     order["shipping_lines"][0].update(title="Economy (untracked, 20-40 days)", code="ECONOMY")
-    order["fulfillments"][0].update(tracking_number=None, tracking_numbers=[], tracking_company=None,
-                                    shipment_status=None)
+    order["fulfillments"][0].update(
+        tracking_number=None, tracking_numbers=[], tracking_company=None, shipment_status=None
+    )
     shipped_shop(shop, order=document, events={"fulfillment_events": []})
     shipment = store.get("#1001").shipment
     assert (shipment.service, shipment.tracked, shipment.tracking_number) == ("economy", False, None)
     assert shipment.promised_by == date(2026, 10, 27) and shipment.events == []  # EUROPE.economy: 25 days
 
 
-@pytest.mark.parametrize("title, code, service", [
-    ("Standard International (12-20 days)", "Standard International", "standard"),
-    ("DHL Express", "EXPRESS", "express"),
-    ("Priority Mail", "", "express"),
-    ("Free shipping", "", "economy"),
-    ("Free express shipping", "", "express"),
-    ("Economy", "", "economy"),
-    ("Tracked Packet", "", "standard"),
-])
+@pytest.mark.parametrize(
+    "title, code, service",
+    [
+        ("Standard International (12-20 days)", "Standard International", "standard"),
+        ("DHL Express", "EXPRESS", "express"),
+        ("Priority Mail", "", "express"),
+        ("Free shipping", "", "economy"),
+        ("Free express shipping", "", "express"),
+        ("Economy", "", "economy"),
+        ("Tracked Packet", "", "standard"),
+    ],
+)
 def test_the_service_comes_from_the_shipping_line(title, code, service):
     assert service_of([{"title": title, "code": code}]) == service
     assert service_of([]) == "standard"
@@ -201,6 +231,7 @@ def test_finding_an_order_by_tracking_number_follows_the_pages(shop, store, serv
             return 200, {"orders": []}
         server.headers(Link=f'<{server.url}{shop.base}/orders.json?limit=250&page_info=p2>; rel="next"')
         return 200, payload("orders_scan_page1.json")
+
     shop.route("/orders.json", orders)
     full = {"order": payload("orders_by_name_shipped.json")["orders"][0]}
     shop.route("/orders/5801000000001.json", lambda r: (200, full))
@@ -220,6 +251,7 @@ def test_a_tracking_number_on_no_recent_order_is_none(shop, store):
 
 # --- changing orders ---------------------------------------------------------------------------------------
 
+
 def test_the_address_of_an_unfulfilled_order_is_updated(shop, store):
     shop.route("/orders.json", lambda r: (200, payload("orders_by_name_unfulfilled.json")))
     shop.route("/orders/5801000000030.json", lambda r: (200, payload("order_updated.json")))
@@ -228,9 +260,19 @@ def test_the_address_of_an_unfulfilled_order_is_updated(shop, store):
     assert order.shipping_address.line1 == "99 Nathan Road, 15/F, Flat C" and order.shipping_address.city == ""
     put = shop.received("/orders/5801000000030.json")[-1]
     assert put.method == "PUT"
-    assert put.json == {"order": {"id": 5801000000030, "shipping_address": {
-        "address1": "99 Nathan Road, 15/F, Flat C", "address2": "", "city": "", "province": "", "zip": "",
-        "country_code": "HK"}}}
+    assert put.json == {
+        "order": {
+            "id": 5801000000030,
+            "shipping_address": {
+                "address1": "99 Nathan Road, 15/F, Flat C",
+                "address2": "",
+                "city": "",
+                "province": "",
+                "zip": "",
+                "country_code": "HK",
+            },
+        }
+    }
 
 
 def test_a_new_name_on_the_address_is_sent_as_first_and_last_name(shop, store):
@@ -268,13 +310,15 @@ def test_a_full_refund_refunds_items_and_shipping_to_the_original_payment(shop, 
     assert store.refund("#1001", 29.90, "Porter case PC-ACA8LG: stalled parcel") == "9300000000001"
     calculate = shop.received("/refunds/calculate.json")[-1].json["refund"]
     assert calculate["shipping"] == {"full_refund": True}
-    assert calculate["refund_line_items"] == [{"line_item_id": 14100000000001, "quantity": 2,
-                                               "restock_type": "no_restock"}]
+    assert calculate["refund_line_items"] == [
+        {"line_item_id": 14100000000001, "quantity": 2, "restock_type": "no_restock"}
+    ]
     created = shop.received("/refunds.json")[-1]
     assert created.method == "POST" and created.path.endswith("/orders/5801000000001/refunds.json")
     refund = created.json["refund"]
-    assert refund["transactions"] == [{"parent_id": 7700000000001, "amount": "29.90", "kind": "refund",
-                                       "gateway": "shopify_payments"}]
+    assert refund["transactions"] == [
+        {"parent_id": 7700000000001, "amount": "29.90", "kind": "refund", "gateway": "shopify_payments"}
+    ]
     assert refund["note"] == "Porter case PC-ACA8LG: stalled parcel" and refund["notify"] is True
     assert refund["shipping"] == {"full_refund": True} and refund["refund_line_items"][0]["quantity"] == 2
 
@@ -298,6 +342,7 @@ def test_a_refund_whose_answer_never_came_may_have_been_made(shop, store):
     def slow(request):
         time.sleep(0.8)
         return 201, payload("refund_created.json")
+
     refund_shop(shop)
     shop.route("/orders/5801000000001/refunds.json", slow)
     with pytest.raises(RefundOutcomeUnknown, match="no answer within"):
@@ -316,8 +361,8 @@ def test_a_refund_is_found_by_the_case_reference_in_its_note(shop, store):
     shipped_shop(shop)
     shop.route("/orders/5801000000001/refunds.json", lambda r: (200, payload("refunds_list.json")))
     assert store.find_refund("#1001", "PC-ACA8LG") == "9300000000001"
-    assert store.find_refund("#1001", "PC-Q2W3E4") is None   # noted, but its transaction failed: no money went out
-    assert store.find_refund("#1001", "PC-ACA8L") is None    # a reference is matched whole
+    assert store.find_refund("#1001", "PC-Q2W3E4") is None  # noted, but its transaction failed: no money went out
+    assert store.find_refund("#1001", "PC-ACA8L") is None  # a reference is matched whole
     asked = shop.received("/refunds.json")[-1]
     assert asked.method == "GET" and asked.query["limit"] == ["250"]
 
@@ -340,16 +385,20 @@ def test_nothing_left_to_refund(shop, store):
 
 # --- failures ----------------------------------------------------------------------------------------------
 
+
 def test_500_then_200_is_retried(shop, store):
-    shop.route("/orders.json", sequence((500, {"errors": "Internal Server Error"}),
-                                        (200, payload("orders_by_name_unfulfilled.json"))))
+    shop.route(
+        "/orders.json",
+        sequence((500, {"errors": "Internal Server Error"}), (200, payload("orders_by_name_unfulfilled.json"))),
+    )
     assert store.get("#1030").order_number == "#1030"
     assert len(shop.received("/orders.json")) == 2
 
 
 def test_429_is_retried(shop, store):
-    shop.route("/orders.json", sequence((429, payload("error_429.json")),
-                                        (200, payload("orders_by_name_unfulfilled.json"))))
+    shop.route(
+        "/orders.json", sequence((429, payload("error_429.json")), (200, payload("orders_by_name_unfulfilled.json")))
+    )
     assert store.get("#1030").order_number == "#1030"
 
 
@@ -370,6 +419,7 @@ def test_a_slow_shop_times_out(shop, store):
     def slow(request):
         time.sleep(0.8)
         return 200, payload("orders_by_name_unfulfilled.json")
+
     shop.route("/orders.json", slow)
     with pytest.raises(BackendUnavailable, match="no answer within 0.3 s"):
         store.get("#1030")
@@ -397,6 +447,7 @@ def test_logs_never_show_the_token_or_the_shoppers_details(shop, store, caplog):
 
 # --- configuration -----------------------------------------------------------------------------------------
 
+
 def test_open_store_selects_shopify_from_the_environment(shop):
     store = open_store()
     assert isinstance(store, ShopifyOrderStore)
@@ -412,8 +463,9 @@ def test_a_missing_setting_is_named(shop, monkeypatch, variable):
 
 def test_an_unknown_backend_is_named(monkeypatch):
     monkeypatch.setenv("PORTER_ORDER_BACKEND", "magento")
-    with pytest.raises(ValueError, match="PORTER_ORDER_BACKEND='magento' is not a known order backend "
-                                         "\\(known: sqlite, shopify\\)"):
+    with pytest.raises(
+        ValueError, match="PORTER_ORDER_BACKEND='magento' is not a known order backend \\(known: sqlite, shopify\\)"
+    ):
         open_store()
 
 
@@ -445,6 +497,7 @@ def test_an_order_with_unreadable_fields_is_unusable(shop, store):
 
 
 # --- carried out from the conversation -------------------------------------------------------------------
+
 
 def test_a_refund_chosen_in_chat_is_paid_back_through_shopify_once(shop, var):
     import asyncio

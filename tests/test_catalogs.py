@@ -1,5 +1,6 @@
 """Every language Porter speaks has a complete catalog (languages/<code>.yml), and the domain's replies are the
 catalogs' replies: a language missing a word would show the shopper English in the middle of a conversation."""
+
 import re
 
 import pytest
@@ -14,8 +15,9 @@ LANGUAGES = supported_languages()
 
 
 def test_the_committed_replies_are_the_catalogs_replies():
-    assert replies.REPLIES_FILE.read_text(encoding="utf-8") == replies.render(), \
+    assert replies.REPLIES_FILE.read_text(encoding="utf-8") == replies.render(), (
         "domain/replies.yml is out of date: run `python -m bot replies`"
+    )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -38,7 +40,7 @@ def test_each_language_has_every_part_of_a_catalog(language):
 
 def test_names_come_from_the_catalogs():
     assert native_name("es") == "Español" and english_name("zh") == "Chinese"
-    assert english_name("ko") == "Korean"   # recognised, not spoken: named for the desk all the same
+    assert english_name("ko") == "Korean"  # recognised, not spoken: named for the desk all the same
     assert native_list().split(", ") == [native_name(code) for code in LANGUAGES]
 
 
@@ -72,7 +74,7 @@ def test_a_malformed_catalog_is_refused_at_once(catalog_folder):
 
 def test_the_generated_replies_give_each_language_its_own_variation():
     greet = replies.responses()["utter_greet"]
-    assert greet[-1] == {"text": catalog("en")["replies"]["utter_greet"]}   # English last, unconditioned
+    assert greet[-1] == {"text": catalog("en")["replies"]["utter_greet"]}  # English last, unconditioned
     spanish = next(v for v in greet if v.get("condition", [{}])[0].get("value") == "es")
     assert spanish["text"] == catalog("es")["replies"]["utter_greet"]
     assert len(greet) == len(LANGUAGES)
@@ -81,9 +83,9 @@ def test_the_generated_replies_give_each_language_its_own_variation():
 def test_canned_replies_come_from_the_catalogs_unless_the_shop_has_its_own(tmp_path):
     chinese = canned_for(None, "zh", "Maria")
     assert chinese["language"] == "zh" and any("Maria" in reply["text"] for reply in chinese["replies"])
-    assert canned_for(None, "ko", "Maria")["language"] == "en"     # a language without replies: English
+    assert canned_for(None, "ko", "Maria")["language"] == "en"  # a language without replies: English
     own = tmp_path / "canned.yml"
     own.write_text("en:\n  - title: Hello\n    text: Hello from {agent}\n", encoding="utf-8")
     assert canned_for(own, "en", "Maria")["replies"] == [{"title": "Hello", "text": "Hello from Maria"}]
     own.write_text("en:\n  - title: No text\n", encoding="utf-8")
-    assert canned_replies(own) == {}     # a broken file is logged and offers nothing rather than half of it
+    assert canned_replies(own) == {}  # a broken file is logged and offers nothing rather than half of it

@@ -8,6 +8,7 @@ exactly once, and each conversation must hold the message exactly once.
 
 Meta and Telegram are stood in for by the local Recorder. Needs the trained model.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,13 @@ HANG_GUARD = 120.0
 
 @pytest.fixture(scope="module")
 def remote(remote_api):
-    remote_api.route("/graph", lambda request: (200, {"messaging_product": "whatsapp", "contacts": [],
-                                                      "messages": [{"id": f"wamid.OUT{time.time_ns()}"}]}))
+    remote_api.route(
+        "/graph",
+        lambda request: (
+            200,
+            {"messaging_product": "whatsapp", "contacts": [], "messages": [{"id": f"wamid.OUT{time.time_ns()}"}]},
+        ),
+    )
     remote_api.route(f"{TELEGRAM_API}/sendMessage", telegram_send_message)
     remote_api.route(f"{TELEGRAM_API}/setWebhook", lambda _: (200, {"ok": True, "result": True}))
     return remote_api
@@ -75,14 +81,14 @@ def test_a_porter_killed_mid_turn_answers_each_message_once_after_a_restart(tmp_
     try:
         os.kill(server_pid(first, "bot actions"), signal.SIGSTOP)
         answer = whatsapp_post(first, notification(whatsapp_message(wa_id, body="hi")))
-        assert answer.status_code == 200 and answer.json()["accepted"] == 1   # Meta is done with it
-        unanswered = telegram.submit(telegram_post, first, update)            # Telegram waits for the turn
+        assert answer.status_code == 200 and answer.json()["accepted"] == 1  # Meta is done with it
+        unanswered = telegram.submit(telegram_post, first, update)  # Telegram waits for the turn
         # both turns are under way: Rasa is waiting on the frozen action server for each of them
         until(lambda: connections_to(int(ports["ACTION_PORT"])) >= 2, "Rasa to call the action server twice")
     finally:
         kill_hard(first)
     with pytest.raises(requests.ConnectionError):
-        unanswered.result(timeout=60)   # no answer: Telegram will send the update again
+        unanswered.result(timeout=60)  # no answer: Telegram will send the update again
     assert sent_to(remote, wa_id, since) == [] and telegram_sent(remote, chat, since) == []
 
     again = start_porter(tmp_path, remote.url, {**LEASE, **ports})

@@ -3,6 +3,7 @@ the file would use it: what a resend gets, who may handle an update, what a stop
 
 The live proof, a Porter killed between receipt and reply, is tests/test_channel_crash.py.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,12 +68,12 @@ def test_an_update_is_kept_from_receipt_and_a_resend_is_a_duplicate_only_once_it
     first.done(entry)
     assert receive(first) == (HANDLED, None) and receive(second) == (HANDLED, None)
     row = stored(db)
-    assert row["handled_at"] == T0 and row["payload"] is None   # only the ids are kept once handled
+    assert row["handled_at"] == T0 and row["payload"] is None  # only the ids are kept once handled
 
 
 def test_an_update_a_stopped_process_left_is_taken_over_once_its_claim_lapses(db, clock):
     stopped, survivor = process(db, clock, "a"), process(db, clock, "b")
-    receive(stopped)                       # ...and the process dies before Rasa answers
+    receive(stopped)  # ...and the process dies before Rasa answers
 
     clock.now = T0 + LEASE - 1
     assert survivor.take_over("telegram") == []
@@ -87,7 +88,7 @@ def test_a_resend_of_an_update_whose_handler_stopped_is_handled_not_dropped(db, 
     stopped, restarted = process(db, clock, "a"), process(db, clock, "b")
     receive(stopped)
     clock.now = T0 + LEASE + 1
-    state, entry = receive(restarted)      # Telegram resends what it never got an answer for
+    state, entry = receive(restarted)  # Telegram resends what it never got an answer for
     assert state == RETRY and entry.payload == PAYLOAD and entry.attempts == 2
     assert receive(restarted) == (BUSY, None)
 
@@ -95,7 +96,7 @@ def test_a_resend_of_an_update_whose_handler_stopped_is_handled_not_dropped(db, 
 def test_a_live_process_keeps_its_claim_through_a_long_turn(db, clock):
     busy, other = process(db, clock, "a"), process(db, clock, "b")
     receive(busy)
-    for minutes in range(1, 6):            # a turn far longer than the lease, renewed as the process lives
+    for minutes in range(1, 6):  # a turn far longer than the lease, renewed as the process lives
         clock.now = T0 + minutes * 20
         assert busy.renew() == 1
         assert other.take_over("telegram") == [] and receive(other) == (BUSY, None)
@@ -108,7 +109,7 @@ def test_a_failed_update_is_tried_again_and_given_up_after_the_last_attempt(db, 
     first, second = process(db, clock, "a"), process(db, clock, "b")
     _, entry = receive(first)
     for attempt in range(2, MAX_ATTEMPTS + 1):
-        first.release(entry)               # Rasa raised: the next sweep tries again, in whichever process
+        first.release(entry)  # Rasa raised: the next sweep tries again, in whichever process
         [entry] = second.take_over("telegram")
         assert entry.attempts == attempt
         first, second = second, first
@@ -124,12 +125,12 @@ def test_handled_ids_are_forgotten_after_a_week_and_unhandled_updates_never(db, 
     inbox = process(db, clock, "a")
     _, handled = receive(inbox, "bot:1")
     inbox.done(handled)
-    receive(inbox, "bot:2")                # never handled (its process stopped, say)
+    receive(inbox, "bot:2")  # never handled (its process stopped, say)
     clock.now = T0 + KEEP_SECONDS - 1
     assert inbox.prune() == 0
     clock.now = T0 + KEEP_SECONDS + 1
     assert inbox.prune() == 1
-    assert receive(inbox, "bot:1")[0] == NEW          # a resend this late is new again
+    assert receive(inbox, "bot:1")[0] == NEW  # a resend this late is new again
     [left] = process(db, clock, "b").take_over("telegram")
     assert left.message_id == "bot:2"
 
@@ -150,7 +151,7 @@ def test_the_update_is_marked_handled_only_after_the_work_and_released_when_it_f
 
     _, failing = receive(first, "bot:8")
     asyncio.run(handle(first, None, failing, crash))
-    [again] = second.take_over("telegram")             # at once: released, not left to its lease
+    [again] = second.take_over("telegram")  # at once: released, not left to its lease
     assert (again.message_id, again.attempts) == ("bot:8", 2)
 
 

@@ -3,6 +3,7 @@ what Porter sent to the Bot API (a local Recorder standing in for api.telegram.o
 
 Needs the trained model, like every test using the `porter` fixture (conftest.py).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -15,8 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.support.porter_server import (TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, TOKEN, channel_env,
-                                         saved_user_events, start_porter)
+from tests.support.porter_server import (
+    TELEGRAM_BOT_TOKEN,
+    TELEGRAM_WEBHOOK_SECRET,
+    TOKEN,
+    channel_env,
+    saved_user_events,
+    start_porter,
+)
 
 API = f"/telegram/bot{TELEGRAM_BOT_TOKEN}"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -34,16 +41,24 @@ def _send_message(request):
     if str(body.get("chat_id")) == str(FAILING_CHAT):
         return 502, FAILURE_BODY
     chat = {"id": int(body["chat_id"]), "type": "private"}
-    return 200, {"ok": True, "result": {"message_id": random.randint(1, 10**6), "date": int(time.time()),
-                                        "chat": chat, "text": body.get("text", "")}}
+    return 200, {
+        "ok": True,
+        "result": {
+            "message_id": random.randint(1, 10**6),
+            "date": int(time.time()),
+            "chat": chat,
+            "text": body.get("text", ""),
+        },
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)
 def telegram_api(remote_api):
     """Bot API answers shaped like Telegram's; session-scoped autouse so they exist before Porter starts."""
     remote_api.route(f"{API}/sendMessage", _send_message)
-    remote_api.route(f"{API}/setWebhook", lambda _: (200, {"ok": True, "result": True,
-                                                             "description": "Webhook was set"}))
+    remote_api.route(
+        f"{API}/setWebhook", lambda _: (200, {"ok": True, "result": True, "description": "Webhook was set"})
+    )
     remote_api.route(f"{API}/answerCallbackQuery", lambda _: (200, {"ok": True, "result": True}))
     return remote_api
 
@@ -54,9 +69,16 @@ def new_chat() -> int:
 
 def message_update(chat: int, language_code: str = "en", **message) -> dict:
     sender = {"id": chat, "is_bot": False, "first_name": "Sam", "language_code": language_code}
-    return {"update_id": next(_update_ids),
-            "message": {"message_id": random.randint(1, 10**6), "date": int(time.time()), "from": sender,
-                        "chat": {"id": chat, "type": "private", "first_name": "Sam"}, **message}}
+    return {
+        "update_id": next(_update_ids),
+        "message": {
+            "message_id": random.randint(1, 10**6),
+            "date": int(time.time()),
+            "from": sender,
+            "chat": {"id": chat, "type": "private", "first_name": "Sam"},
+            **message,
+        },
+    }
 
 
 def text_update(chat: int, text: str, language_code: str = "en") -> dict:
@@ -65,11 +87,21 @@ def text_update(chat: int, text: str, language_code: str = "en") -> dict:
 
 def button_update(chat: int, data: str) -> dict:
     sender = {"id": chat, "is_bot": False, "first_name": "Sam", "language_code": "en"}
-    return {"update_id": next(_update_ids),
-            "callback_query": {"id": f"cq-{random.randint(1, 10**9)}", "from": sender, "chat_instance": "1",
-                               "data": data,
-                               "message": {"message_id": 7, "date": int(time.time()),
-                                           "chat": {"id": chat, "type": "private"}, "text": "Which would..."}}}
+    return {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": f"cq-{random.randint(1, 10**9)}",
+            "from": sender,
+            "chat_instance": "1",
+            "data": data,
+            "message": {
+                "message_id": 7,
+                "date": int(time.time()),
+                "chat": {"id": chat, "type": "private"},
+                "text": "Which would...",
+            },
+        },
+    }
 
 
 def post(porter, body, secret: str | None = TELEGRAM_WEBHOOK_SECRET) -> requests.Response:
@@ -107,8 +139,7 @@ def keyboard(reply: dict) -> list[dict]:
 
 
 def tracker(porter, chat: int) -> dict:
-    answer = requests.get(f"{porter.base}/conversations/telegram:{chat}/tracker", params={"token": TOKEN},
-                          timeout=30)
+    answer = requests.get(f"{porter.base}/conversations/telegram:{chat}/tracker", params={"token": TOKEN}, timeout=30)
     answer.raise_for_status()
     return answer.json()
 
@@ -124,23 +155,27 @@ def test_a_text_message_is_answered_in_the_same_chat(porter, remote_api):
     assert replies, "Porter sent nothing back"
     assert all(r["chat_id"] == str(chat) for r in replies)
     assert "I'm Porter" in texts(replies)
-    [event] = user_events(porter, chat, 1)   # filed under the chat's Telegram conversation
+    [event] = user_events(porter, chat, 1)  # filed under the chat's Telegram conversation
     assert (event["text"], event["input_channel"]) == ("hi", "telegram")
 
 
 def test_no_other_channel_can_write_into_a_telegram_chat(porter, remote_api):
     chat = new_chat()
     say(porter, remote_api, text_update(chat, "hi"))
-    rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": str(chat), "message": "hello"},
-                         timeout=60)
+    rest = requests.post(
+        f"{porter.base}/webhooks/rest/webhook", json={"sender": str(chat), "message": "hello"}, timeout=60
+    )
     assert "I'm Porter" in rest.json()[0]["text"]
     assert [e["text"] for e in user_events(porter, chat, 1)] == ["hi"]
     since = time.time()
-    pushed = requests.post(f"{porter.base}/conversations/rest:{chat}/execute",
-                           params={"token": TOKEN, "output_channel": "telegram"},
-                           json={"name": "utter_anything_else"}, timeout=60)
+    pushed = requests.post(
+        f"{porter.base}/conversations/rest:{chat}/execute",
+        params={"token": TOKEN, "output_channel": "telegram"},
+        json={"name": "utter_anything_else"},
+        timeout=60,
+    )
     assert pushed.status_code == 200, pushed.text
-    assert sent(remote_api, chat, since) == []   # /execute answers once the action's messages went out
+    assert sent(remote_api, chat, since) == []  # /execute answers once the action's messages went out
     assert "refused a Telegram message addressed to a rest conversation" in porter.log.read_text(errors="replace")
 
 
@@ -161,7 +196,9 @@ def test_choices_arrive_as_an_inline_keyboard(porter, remote_api):
     assert "12 days" in texts(replies)
     [with_buttons] = [r for r in replies if "reply_markup" in r]
     assert [(b["text"], b["callback_data"]) for b in keyboard(with_buttons)] == [
-        ("Full refund", '/inform{"fix":"refund"}'), ("Send a new one free", '/inform{"fix":"reship"}')]
+        ("Full refund", '/inform{"fix":"refund"}'),
+        ("Send a new one free", '/inform{"fix":"reship"}'),
+    ]
 
 
 def test_pressing_a_button_carries_out_the_choice(porter, remote_api, undo_cases):
@@ -178,8 +215,11 @@ def test_pressing_a_button_carries_out_the_choice(porter, remote_api, undo_cases
     done = texts(say(porter, remote_api, press))
     assert "refunded $32.00" in done and "PC-" in done
     # the button's spinner is stopped
-    [ack] = [r.json for r in remote_api.received(f"{API}/answerCallbackQuery", since)
-             if r.json.get("callback_query_id") == press["callback_query"]["id"]]
+    [ack] = [
+        r.json
+        for r in remote_api.received(f"{API}/answerCallbackQuery", since)
+        if r.json.get("callback_query_id") == press["callback_query"]["id"]
+    ]
     assert ack
 
 
@@ -209,21 +249,24 @@ def test_a_repeated_update_is_answered_once(porter, remote_api):
     assert [e["text"] for e in user_events(porter, chat, 1)] == ["hi"]
 
 
-@pytest.mark.parametrize("body", [
-    b"this is not json",
-    b"\xff\xfe not utf-8",
-    b"",
-    b"[1, 2, 3]",
-    b'"a string"',
-    b'{"message": {"chat": {"id": 1}, "text": "hi"}}',           # no update_id
-    b'{"update_id": "seven", "message": {"chat": {"id": 1}, "text": "hi"}}',
-    b'{"update_id": 1, "message": "hi"}',
-    b'{"update_id": 1, "message": {"text": "hi"}}',              # no chat
-    b'{"update_id": 1, "message": {"chat": {"id": "x"}, "text": "hi"}}',
-    b'{"update_id": 1, "message": {"chat": {"id": 1}, "text": 42}}',
-    b'{"update_id": 1, "callback_query": {"data": "/greet"}}',   # no id
-    b'{"update_id": 1, "message": {"chat": {"id": 1}, "photo": "big"}}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"this is not json",
+        b"\xff\xfe not utf-8",
+        b"",
+        b"[1, 2, 3]",
+        b'"a string"',
+        b'{"message": {"chat": {"id": 1}, "text": "hi"}}',  # no update_id
+        b'{"update_id": "seven", "message": {"chat": {"id": 1}, "text": "hi"}}',
+        b'{"update_id": 1, "message": "hi"}',
+        b'{"update_id": 1, "message": {"text": "hi"}}',  # no chat
+        b'{"update_id": 1, "message": {"chat": {"id": "x"}, "text": "hi"}}',
+        b'{"update_id": 1, "message": {"chat": {"id": 1}, "text": 42}}',
+        b'{"update_id": 1, "callback_query": {"data": "/greet"}}',  # no id
+        b'{"update_id": 1, "message": {"chat": {"id": 1}, "photo": "big"}}',
+    ],
+)
 def test_malformed_updates_are_rejected_with_a_reason(porter, body):
     answer = post(porter, body)
     assert answer.status_code == 400
@@ -243,8 +286,7 @@ def test_porter_keeps_working_after_malformed_updates_and_ignores_stickers(porte
     assert "I'm Porter" in texts(say(porter, remote_api, text_update(chat, "hello")))
 
 
-def test_a_one_word_greeting_is_answered_in_its_language_and_the_telegram_language_decides_the_rest(
-        porter, remote_api):
+def test_a_one_word_greeting_is_answered_in_its_language_and_the_telegram_language_decides_the_rest(porter, remote_api):
     spanish, english_app, unclear = new_chat(), new_chat(), new_chat()
     assert "Hola, soy Porter" in texts(say(porter, remote_api, text_update(spanish, "hola", language_code="es")))
     assert tracker(porter, spanish)["slots"]["language"] == "es"
@@ -261,9 +303,11 @@ def test_start_greets_the_shopper_in_their_language(porter, remote_api):
 
 
 def test_a_photo_arrives_as_its_caption_with_the_largest_image_attached(porter, remote_api):
-    photo = [{"file_id": "small-id", "file_unique_id": "s", "width": 90, "height": 67, "file_size": 1200},
-             {"file_id": "large-id", "file_unique_id": "l", "width": 1280, "height": 960, "file_size": 98000},
-             {"file_id": "medium-id", "file_unique_id": "m", "width": 320, "height": 240, "file_size": 14000}]
+    photo = [
+        {"file_id": "small-id", "file_unique_id": "s", "width": 90, "height": 67, "file_size": 1200},
+        {"file_id": "large-id", "file_unique_id": "l", "width": 1280, "height": 960, "file_size": 98000},
+        {"file_id": "medium-id", "file_unique_id": "m", "width": 320, "height": 240, "file_size": 14000},
+    ]
     chat = new_chat()
     replies = say(porter, remote_api, message_update(chat, photo=photo, caption="my parcel never arrived"))
     assert "order number" in texts(replies)
@@ -312,12 +356,17 @@ def more_porters(tmp_path_factory):
     black_hole.listen(16)
     settings = {
         "no_token": {"TELEGRAM_BOT_TOKEN": "", "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET},
-        "unreachable": {key: value for key, value in channel_env(f"http://127.0.0.1:{black_hole.getsockname()[1]}")
-                        .items() if key.startswith("TELEGRAM_")},  # only Telegram may knock on the black hole
+        "unreachable": {
+            key: value
+            for key, value in channel_env(f"http://127.0.0.1:{black_hole.getsockname()[1]}").items()
+            if key.startswith("TELEGRAM_")
+        },  # only Telegram may knock on the black hole
     }
     with ThreadPoolExecutor(2) as pool:
-        futures = {name: pool.submit(start_porter, tmp_path_factory.mktemp(f"porter-{name}"), extra_env=env)
-                   for name, env in settings.items()}
+        futures = {
+            name: pool.submit(start_porter, tmp_path_factory.mktemp(f"porter-{name}"), extra_env=env)
+            for name, env in settings.items()
+        }
         started, failures = {}, []
         for name, future in futures.items():
             try:
@@ -342,8 +391,7 @@ def test_without_a_token_porter_starts_and_the_telegram_webhook_says_why_it_is_o
     answer = post(porter, text_update(new_chat(), "hi"))
     assert answer.status_code == 503
     assert "TELEGRAM_BOT_TOKEN is not set" in answer.json()["error"]
-    rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": "no-tg", "message": "hi"},
-                         timeout=60)
+    rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": "no-tg", "message": "hi"}, timeout=60)
     assert "I'm Porter" in rest.json()[0]["text"]
     assert porter.log.read_text(errors="replace").count("Telegram channel disabled: TELEGRAM_BOT_TOKEN") == 1
 
@@ -356,7 +404,8 @@ def test_an_unreachable_telegram_does_not_hold_up_startup(more_porters):
     connection, _ = black_hole.accept()
     connection.close()
     # ...yet it serves shoppers, and its Telegram webhook is up and checking the secret
-    rest = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": "tg-down", "message": "hi"},
-                         timeout=60)
+    rest = requests.post(
+        f"{porter.base}/webhooks/rest/webhook", json={"sender": "tg-down", "message": "hi"}, timeout=60
+    )
     assert "I'm Porter" in rest.json()[0]["text"]
     assert post(porter, text_update(new_chat(), "hi"), secret="wrong").status_code == 403

@@ -4,6 +4,7 @@ replies read from what Porter sent to the Graph API (a local Recorder standing i
 The live tests need the trained model, like every test using the `porter` fixture (conftest.py). The 24-hour
 window and the undelivered list are tested on their own with a real SQLite file and a set clock.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,9 +27,17 @@ from bot.channels.whatsapp import WhatsAppInput, WhatsAppSettings
 from bot.channels.whatsapp_sender import GraphApi, WhatsAppOutput
 from bot.channels.whatsapp_window import ConversationWindow, UndeliveredMessages
 from bot.paths import PROJECT_ROOT
-from tests.support.porter_server import (IDENTITY_SECRET, TOKEN, WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_SECRET,
-                                         WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_VERIFY_TOKEN, free_port, saved_user_events,
-                                         start_porter)
+from tests.support.porter_server import (
+    IDENTITY_SECRET,
+    TOKEN,
+    WHATSAPP_ACCESS_TOKEN,
+    WHATSAPP_APP_SECRET,
+    WHATSAPP_PHONE_NUMBER_ID,
+    WHATSAPP_VERIFY_TOKEN,
+    free_port,
+    saved_user_events,
+    start_porter,
+)
 
 WEBHOOK = "/webhooks/whatsapp/webhook"
 SENDS = f"/graph/{WHATSAPP_PHONE_NUMBER_ID}/messages"
@@ -41,16 +50,21 @@ _out_ids = itertools.count(1)
 @pytest.fixture(scope="session", autouse=True)
 def graph_api(remote_api):
     """The Graph API accepts every message, as it does for a number inside the 24-hour window."""
-    remote_api.route("/graph", lambda request: (200, {"messaging_product": "whatsapp", "contacts": [],
-                                                      "messages": [{"id": f"wamid.OUT{next(_out_ids)}"}]}))
+    remote_api.route(
+        "/graph",
+        lambda request: (
+            200,
+            {"messaging_product": "whatsapp", "contacts": [], "messages": [{"id": f"wamid.OUT{next(_out_ids)}"}]},
+        ),
+    )
     return remote_api
 
 
 # --- what Meta posts -------------------------------------------------------------------------------------
 
+
 def message(wa_id: str, kind: str = "text", wamid: str | None = None, **content) -> dict:
-    found = {"from": wa_id, "id": wamid or f"wamid.IN{next(_wamids)}", "timestamp": str(int(time.time())),
-             "type": kind}
+    found = {"from": wa_id, "id": wamid or f"wamid.IN{next(_wamids)}", "timestamp": str(int(time.time())), "type": kind}
     if kind == "text":
         found["text"] = {"body": content["body"]}
     else:
@@ -59,15 +73,19 @@ def message(wa_id: str, kind: str = "text", wamid: str | None = None, **content)
 
 
 def notification(*messages: dict, statuses=None, phone_number_id: str = WHATSAPP_PHONE_NUMBER_ID) -> dict:
-    value = {"messaging_product": "whatsapp",
-             "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_number_id}}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": phone_number_id},
+    }
     if messages:
         value["contacts"] = [{"profile": {"name": "Shopper"}, "wa_id": messages[0].get("from")}]
         value["messages"] = list(messages)
     if statuses:
         value["statuses"] = statuses
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "WABA-1", "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA-1", "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
 def signature(body: bytes, secret: str = WHATSAPP_APP_SECRET) -> str:
@@ -90,6 +108,7 @@ def say(porter, wa_id: str, text: str) -> None:
 
 
 # --- what Porter sent to the Graph API -------------------------------------------------------------------
+
 
 def sent_to(remote_api, wa_id: str, since: float = 0.0) -> list[dict]:
     return [r.json for r in remote_api.received(SENDS, since) if r.json.get("to") == wa_id]
@@ -133,17 +152,21 @@ def user_events(porter, wa_id: str, count: int) -> list[dict]:
 
 # --- the live channel ------------------------------------------------------------------------------------
 
+
 def test_meta_verification_handshake_answers_the_challenge_only_with_our_token(porter):
     def handshake(**params):
         return requests.get(porter.base + WEBHOOK, params=params, timeout=30)
 
-    ok = handshake(**{"hub.mode": "subscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN,
-                      "hub.challenge": "1158201444"})
+    ok = handshake(
+        **{"hub.mode": "subscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    )
     assert (ok.status_code, ok.text) == (200, "1158201444")
     assert ok.headers["content-type"].startswith("text/plain")
-    for refused in ({"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "42"},
-                    {"hub.mode": "subscribe", "hub.challenge": "42"},
-                    {"hub.mode": "unsubscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN, "hub.challenge": "42"}):
+    for refused in (
+        {"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "42"},
+        {"hub.mode": "subscribe", "hub.challenge": "42"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN, "hub.challenge": "42"},
+    ):
         answer = handshake(**refused)
         assert answer.status_code == 403 and "42" not in answer.text
 
@@ -170,8 +193,14 @@ def test_unsigned_or_wrongly_signed_notifications_are_refused_and_not_read(porte
     wa_id, since = "447700900002", time.time()
     payload = notification(message(wa_id, body="my parcel never arrived"))
     body = json.dumps(payload).encode()
-    for sign in (None, signature(body, "not-the-app-secret"), signature(body + b" "), "sha256=",
-                 signature(body)[len("sha256="):], "sha256=zz" + signature(body)[9:]):
+    for sign in (
+        None,
+        signature(body, "not-the-app-secret"),
+        signature(body + b" "),
+        "sha256=",
+        signature(body)[len("sha256=") :],
+        "sha256=zz" + signature(body)[9:],
+    ):
         answer = post(porter, body, sign=sign)
         assert answer.status_code == 403, sign
         assert "X-Hub-Signature-256" in answer.json()["error"]
@@ -196,12 +225,15 @@ def test_a_resent_message_is_answered_once(porter, remote_api):
 
 def test_delivery_receipts_and_messages_for_another_number_get_no_reply(porter, remote_api):
     wa_id, since = "447700900004", time.time()
-    receipts = [{"id": f"wamid.OUT{n}", "status": status, "timestamp": str(int(time.time())), "recipient_id": wa_id}
-                for n, status in ((1, "sent"), (1, "delivered"), (1, "read"))]
+    receipts = [
+        {"id": f"wamid.OUT{n}", "status": status, "timestamp": str(int(time.time())), "recipient_id": wa_id}
+        for n, status in ((1, "sent"), (1, "delivered"), (1, "read"))
+    ]
     answer = post(porter, notification(statuses=receipts))
     assert answer.status_code == 200 and answer.json()["accepted"] == 0
-    other_number = post(porter, notification(message(wa_id, body="my parcel never arrived"),
-                                             phone_number_id="999888777"))
+    other_number = post(
+        porter, notification(message(wa_id, body="my parcel never arrived"), phone_number_id="999888777")
+    )
     assert other_number.status_code == 200 and other_number.json()["accepted"] == 0
 
     say(porter, wa_id, "hi")
@@ -235,8 +267,14 @@ def test_malformed_notifications_get_400_and_the_server_keeps_answering(porter, 
     found = wait_for(remote_api, wa_id, since, saying("Porter"))
     assert len(found) == 1  # the valid message inside a refused notification was not read either
     assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
-    assert requests.get(porter.base + WEBHOOK, timeout=30, params={
-        "hub.mode": "subscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN, "hub.challenge": "7"}).text == "7"
+    assert (
+        requests.get(
+            porter.base + WEBHOOK,
+            timeout=30,
+            params={"hub.mode": "subscribe", "hub.verify_token": WHATSAPP_VERIFY_TOKEN, "hub.challenge": "7"},
+        ).text
+        == "7"
+    )
 
 
 def test_the_demo_refund_offer_arrives_as_reply_buttons_whose_ids_are_the_payloads(porter, remote_api):
@@ -277,29 +315,45 @@ def test_a_tapped_reply_button_is_carried_out(porter, remote_api):
     ids = {b["reply"]["title"]: b["reply"]["id"] for b in offer["interactive"]["action"]["buttons"]}
 
     since = time.time()
-    tap = message(wa_id, "interactive", type="button_reply",
-                  button_reply={"id": ids["Yes, let me know"], "title": "Yes, let me know"})
+    tap = message(
+        wa_id,
+        "interactive",
+        type="button_reply",
+        button_reply={"id": ids["Yes, let me know"], "title": "Yes, let me know"},
+    )
     assert post(porter, notification(tap)).status_code == 200
     done = wait_for(remote_api, wa_id, since, saying("when Australia Post scans the parcel again"))
     reference = next(words(m) for m in done if "scans the parcel again" in words(m)).split()[-1].rstrip(".")
-    cases = json.loads(subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json"],
-                                      cwd=PROJECT_ROOT, env=porter.env, capture_output=True, text=True,
-                                      check=True).stdout)
+    cases = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bot", "cases", "list", "--format", "json"],
+            cwd=PROJECT_ROOT,
+            env=porter.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     [alert] = [c for c in cases if c["reference"] == reference]
-    assert (alert["type"], alert["order_number"], alert["conversation_id"]) == \
-        ("scan_alert", "123456791", conversation(wa_id))
+    assert (alert["type"], alert["order_number"], alert["conversation_id"]) == (
+        "scan_alert",
+        "123456791",
+        conversation(wa_id),
+    )
 
 
 def test_a_photo_reaches_the_bot_as_its_caption_with_the_media_id(porter, remote_api):
     wa_id, since = "447700900007", time.time()
-    photo = message(wa_id, "image", id="MEDIA-778899", mime_type="image/jpeg", sha256="abc",
-                    caption="my parcel arrived damaged")
+    photo = message(
+        wa_id, "image", id="MEDIA-778899", mime_type="image/jpeg", sha256="abc", caption="my parcel arrived damaged"
+    )
     assert post(porter, notification(photo)).status_code == 200
     wait_for(remote_api, wa_id, since, saying("order number"))  # a damaged item: Porter looks up the order
     [event] = user_events(porter, wa_id, 1)
     assert event["text"] == "my parcel arrived damaged"
     assert event["metadata"]["attachments"] == [
-        {"type": "image", "channel": "whatsapp", "id": "MEDIA-778899", "mime_type": "image/jpeg"}]
+        {"type": "image", "channel": "whatsapp", "id": "MEDIA-778899", "mime_type": "image/jpeg"}
+    ]
 
     # a list row tapped later comes back as its id, like a button
     since = time.time()
@@ -331,13 +385,21 @@ def test_a_photo_of_a_damaged_item_is_kept_on_the_replacement_case(porter, remot
     assert list(ids) == ["Send a new one", "Partial refund", "Full refund"]
 
     since = time.time()
-    tap = message(wa_id, "interactive", type="button_reply",
-                  button_reply={"id": ids["Send a new one"], "title": "Send a new one"})
+    tap = message(
+        wa_id, "interactive", type="button_reply", button_reply={"id": ids["Send a new one"], "title": "Send a new one"}
+    )
     assert post(porter, notification(tap)).status_code == 200
     wait_for(remote_api, wa_id, since, saying("a new one is on its way"))
-    cases = json.loads(subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json",
-                                       "--order", "A10025"], cwd=PROJECT_ROOT, env=porter.env,
-                                      capture_output=True, text=True, check=True).stdout)
+    cases = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bot", "cases", "list", "--format", "json", "--order", "A10025"],
+            cwd=PROJECT_ROOT,
+            env=porter.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     [replacement] = [c for c in cases if c["type"] == "reshipment"]
     assert replacement["details"]["photo"] == "whatsapp:MEDIA-MUGS-1"
     assert replacement["details"]["photo_caption"] == "the box was crushed"
@@ -366,9 +428,12 @@ def test_porter_can_write_to_a_whatsapp_shopper_outside_a_user_turn(porter, remo
     say(porter, wa_id, "hi")
     wait_for(remote_api, wa_id, since, saying("Porter"))
     since = time.time()
-    pushed = requests.post(f"{porter.base}/conversations/{conversation(wa_id)}/execute",
-                           params={"token": TOKEN, "output_channel": "latest"},
-                           json={"name": "utter_anything_else"}, timeout=60)
+    pushed = requests.post(
+        f"{porter.base}/conversations/{conversation(wa_id)}/execute",
+        params={"token": TOKEN, "output_channel": "latest"},
+        json={"name": "utter_anything_else"},
+        timeout=60,
+    )
     assert pushed.status_code == 200, pushed.text
     wait_for(remote_api, wa_id, since, saying("anything else"))
 
@@ -383,21 +448,32 @@ def test_no_other_channel_can_write_into_a_whatsapp_conversation_or_to_the_numbe
     assert [e["text"] for e in user_events(porter, wa_id, 1)] == ["hi"]
     # ...and even a reply pushed from it through the WhatsApp output never reaches the number
     since = time.time()
-    pushed = requests.post(f"{porter.base}/conversations/rest:{wa_id}/execute",
-                           params={"token": TOKEN, "output_channel": "whatsapp"},
-                           json={"name": "utter_anything_else"}, timeout=60)
+    pushed = requests.post(
+        f"{porter.base}/conversations/rest:{wa_id}/execute",
+        params={"token": TOKEN, "output_channel": "whatsapp"},
+        json={"name": "utter_anything_else"},
+        timeout=60,
+    )
     assert pushed.status_code == 200, pushed.text
-    kept = json.loads(subprocess.run([sys.executable, "-m", "bot", "channels", "undelivered", "--format", "json"],
-                                     cwd=PROJECT_ROOT, env=porter.env, capture_output=True, text=True,
-                                     check=True).stdout)
-    assert [(k["recipient"], k["reason"]) for k in kept if k["recipient"] == f"rest:{wa_id}"] == \
-        [(f"rest:{wa_id}", "not a WhatsApp conversation: refused")]
+    kept = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "bot", "channels", "undelivered", "--format", "json"],
+            cwd=PROJECT_ROOT,
+            env=porter.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert [(k["recipient"], k["reason"]) for k in kept if k["recipient"] == f"rest:{wa_id}"] == [
+        (f"rest:{wa_id}", "not a WhatsApp conversation: refused")
+    ]
     assert sent_to(remote_api, wa_id, since) == []
 
 
 def test_a_message_over_the_limit_gets_a_notice_in_its_language_and_never_reaches_rasa(porter, remote_api):
     wa_id, since = "447700900020", time.time()
-    say(porter, wa_id, "посылка " * 700)   # 6,300 characters of Russian
+    say(porter, wa_id, "посылка " * 700)  # 6,300 characters of Russian
     [notice] = wait_for(remote_api, wa_id, since, saying("слишком длинное"))
     assert notice["type"] == "text" and "4 000" in notice["text"]["body"]
     assert user_events(porter, wa_id, 0) == []
@@ -410,18 +486,28 @@ def test_a_message_over_the_limit_gets_a_notice_in_its_language_and_never_reache
 
 @pytest.mark.live
 def test_without_settings_rasa_starts_and_the_webhook_answers_503(tmp_path):
-    unset = {name: "" for name in ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_ACCESS_TOKEN",
-                                   "WHATSAPP_PHONE_NUMBER_ID")}
+    unset = {
+        name: ""
+        for name in (
+            "WHATSAPP_VERIFY_TOKEN",
+            "WHATSAPP_APP_SECRET",
+            "WHATSAPP_ACCESS_TOKEN",
+            "WHATSAPP_PHONE_NUMBER_ID",
+        )
+    }
     own = start_porter(tmp_path, extra_env=unset)
     try:
         base = own.base
-        for answer in (requests.get(base + WEBHOOK, timeout=30, params={"hub.mode": "subscribe"}),
-                       requests.post(base + WEBHOOK, data=b"{}", timeout=30)):
+        for answer in (
+            requests.get(base + WEBHOOK, timeout=30, params={"hub.mode": "subscribe"}),
+            requests.post(base + WEBHOOK, data=b"{}", timeout=30),
+        ):
             assert answer.status_code == 503
             assert "not configured" in answer.json()["error"]
             assert "WHATSAPP_APP_SECRET" in answer.json()["missing"]
-        greeting = requests.post(f"{base}/webhooks/rest/webhook", json={"sender": "rest-1", "message": "hi"},
-                                 timeout=60).json()
+        greeting = requests.post(
+            f"{base}/webhooks/rest/webhook", json={"sender": "rest-1", "message": "hi"}, timeout=60
+        ).json()
         assert "Porter" in greeting[0]["text"]
         log = own.log.read_text(errors="replace")
         assert log.count("WhatsApp channel is not configured") == 1
@@ -436,15 +522,17 @@ def test_the_signed_number_is_attached_only_when_porter_has_an_identity_secret(m
     photo = message("447700900016", "image", id="MEDIA-9", mime_type="image/jpeg")
     [inbound] = parse_notification(json.dumps(notification(photo)).encode(), WHATSAPP_PHONE_NUMBER_ID)
     monkeypatch.delenv("PORTER_IDENTITY_SECRET", raising=False)
-    assert message_metadata(inbound, "whatsapp:447700900016") == {"attachments": [
-        {"type": "image", "channel": "whatsapp", "id": "MEDIA-9", "mime_type": "image/jpeg"}]}
+    assert message_metadata(inbound, "whatsapp:447700900016") == {
+        "attachments": [{"type": "image", "channel": "whatsapp", "id": "MEDIA-9", "mime_type": "image/jpeg"}]
+    }
     monkeypatch.setenv("PORTER_IDENTITY_SECRET", IDENTITY_SECRET)
     signed = message_metadata(inbound, "whatsapp:447700900016")
     assert identity.trusted(signed, "whatsapp:447700900016") == {"phone": "+447700900016"}
-    assert identity.trusted(signed, "whatsapp:447700900099") == {}   # not another conversation's
+    assert identity.trusted(signed, "whatsapp:447700900099") == {}  # not another conversation's
 
 
 # --- the 24-hour window and the undelivered list, on a real SQLite file ------------------------------------
+
 
 class Clock:
     def __init__(self, now: float) -> None:
@@ -471,7 +559,7 @@ def test_the_window_closes_24_hours_after_the_shoppers_last_message(tmp_path):
 
     window.record_inbound("447700900011", at=T0 + 23 * HOUR)  # a late resend of an older message
     assert window.is_open("447700900011")
-    window.record_inbound("447700900011", at=T0 + 2 * HOUR)   # never moves the last message back
+    window.record_inbound("447700900011", at=T0 + 2 * HOUR)  # never moves the last message back
     assert window.last_inbound("447700900011") == T0 + 23 * HOUR
     window.record_inbound("447700900012", at=T0 + 1000 * HOUR)  # a clock ahead of ours counts as now
     assert window.last_inbound("447700900012") == clock.now
@@ -481,14 +569,23 @@ def test_the_window_closes_24_hours_after_the_shoppers_last_message(tmp_path):
 
 def _output(tmp_path, clock, api_base: str) -> WhatsAppOutput:
     db = tmp_path / "channels.db"
-    return WhatsAppOutput(GraphApi(api_base, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN),
-                          ConversationWindow(db, clock=clock), UndeliveredMessages(db, clock=clock))
+    return WhatsAppOutput(
+        GraphApi(api_base, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_ACCESS_TOKEN),
+        ConversationWindow(db, clock=clock),
+        UndeliveredMessages(db, clock=clock),
+    )
 
 
 def _undelivered_cli(tmp_path, *args) -> str:
     env = dict(os.environ, PORTER_SHOP_DB=str(tmp_path / "channels.db"), PORTER_VAR_DIR=str(tmp_path))
-    return subprocess.run([sys.executable, "-m", "bot", "channels", "undelivered", *args], cwd=PROJECT_ROOT,
-                          env=env, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "channels", "undelivered", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def test_a_reply_after_the_window_closed_is_kept_for_an_operator_not_sent(tmp_path, remote_api, caplog):
@@ -499,8 +596,13 @@ def test_a_reply_after_the_window_closed_is_kept_for_an_operator_not_sent(tmp_pa
     clock.now = T0 + 25 * HOUR
 
     with caplog.at_level(logging.INFO):
-        asyncio.run(output.send_text_with_buttons(conversation(wa_id), "Which would you prefer?", [
-            {"title": "Full refund", "payload": REFUND}, {"title": "Send a new one free", "payload": RESHIP}]))
+        asyncio.run(
+            output.send_text_with_buttons(
+                conversation(wa_id),
+                "Which would you prefer?",
+                [{"title": "Full refund", "payload": REFUND}, {"title": "Send a new one free", "payload": RESHIP}],
+            )
+        )
     assert sent_to(remote_api, wa_id, since) == []
     [kept] = UndeliveredMessages(tmp_path / "channels.db").list()
     assert (kept.channel, kept.recipient) == ("whatsapp", wa_id)
@@ -524,16 +626,21 @@ def test_a_reply_after_the_window_closed_is_kept_for_an_operator_not_sent(tmp_pa
 def test_a_reply_inside_the_window_is_sent_even_outside_a_user_turn(tmp_path, remote_api, monkeypatch):
     wa_id, since = "447700900014", time.time()
     monkeypatch.setenv("PORTER_SHOP_DB", str(tmp_path / "channels.db"))
-    settings = WhatsAppSettings.from_env({"WHATSAPP_VERIFY_TOKEN": "v", "WHATSAPP_APP_SECRET": "s",
-                                          "WHATSAPP_ACCESS_TOKEN": WHATSAPP_ACCESS_TOKEN,
-                                          "WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,
-                                          "WHATSAPP_API_BASE": f"{remote_api.url}/graph"})
+    settings = WhatsAppSettings.from_env(
+        {
+            "WHATSAPP_VERIFY_TOKEN": "v",
+            "WHATSAPP_APP_SECRET": "s",
+            "WHATSAPP_ACCESS_TOKEN": WHATSAPP_ACCESS_TOKEN,
+            "WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,
+            "WHATSAPP_API_BASE": f"{remote_api.url}/graph",
+        }
+    )
     output = WhatsAppInput(settings).get_output_channel()  # what an agent desk would use
     output.window.record_inbound(wa_id, at=time.time() - 23 * HOUR)
 
     asyncio.run(output.send_text_message(conversation(wa_id), "Hello, this is Sam from the shop."))
     asyncio.run(output.send_image_url(conversation(wa_id), "https://shop.example/label.png"))
-    four = [{"title": f"Pick-up point number {n} in town", "payload": f"/choose{{\"point\":{n}}}"} for n in range(4)]
+    four = [{"title": f"Pick-up point number {n} in town", "payload": f'/choose{{"point":{n}}}'} for n in range(4)]
     asyncio.run(output.send_text_with_buttons(conversation(wa_id), "Where should we send it?", four))
 
     text, image, choice = sent_to(remote_api, wa_id, since)
@@ -546,8 +653,9 @@ def test_a_reply_inside_the_window_is_sent_even_outside_a_user_turn(tmp_path, re
     assert UndeliveredMessages(tmp_path / "channels.db").list() == []
 
 
-def test_the_output_refuses_conversations_of_other_channels_and_keeps_them_for_an_operator(tmp_path, remote_api,
-                                                                                          caplog):
+def test_the_output_refuses_conversations_of_other_channels_and_keeps_them_for_an_operator(
+    tmp_path, remote_api, caplog
+):
     wa_id, since = "447700900021", time.time()
     output = _output(tmp_path, Clock(time.time()), f"{remote_api.url}/graph")
     output.window.record_inbound(wa_id)
@@ -558,16 +666,27 @@ def test_the_output_refuses_conversations_of_other_channels_and_keeps_them_for_a
         asyncio.run(output.send_custom_json(f"web:{wa_id}", template))
     assert remote_api.received(SENDS, since) == []
     kept = UndeliveredMessages(tmp_path / "channels.db").list()
-    assert [k.recipient for k in kept] == [f"telegram:{wa_id}", f"rest:{wa_id}", wa_id, "whatsapp:",
-                                           "whatsapp:../v1/other", f"web:{wa_id}"]
+    assert [k.recipient for k in kept] == [
+        f"telegram:{wa_id}",
+        f"rest:{wa_id}",
+        wa_id,
+        "whatsapp:",
+        "whatsapp:../v1/other",
+        f"web:{wa_id}",
+    ]
     assert {k.reason for k in kept} == {"not a WhatsApp conversation: refused"}
     assert "refused a text message addressed to a telegram conversation" in caplog.text and wa_id not in caplog.text
 
 
 def test_a_refused_or_failed_send_is_recorded_without_secrets_in_the_logs(tmp_path, remote_api, caplog):
     wa_id, clock = "447700900015", Clock(time.time())
-    remote_api.route("/meta-down", lambda request: (401, {"error": {
-        "code": 190, "message": f"Invalid OAuth access token {WHATSAPP_ACCESS_TOKEN} for +{wa_id}"}}))
+    remote_api.route(
+        "/meta-down",
+        lambda request: (
+            401,
+            {"error": {"code": 190, "message": f"Invalid OAuth access token {WHATSAPP_ACCESS_TOKEN} for +{wa_id}"}},
+        ),
+    )
     refused = _output(tmp_path, clock, f"{remote_api.url}/meta-down")
     refused.window.record_inbound(wa_id)
     unreachable = _output(tmp_path, clock, f"http://127.0.0.1:{free_port()}")

@@ -6,6 +6,7 @@ PostgreSQL), a burst of one conversation's messages on both at once (Rasa's lock
 reply pushed through the replica that does not hold the shopper's socket (the widget rooms in Redis), a
 socket's requests through the balancer (sticky), and a replica killed in the middle of a run of conversations.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,13 @@ from tests.support.widget_client import WidgetClient, texts
 
 pytestmark = pytest.mark.cluster
 
-STALLED = [("hi", "Porter"), ("my parcel never arrived", "order number"), ("A10024", "email address"),
-           ("james.miller@example.com", "no new scan"), ('/inform{"fix":"refund"}', "PC-")]
+STALLED = [
+    ("hi", "Porter"),
+    ("my parcel never arrived", "order number"),
+    ("A10024", "email address"),
+    ("james.miller@example.com", "no new scan"),
+    ('/inform{"fix":"refund"}', "PC-"),
+]
 
 
 def _user_texts(tracker: dict) -> List[str]:
@@ -60,10 +66,14 @@ def test_turns_sent_alternately_to_the_two_replicas_keep_their_order(porter_clus
     assert _user_texts(tracker) == [message for message, _ in STALLED]
     assert _turns_whole(tracker)
     assert tracker["slots"]["verified_order"] == "A10024"
-    cases = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json", "--order", "A10024"],
-                           cwd=PROJECT_ROOT,
-                           env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
-                           capture_output=True, text=True, check=True)
+    cases = subprocess.run(
+        [sys.executable, "-m", "bot", "cases", "list", "--format", "json", "--order", "A10024"],
+        cwd=PROJECT_ROOT,
+        env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     refunds = [case for case in json.loads(cases.stdout) if case["type"] == "refund"]
     assert [case["conversation_id"] for case in refunds] == [f"rest:{conversation}"]
 
@@ -73,8 +83,11 @@ def test_a_burst_of_one_conversations_messages_on_both_replicas_loses_none(porte
     _said(porter_cluster.say(conversation, "hi"))
     burst = ["thanks", "are you a bot?", "hello", "ok thank you", "who are you?", "thank you so much"]
     with ThreadPoolExecutor(len(burst)) as pool:
-        answers = list(pool.map(lambda n: porter_cluster.say(conversation, burst[n], porter_cluster.replicas[n % 2]),
-                                range(len(burst))))
+        answers = list(
+            pool.map(
+                lambda n: porter_cluster.say(conversation, burst[n], porter_cluster.replicas[n % 2]), range(len(burst))
+            )
+        )
     assert all(_said(answer) for answer in answers)
     tracker = porter_cluster.tracker(f"rest:{conversation}")
     said = _user_texts(tracker)
@@ -91,10 +104,15 @@ def test_an_agents_reply_through_one_replica_reaches_a_widget_on_the_other(porte
         assert "Porter" in texts(await widget.say("hi"))
         conversation = conversation_of(handle, porter_cluster.env["PORTER_IDENTITY_SECRET"])
         before = len(widget.received)
-        pushed = await asyncio.get_running_loop().run_in_executor(None, lambda: requests.post(
-            f"{porter_cluster.replicas[0]}/conversations/{conversation}/tracker/events",
-            params={"output_channel": "latest", "execute_side_effects": "true", "token": porter_cluster.token},
-            json=[{"event": "bot", "text": "Hello, this is Maria from the shop."}], timeout=60))
+        pushed = await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: requests.post(
+                f"{porter_cluster.replicas[0]}/conversations/{conversation}/tracker/events",
+                params={"output_channel": "latest", "execute_side_effects": "true", "token": porter_cluster.token},
+                json=[{"event": "bot", "text": "Hello, this is Maria from the shop."}],
+                timeout=60,
+            ),
+        )
         pushed.raise_for_status()
         deadline = asyncio.get_running_loop().time() + 30
         while len(widget.received) == before and asyncio.get_running_loop().time() < deadline:
@@ -106,16 +124,26 @@ def test_an_agents_reply_through_one_replica_reaches_a_widget_on_the_other(porte
 
 
 def test_a_widgets_requests_through_the_balancer_stay_on_its_replica(porter_cluster):
-    handshake = requests.get(f"{porter_cluster.balancer}/socket.io/", params={"EIO": "4", "transport": "polling"},
-                             timeout=30)
+    handshake = requests.get(
+        f"{porter_cluster.balancer}/socket.io/", params={"EIO": "4", "transport": "polling"}, timeout=30
+    )
     handshake.raise_for_status()
     sid, replica = handshake.cookies["io"], handshake.headers["X-Porter-Replica"]
     assert porter_cluster.stuck_to(sid) == replica
-    answers = [requests.post(f"{porter_cluster.balancer}/socket.io/", data="40",
-                             params={"EIO": "4", "transport": "polling", "sid": sid}, timeout=30)]
+    answers = [
+        requests.post(
+            f"{porter_cluster.balancer}/socket.io/",
+            data="40",
+            params={"EIO": "4", "transport": "polling", "sid": sid},
+            timeout=30,
+        )
+    ]
     # the socket's CONNECT answer; later polls would wait for the server's ping, and then want a pong
-    answers.append(requests.get(f"{porter_cluster.balancer}/socket.io/",
-                                params={"EIO": "4", "transport": "polling", "sid": sid}, timeout=60))
+    answers.append(
+        requests.get(
+            f"{porter_cluster.balancer}/socket.io/", params={"EIO": "4", "transport": "polling", "sid": sid}, timeout=60
+        )
+    )
     assert [(a.status_code, a.headers["X-Porter-Replica"]) for a in answers] == [(200, replica)] * len(answers)
 
     async def converse() -> str:
@@ -171,10 +199,10 @@ def test_a_replica_killed_in_the_middle_of_a_run_loses_no_conversation(porter_cl
         assert _user_texts(tracker) == [message for message, _ in STALLED[:4]], conversation
         assert _turns_whole(tracker), conversation
         assert tracker["slots"]["verified_order"] == "A10024", conversation
-    assert answered_by.get("rasa-2", 0) > before_kill.get("rasa-2", 0)   # the run went on through the other
+    assert answered_by.get("rasa-2", 0) > before_kill.get("rasa-2", 0)  # the run went on through the other
     assert "[cluster] rasa-1 stopped (exit code -9)" in porter_cluster.log.read_text()
     assert "[cluster] rasa/rasa-1 taken out of the load balancer" in porter_cluster.log.read_text()
-    porter_cluster.wait_for_server("rasa/rasa-1", "UP", timeout=300)   # started again, and back in rotation
+    porter_cluster.wait_for_server("rasa/rasa-1", "UP", timeout=300)  # started again, and back in rotation
     assert "[cluster] rasa/rasa-1 answers again; back in the load balancer" in porter_cluster.log.read_text()
 
 
@@ -199,13 +227,18 @@ def test_sixty_four_clicks_on_refund_over_both_action_servers_make_one_refund(po
     log_before = len(porter_cluster.log.read_text())
     clicks = [(conversations[n % 16], porter_cluster.replicas[n % 2]) for n in range(64)]
     with ThreadPoolExecutor(len(clicks)) as pool:
-        answers = list(pool.map(lambda click: porter_cluster.say(click[0], '/inform{"fix":"refund"}', click[1]),
-                                clicks))
-    assert all(_said(answer) for answer in answers)   # every click answered
-    cases = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json", "--order", "A10029"],
-                           cwd=PROJECT_ROOT,
-                           env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
-                           capture_output=True, text=True, check=True)
+        answers = list(
+            pool.map(lambda click: porter_cluster.say(click[0], '/inform{"fix":"refund"}', click[1]), clicks)
+        )
+    assert all(_said(answer) for answer in answers)  # every click answered
+    cases = subprocess.run(
+        [sys.executable, "-m", "bot", "cases", "list", "--format", "json", "--order", "A10029"],
+        cwd=PROJECT_ROOT,
+        env=dict(porter_cluster.env, PORTER_DATABASE_URL=porter_cluster.database_url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert [case["type"] for case in json.loads(cases.stdout)].count("refund") == 1
     served = porter_cluster.log.read_text()[log_before:]
     assert "actions/actions-1 200 POST /webhook" in served and "actions/actions-2 200 POST /webhook" in served

@@ -6,6 +6,7 @@ sign-in throttle can be given a clock the test moves instead of waiting. Rasa's 
 to deliver replies, is stood in by the local recorder (`remote_api`): what it receives is what Rasa would send
 on to the shopper.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,9 +31,9 @@ from tests.conftest import make_tracker
 from tests.support.desk import Desk, timeline_texts
 from tests.test_handoff_replies import TUESDAY_MORNING
 
-pytestmark = pytest.mark.timeout(300)   # a hang guard: the slowest test here checks about 100 passwords
+pytestmark = pytest.mark.timeout(300)  # a hang guard: the slowest test here checks about 100 passwords
 
-PROXY = "127.0.0.2"   # PORTER_TRUSTED_PROXIES for these tests; 127.0.0.1 is an untrusted peer
+PROXY = "127.0.0.2"  # PORTER_TRUSTED_PROXIES for these tests; 127.0.0.1 is an untrusted peer
 
 
 class Clock:
@@ -76,8 +77,9 @@ class DeskServer:
         asyncio.set_event_loop(self._loop)
 
         async def start():
-            self._server = await self.app.create_server(host="127.0.0.1", port=self.port, access_log=False,
-                                                        return_asyncio_server=True)
+            self._server = await self.app.create_server(
+                host="127.0.0.1", port=self.port, access_log=False, return_asyncio_server=True
+            )
             await self._server.startup()
             await self._server.before_start()
             await self._server.after_start()
@@ -91,18 +93,25 @@ class DeskServer:
             await self._server.before_stop()
             await self._server.close()
             await self._server.after_stop()
+
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(30)
 
-    def sign_in(self, name: str, password: str, source: str = "127.0.0.1",
-                forwarded_for: str | None = None) -> requests.Response:
+    def sign_in(
+        self, name: str, password: str, source: str = "127.0.0.1", forwarded_for: str | None = None
+    ) -> requests.Response:
         http = requests.Session()
         http.mount("http://", FromAddress(source))
         headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
         with http:
-            return http.post(f"{self.url}/desk/sign-in", data={"name": name, "password": password},
-                             headers=headers, allow_redirects=False, timeout=30)
+            return http.post(
+                f"{self.url}/desk/sign-in",
+                data={"name": name, "password": password},
+                headers=headers,
+                allow_redirects=False,
+                timeout=30,
+            )
 
 
 @pytest.fixture
@@ -114,12 +123,13 @@ def rasa_api(remote_api):
 
 @pytest.fixture
 def desk(var, monkeypatch, rasa_api):
-    monkeypatch.setattr(Sanic, "test_mode", True)   # else Sanic's start-up rewrite of its classes runs twice
+    monkeypatch.setattr(Sanic, "test_mode", True)  # else Sanic's start-up rewrite of its classes runs twice
     monkeypatch.setenv("PORTER_TRUSTED_PROXIES", PROXY)
     monkeypatch.setenv("PORTER_RASA_URL", rasa_api.url)
     monkeypatch.setenv("RASA_AUTH_TOKEN", "desk-abuse-token")
-    app = create_app(WebConfig(socket_url="http://localhost:1", identity_secret=None),
-                     name=f"desk_abuse_{secrets.token_hex(4)}")
+    app = create_app(
+        WebConfig(socket_url="http://localhost:1", identity_secret=None), name=f"desk_abuse_{secrets.token_hex(4)}"
+    )
     server = DeskServer(app, Clock())
     yield server
     server.stop()
@@ -141,6 +151,7 @@ def signed_in(answer: requests.Response) -> bool:
 
 # --- the sign-in throttle ------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_thirty_wrong_sign_ins_with_random_names_from_one_address_do_not_stop_an_agent(desk):
     name, password = agent()
@@ -152,26 +163,26 @@ def test_thirty_wrong_sign_ins_with_random_names_from_one_address_do_not_stop_an
 @pytest.mark.slow
 def test_an_address_past_its_budget_is_slowed_but_an_agent_who_signed_in_there_still_gets_in(desk):
     name, password = agent()
-    assert signed_in(desk.sign_in(name, password))          # the office's agent, on a normal morning
-    for _ in range(ADDRESS_FREE_FAILURES + 1):   # the failure after the free ones starts the waiting
+    assert signed_in(desk.sign_in(name, password))  # the office's agent, on a normal morning
+    for _ in range(ADDRESS_FREE_FAILURES + 1):  # the failure after the free ones starts the waiting
         assert desk.sign_in(random_name(), "Summer2026!").status_code == 401
     slowed = desk.sign_in(random_name(), "Summer2026!")
     assert slowed.status_code == 429 and "from your network" in slowed.text
     assert int(slowed.headers["Retry-After"]) >= 1
-    assert signed_in(desk.sign_in(name, password))          # the same address, the right password
+    assert signed_in(desk.sign_in(name, password))  # the same address, the right password
 
 
 def test_an_account_under_attack_waits_longer_after_each_failure_then_lets_the_right_password_in(desk):
     name, password = agent()
     colleague = agent()
-    for _ in range(4):   # three typos are free; the fourth failure starts the waiting
+    for _ in range(4):  # three typos are free; the fourth failure starts the waiting
         assert desk.sign_in(name, "not the password").status_code == 401
 
-    refused = desk.sign_in(name, password)   # even the right password waits: else the wait stops no guess
+    refused = desk.sign_in(name, password)  # even the right password waits: else the wait stops no guess
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "2"
     assert "Too many failed sign-ins for this name. Try again in 2 seconds." in refused.text
     assert "Set-Cookie" not in refused.headers
-    assert signed_in(desk.sign_in(*colleague))   # the attack on one name does not touch the others
+    assert signed_in(desk.sign_in(*colleague))  # the attack on one name does not touch the others
 
     desk.clock.advance(2)
     assert desk.sign_in(name, "still not it").status_code == 401
@@ -182,12 +193,12 @@ def test_an_account_under_attack_waits_longer_after_each_failure_then_lets_the_r
 
     desk.clock.advance(1)
     assert signed_in(desk.sign_in(name, password))
-    assert desk.sign_in(name, "a typo after signing in").status_code == 401   # the slate is clean again
+    assert desk.sign_in(name, "a typo after signing in").status_code == 401  # the slate is clean again
 
 
 @pytest.mark.slow
 def test_a_client_behind_a_trusted_proxy_is_told_apart_and_an_untrusted_peers_forwarded_for_is_ignored(desk):
-    for _ in range(ADDRESS_FREE_FAILURES + 1):   # the failure after the free ones starts the waiting
+    for _ in range(ADDRESS_FREE_FAILURES + 1):  # the failure after the free ones starts the waiting
         assert desk.sign_in(random_name(), "x", source=PROXY, forwarded_for="203.0.113.7").status_code == 401
     assert desk.sign_in(random_name(), "x", source=PROXY, forwarded_for="203.0.113.7").status_code == 429
     # another client of the same proxy is not slowed by the first one's guesses
@@ -201,17 +212,18 @@ def test_a_client_behind_a_trusted_proxy_is_told_apart_and_an_untrusted_peers_fo
 
 def test_the_throttle_memory_stays_bounded_after_100000_distinct_names(desk):
     name, password = agent()
-    for n in range(100_000):   # from as many addresses: one address alone would be slowed long before
+    for n in range(100_000):  # from as many addresses: one address alone would be slowed long before
         desk.throttle.attempt(f"guess-{n}", f"10.{n >> 16}.{n >> 8 & 255}.{n & 255}")
     assert len(desk.throttle) <= 2 * MAX_KEYS
     # the newest failures are the ones kept: the last name guessed still counts its first failure
     last = ("guess-99999", "10.1.134.159")
-    assert [desk.throttle.attempt(*last) for _ in range(3)] == [None, None, None]   # failures 2 to 4
-    assert desk.throttle.attempt(*last) == Pause(2, ACCOUNT)   # forgotten, it would have had a free try left
+    assert [desk.throttle.attempt(*last) for _ in range(3)] == [None, None, None]  # failures 2 to 4
+    assert desk.throttle.attempt(*last) == Pause(2, ACCOUNT)  # forgotten, it would have had a free try left
     assert signed_in(desk.sign_in(name, password))
 
 
 # --- notes follow the reply rule -----------------------------------------------------------------------------
+
 
 def test_notes_on_a_ticket_claimed_by_another_agent_or_closed_are_refused_except_as_replies_allow(desk):
     store = TicketStore()
@@ -219,8 +231,9 @@ def test_notes_on_a_ticket_claimed_by_another_agent_or_closed_are_refused_except
     waiting, _ = store.open_ticket(conversation_id="rest:notes-waiting", reason="shopper_asked")
     closed, _ = store.open_ticket(conversation_id="rest:notes-closed", reason="shopper_asked")
     owner_name, owner_password = agent()
-    owner, other, admin = (Desk(desk.url, *account) for account in
-                           ((owner_name, owner_password), agent(), agent("admin")))
+    owner, other, admin = (
+        Desk(desk.url, *account) for account in ((owner_name, owner_password), agent(), agent("admin"))
+    )
     assert owner.claim(claimed.id).status_code == 200
     assert owner.claim(closed.id).status_code == 200 and owner.resolve(closed.id).status_code == 200
 
@@ -239,6 +252,7 @@ def test_notes_on_a_ticket_claimed_by_another_agent_or_closed_are_refused_except
 
 # --- one order, one place in the queue ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def tuesday_morning(monkeypatch):
     monkeypatch.setattr(services, "now", lambda: TUESDAY_MORNING)
@@ -248,8 +262,13 @@ def ask_for_a_person(sender: str, order: str | None = None, verified: bool = Tru
     """A shopper asks for a person in conversation ``sender``, having verified ``order`` in it (or only
     claiming it, with ``verified=False``); what Porter told them."""
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(slots={"verified_order": order} if order else None, text="I want a person",
-                           intent="human_handoff", sender=sender, verified_by_lookup=verified)
+    tracker = make_tracker(
+        slots={"verified_order": order} if order else None,
+        text="I want a person",
+        intent="human_handoff",
+        sender=sender,
+        verified_by_lookup=verified,
+    )
     asyncio.run(ActionRequestHandoff().run(dispatcher, tracker, {}))
     return dispatcher.messages
 
@@ -259,10 +278,11 @@ def place(messages: list[dict]) -> int | None:
 
 
 def test_two_conversations_about_the_same_order_give_one_place_in_the_queue_and_the_agent_answers_both(
-        actions_env, tuesday_morning, desk, rasa_api):
+    actions_env, tuesday_morning, desk, rasa_api
+):
     assert place(ask_for_a_person("web:tab-one", "A10024")) == 1
     assert place(ask_for_a_person("rest:someone-else")) == 2
-    assert place(ask_for_a_person("whatsapp:34600111222", "A10024")) == 1   # the order's place, not a new one
+    assert place(ask_for_a_person("whatsapp:34600111222", "A10024")) == 1  # the order's place, not a new one
     # a conversation that only claims the order (never verified it here) is not put with the shopper's
     assert place(ask_for_a_person("rest:stranger", "A10024", verified=False)) == 3
 
@@ -274,18 +294,21 @@ def test_two_conversations_about_the_same_order_give_one_place_in_the_queue_and_
     assert [(t["order_number"], t["position"]) for t in queue] == [("A10024", 1), (None, 2), (None, 3)]
     assert queue[0]["id"] == first.id and second.id not in [t["id"] for t in queue]
 
-    assert ana.claim(first.id).status_code == 200   # the order's other conversation comes with it
+    assert ana.claim(first.id).status_code == 200  # the order's other conversation comes with it
     assert sorted(t["id"] for t in ana.queue()["mine"]) == [first.id, second.id]
-    assert any(f"Ticket {second.id} is another conversation about order A10024" in text
-               for text in timeline_texts(ana.ticket(first.id), "note"))
+    assert any(
+        f"Ticket {second.id} is another conversation about order A10024" in text
+        for text in timeline_texts(ana.ticket(first.id), "note")
+    )
 
     since = rasa_api.requests[-1].at if rasa_api.requests else 0.0
     assert ana.reply(second.id, "Hi, Ana here: I see you wrote on the website too.").status_code == 200
     assert ana.reply(first.id, "I'll answer you on WhatsApp, where you wrote last.").status_code == 200
     sent = {unquote(r.path): r.json[0]["text"] for r in rasa_api.received("/tracker/events", since)}
-    assert sent == {"/conversations/whatsapp:34600111222/tracker/events":
-                    "Hi, Ana here: I see you wrote on the website too.",
-                    "/conversations/web:tab-one/tracker/events": "I'll answer you on WhatsApp, where you wrote last."}
+    assert sent == {
+        "/conversations/whatsapp:34600111222/tracker/events": "Hi, Ana here: I see you wrote on the website too.",
+        "/conversations/web:tab-one/tracker/events": "I'll answer you on WhatsApp, where you wrote last.",
+    }
 
     # a third conversation about the order, now that Ana has it, goes straight to her: no queue to tell about
     told = ask_for_a_person("web:tab-two", "A10024")

@@ -4,6 +4,7 @@ the test sees what Porter actually sent to the shopper's number or chat).
 
 Needs the trained model, like every test using the `porter` fixture (conftest.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,7 @@ XSS = "<script>alert('xss')</script><img src=x onerror=alert(1)>"
 
 
 def rest_says(porter, sender: str, text: str) -> list[dict]:
-    answer = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                           timeout=60)
+    answer = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60)
     answer.raise_for_status()
     return answer.json()
 
@@ -49,16 +49,16 @@ def hand_over_on_rest(porter, sender: str, *before: str, ask: str = ASK_FOR_A_PE
 
 
 def tracker_events(porter, conversation_id: str) -> list[dict]:
-    answer = requests.get(f"{porter.base}/conversations/{conversation_id}/tracker", params={"token": TOKEN},
-                          timeout=30)
+    answer = requests.get(f"{porter.base}/conversations/{conversation_id}/tracker", params={"token": TOKEN}, timeout=30)
     answer.raise_for_status()
     return answer.json()["events"]
 
 
 def desk_routes() -> list[tuple[str, str]]:
     """(method, path) of every route of the desk blueprint, read from the application itself."""
-    app = create_app(WebConfig(socket_url="http://localhost:1", identity_secret=None),
-                     name=f"desk_routes_{secrets.token_hex(4)}")
+    app = create_app(
+        WebConfig(socket_url="http://localhost:1", identity_secret=None), name=f"desk_routes_{secrets.token_hex(4)}"
+    )
     found = []
     for route in app.router.routes:
         if ".desk." in route.name:
@@ -83,14 +83,16 @@ def handed_over(porter):
 
 # --- accounts ------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_agents_are_added_and_listed_by_the_cli_with_clear_refusals(tmp_path):
     env = dict(os.environ, PORTER_VAR_DIR=str(tmp_path), PORTER_SHOP_DB=str(tmp_path / "shop.db"))
     added = agents_cli(env, "add", "maria.silva", "--password-stdin", password="correct horse battery")
     assert added.returncode == 0, added.stderr
     assert "added agent maria.silva" in added.stdout
-    assert agents_cli(env, "add", "li", "--role", "admin", "--password-stdin",
-                      password="another long one").returncode == 0
+    assert (
+        agents_cli(env, "add", "li", "--role", "admin", "--password-stdin", password="another long one").returncode == 0
+    )
 
     listed = agents_cli(env, "list").stdout
     assert "maria.silva" in listed and "li " in listed and "admin" in listed
@@ -137,8 +139,9 @@ def test_sessions_keep_no_token_in_the_database_and_expire(var):
 
 def test_signing_in_gives_a_strict_http_only_cookie_and_a_wrong_password_gets_nothing(porter, agent):
     name, password = agent
-    wrong = requests.post(f"{porter.web}/desk/sign-in", data={"name": name, "password": password + "x"},
-                          allow_redirects=False, timeout=30)
+    wrong = requests.post(
+        f"{porter.web}/desk/sign-in", data={"name": name, "password": password + "x"}, allow_redirects=False, timeout=30
+    )
     assert wrong.status_code == 401 and "Wrong name or password" in wrong.text
     assert "Set-Cookie" not in wrong.headers
 
@@ -147,16 +150,17 @@ def test_signing_in_gives_a_strict_http_only_cookie_and_a_wrong_password_gets_no
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/desk" in cookie
     assert desk.queue()["agent"] == {"name": name, "role": "agent"}
 
-    signed_out = desk.http.post(f"{porter.web}/desk/sign-out", data={"csrf_token": desk.csrf},
-                                allow_redirects=False, timeout=30)
+    signed_out = desk.http.post(
+        f"{porter.web}/desk/sign-out", data={"csrf_token": desk.csrf}, allow_redirects=False, timeout=30
+    )
     assert signed_out.status_code == 303 and signed_out.headers["Location"] == "/desk/sign-in"
     # the old cookie is dead on the server too, not only forgotten by this browser
-    replayed = requests.get(f"{porter.web}/desk/api/queue", timeout=30,
-                            headers={"Cookie": cookie.split(";")[0]})
+    replayed = requests.get(f"{porter.web}/desk/api/queue", timeout=30, headers={"Cookie": cookie.split(";")[0]})
     assert replayed.status_code == 401
 
 
 # --- every endpoint needs a session, and state changes need the CSRF token ----------------------------------
+
 
 def _concrete(path: str, ticket_id: int) -> str:
     return path.replace("<ticket_id:int>", str(ticket_id)).replace("<message_id:int>", "1")
@@ -165,8 +169,12 @@ def _concrete(path: str, ticket_id: int) -> str:
 def test_every_desk_endpoint_refuses_requests_without_a_session(porter, handed_over):
     routes = desk_routes()
     # the enumeration sees the desk (so a route added later is checked too)
-    assert {("GET", "/desk"), ("GET", "/desk/api/queue"), ("POST", "/desk/api/tickets/<ticket_id:int>/reply"),
-            ("POST", "/desk/api/tickets/<ticket_id:int>/hand-back")} <= set(routes)
+    assert {
+        ("GET", "/desk"),
+        ("GET", "/desk/api/queue"),
+        ("POST", "/desk/api/tickets/<ticket_id:int>/reply"),
+        ("POST", "/desk/api/tickets/<ticket_id:int>/hand-back"),
+    } <= set(routes)
     protected = [r for r in routes if r not in PUBLIC]
     assert len(protected) >= 10
 
@@ -174,8 +182,9 @@ def test_every_desk_endpoint_refuses_requests_without_a_session(porter, handed_o
     for method, path in protected:
         url = porter.web + _concrete(path, handed_over.id)
         for headers in ({}, forged):
-            answer = requests.request(method, url, json={"text": "hello"}, headers=headers, allow_redirects=False,
-                                      timeout=30)
+            answer = requests.request(
+                method, url, json={"text": "hello"}, headers=headers, allow_redirects=False, timeout=30
+            )
             if path.startswith("/desk/api/"):
                 assert answer.status_code == 401, (method, path, answer.status_code)
                 assert answer.json() == {"error": "sign in first"}
@@ -209,10 +218,11 @@ def test_state_changes_need_the_sessions_csrf_token_and_a_page_of_our_own(porter
 
 # --- shopper text stays text ---------------------------------------------------------------------------------
 
+
 def test_a_script_sent_by_a_shopper_reaches_the_desk_as_inert_text(porter, agent):
     sender = f"desk-xss-{secrets.token_hex(3)}"
     ticket = hand_over_on_rest(porter, sender, "hi " + XSS)
-    assert rest_says(porter, sender, "still there? " + XSS) == []   # paused: Porter says nothing
+    assert rest_says(porter, sender, "still there? " + XSS) == []  # paused: Porter says nothing
 
     desk = Desk(porter.web, *agent)
     answer = desk.get(f"/desk/api/tickets/{ticket.id}")
@@ -228,6 +238,7 @@ def test_a_script_sent_by_a_shopper_reaches_the_desk_as_inert_text(porter, agent
 
 
 # --- claiming ------------------------------------------------------------------------------------------------
+
 
 def test_claiming_a_ticket_someone_has_fails_clearly_and_only_its_owner_or_an_admin_may_answer(porter, agent):
     ticket = hand_over_on_rest(porter, f"desk-claim-{secrets.token_hex(3)}", "hi")
@@ -258,6 +269,7 @@ def test_claiming_a_ticket_someone_has_fails_clearly_and_only_its_owner_or_an_ad
 
 # --- replies reach the shopper's own channel -----------------------------------------------------------------
 
+
 def test_a_rest_shopper_gets_the_reply_in_the_conversation_and_porter_back_after_hand_back(porter, agent):
     sender = f"desk-rest-{secrets.token_hex(3)}"
     ticket = hand_over_on_rest(porter, sender, "hi", "my parcel never arrived")
@@ -274,7 +286,8 @@ def test_a_rest_shopper_gets_the_reply_in_the_conversation_and_porter_back_after
     view = desk.ticket(ticket.id)
     assert [(i["kind"], i["text"], i["author"]) for i in view["timeline"][-2:]] == [
         ("agent", "Hello, I'm Ana from the shop. Let me check.", agent[0]),
-        ("note", "Carrier contacted by phone.", agent[0])]
+        ("note", "Carrier contacted by phone.", agent[0]),
+    ]
     assert "my parcel never arrived" in timeline_texts(view, "shopper")
 
     assert desk.hand_back(ticket.id).json()["ticket"]["status"] == "handed_back"
@@ -285,8 +298,13 @@ def test_a_rest_shopper_gets_the_reply_in_the_conversation_and_porter_back_after
 
 @pytest.fixture(scope="module")
 def graph_api(remote_api):
-    remote_api.route("/graph", lambda request: (200, {"messaging_product": "whatsapp", "contacts": [],
-                                                      "messages": [{"id": f"wamid.DESK{time.time_ns()}"}]}))
+    remote_api.route(
+        "/graph",
+        lambda request: (
+            200,
+            {"messaging_product": "whatsapp", "contacts": [], "messages": [{"id": f"wamid.DESK{time.time_ns()}"}]},
+        ),
+    )
     return remote_api
 
 
@@ -305,7 +323,8 @@ def wait_for_whatsapp(remote_api, wa_id: str, since: float, fragment: str, timeo
 
 
 def test_an_agent_reply_reaches_the_whatsapp_number_and_porter_answers_again_after_hand_back(
-        porter, remote_api, graph_api, agent):
+    porter, remote_api, graph_api, agent
+):
     wa_id = "44770090" + str(secrets.randbelow(9000) + 1000)
     whatsapp_says(porter, wa_id, "hi")
     whatsapp_says(porter, wa_id, ASK_FOR_A_PERSON)
@@ -318,8 +337,11 @@ def test_an_agent_reply_reaches_the_whatsapp_number_and_porter_answers_again_aft
     since = time.time()
     assert desk.reply(ticket.id, "Hi, Ana here from the shop team. I'm on it.").status_code == 200
     [sent] = wait_for_whatsapp(remote_api, wa_id, since, "Ana here")
-    assert (sent["to"], sent["type"], sent["text"]["body"]) == \
-        (wa_id, "text", "Hi, Ana here from the shop team. I'm on it.")
+    assert (sent["to"], sent["type"], sent["text"]["body"]) == (
+        wa_id,
+        "text",
+        "Hi, Ana here from the shop team. I'm on it.",
+    )
 
     # the shopper answers on WhatsApp: the agent sees it, Porter stays quiet while a person owns the conversation
     since = time.time()
@@ -360,6 +382,7 @@ def test_an_agent_reply_reaches_the_telegram_chat(porter, remote_api, agent):
 
 # --- a restart loses nothing ---------------------------------------------------------------------------------
 
+
 @pytest.mark.live
 def test_a_restart_in_the_middle_of_a_handoff_keeps_the_queue_the_ticket_and_its_messages(tmp_path):
     own = start_porter(tmp_path)
@@ -381,14 +404,16 @@ def test_a_restart_in_the_middle_of_a_handoff_keeps_the_queue_the_ticket_and_its
     try:
         desk = Desk(again.web, name, password)
         queue = desk.queue()
-        assert [(t["id"], t["position"]) for t in queue["waiting"]] == \
-            [(tickets_before[0].id, 1), (tickets_before[2].id, 2)]
+        assert [(t["id"], t["position"]) for t in queue["waiting"]] == [
+            (tickets_before[0].id, 1),
+            (tickets_before[2].id, 2),
+        ]
         assert [t["id"] for t in queue["mine"]] == [owned.id]
         view = desk.ticket(owned.id)
         assert (view["ticket"]["status"], view["ticket"]["agent"]) == ("claimed", name)
         assert [(i["kind"], i["text"]) for i in view["timeline"]] == [(i["kind"], i["text"]) for i in before]
         assert ("agent", "I'm looking at your order now.") in [(i["kind"], i["text"]) for i in view["timeline"]]
-        assert rest_says(again, second, "are you still there?") == []   # still with a person after the restart
+        assert rest_says(again, second, "are you still there?") == []  # still with a person after the restart
         assert "are you still there?" in timeline_texts(desk.ticket(owned.id), "shopper")
 
         assert desk.reply(owned.id, "Yes, still here.").status_code == 200
@@ -417,7 +442,7 @@ def test_when_rasa_cannot_be_reached_the_desk_says_so_and_keeps_the_reply_as_not
         desk = Desk(web.url, *agent)
         view = desk.ticket(ticket.id)
         assert view["live"] is False and "cannot be shown" in view["problem"]
-        assert "hi" in timeline_texts(view, "shopper")   # the transcript on the ticket is still there
+        assert "hi" in timeline_texts(view, "shopper")  # the transcript on the ticket is still there
 
         assert desk.claim(ticket.id).status_code == 200
         refused = desk.reply(ticket.id, "Are you there?")
@@ -425,8 +450,11 @@ def test_when_rasa_cannot_be_reached_the_desk_says_so_and_keeps_the_reply_as_not
         assert TOKEN not in refused.text
         # kept on the ticket for the agent to see and retry, not lost with the failed request
         [kept] = tickets(porter.env).messages(ticket.id)
-        assert (kept.text, kept.delivery, refused.json()["message"]["id"]) == ("Are you there?", "not_confirmed",
-                                                                             kept.id)
+        assert (kept.text, kept.delivery, refused.json()["message"]["id"]) == (
+            "Are you there?",
+            "not_confirmed",
+            kept.id,
+        )
         assert deliveries(desk, ticket.id) == [("Are you there?", "not_confirmed")]
         # whether it arrived cannot be read, so a retry does not send it: it might say it twice
         retried = retry(desk, ticket.id, kept.id)
@@ -440,6 +468,7 @@ def test_when_rasa_cannot_be_reached_the_desk_says_so_and_keeps_the_reply_as_not
 
 
 # --- a reply is never lost, nor sent twice, when Rasa answers late or not at all -------------------------------
+
 
 def retry(desk: Desk, ticket_id: int, message_id: int) -> requests.Response:
     return desk.post(f"/desk/api/tickets/{ticket_id}/replies/{message_id}/retry")
@@ -478,7 +507,8 @@ def telegram_got(remote_api, chat: int, since: float) -> list[str]:
 
 
 def test_a_reply_rasa_delivers_after_the_desk_stopped_waiting_is_shown_as_sent_and_sent_once(
-        porter, remote_api, slow_desk):
+    porter, remote_api, slow_desk
+):
     proxy, desk = slow_desk
     chat, ticket_id = claimed_telegram_ticket(porter, remote_api, desk)
     since, text = time.time(), "Hi, Ana here. Your parcel is with the courier; I'm checking where."
@@ -518,15 +548,15 @@ def test_a_retry_checks_the_conversation_first_and_never_sends_a_delivered_reply
     proxy, desk = slow_desk
     chat, ticket_id = claimed_telegram_ticket(porter, remote_api, desk)
     since, text = time.time(), "I've asked the courier to call you tomorrow."
-    proxy.set(replies="late", reads="fail")   # Rasa sends it, then can neither answer nor be read in time
+    proxy.set(replies="late", reads="fail")  # Rasa sends it, then can neither answer nor be read in time
     answer = desk.reply(ticket_id, text)
     proxy.release()
     assert answer.status_code == 502 and answer.json()["message"]["delivery"] == "not_confirmed"
-    assert telegram_got(remote_api, chat, since) == [text]   # it did reach the shopper
+    assert telegram_got(remote_api, chat, since) == [text]  # it did reach the shopper
 
     proxy.set(replies="pass")
-    assert deliveries(desk, ticket_id) == [(text, "sent")]   # the conversation shows it
+    assert deliveries(desk, ticket_id) == [(text, "sent")]  # the conversation shows it
     retried = retry(desk, ticket_id, answer.json()["message"]["id"])
     assert retried.status_code == 200 and retried.json()["message"]["delivery"] == "sent"
-    assert telegram_got(remote_api, chat, since) == [text]   # and the retry did not send it again
+    assert telegram_got(remote_api, chat, since) == [text]  # and the retry did not send it again
     assert tickets(porter.env).messages(ticket_id)[-1].delivery == "sent"

@@ -5,6 +5,7 @@ the agent hands back and Porter answers the shopper again.
 
 Needs /usr/bin/chromium, the widget bundle and the trained model, like tests/test_storefront.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,16 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.support.desk import add_agent, wait_for_ticket
-from tests.test_storefront import (REPLY, browser, new_shopper, open_chat, porter_says, say, shoot,  # noqa: F401
-                                   widget_session)
+from tests.test_storefront import (
+    REPLY,
+    browser,  # noqa: F401 (a fixture)
+    new_shopper,
+    open_chat,
+    porter_says,
+    say,
+    shoot,
+    widget_session,
+)
 
 XSS = "<script>window.pwned = 1; alert('xss')</script><img src=x onerror=\"window.pwned = 2\">"
 
@@ -43,8 +52,8 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     porter_says(shopper, "What is your order number?")
     say(shopper, "I want to talk to a human")
     ticket = wait_for_ticket(porter.env, widget_session(shopper))
-    porter_says(shopper, ticket.case_reference)   # told a person takes over, with the case reference
-    say(shopper, XSS)                             # while waiting: Porter is silent, the agent will read it
+    porter_says(shopper, ticket.case_reference)  # told a person takes over, with the case reference
+    say(shopper, XSS)  # while waiting: Porter is silent, the agent will read it
 
     # the agent signs in, finds the ticket in the queue and claims it
     agent = browser.new_context(viewport={"width": 1400, "height": 1300})
@@ -69,8 +78,13 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     expect(summary_field(desk, "Channel")).to_have_text("Storefront chat")
     expect(summary_field(desk, "Agent")).to_have_text(name)
     timeline = desk.locator("#timeline")
-    for shown in ("Hi, I'm Porter", "my parcel never arrived", "What is your order number?",
-                  "I want to talk to a human", ticket.case_reference):
+    for shown in (
+        "Hi, I'm Porter",
+        "my parcel never arrived",
+        "What is your order number?",
+        "I want to talk to a human",
+        ticket.case_reference,
+    ):
         expect(timeline).to_contain_text(shown)
     expect(timeline.locator(".message.shopper .message-text").last).to_have_text(XSS)
     expect(timeline.locator("img, script")).to_have_count(0)

@@ -1,4 +1,5 @@
 """The domain and the action server agree: every custom action the domain names exists, and vice versa."""
+
 import yaml
 
 from bot.domain_files import domain_dict
@@ -28,9 +29,20 @@ def test_every_response_an_action_names_exists():
     names -= {"utter_situation_"}
     missing = {n for n in names if n not in DOMAIN["responses"]}
     assert not missing
-    situations = {f"utter_situation_{k}" for k in ("in_transit", "stalled", "untracked_overdue", "untracked_in_window",
-                                                   "failed_attempt", "address_problem", "lost", "not_shipped",
-                                                   "cancelled")}
+    situations = {
+        f"utter_situation_{k}"
+        for k in (
+            "in_transit",
+            "stalled",
+            "untracked_overdue",
+            "untracked_in_window",
+            "failed_attempt",
+            "address_problem",
+            "lost",
+            "not_shipped",
+            "cancelled",
+        )
+    }
     assert situations <= set(DOMAIN["responses"])
 
 

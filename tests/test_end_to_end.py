@@ -4,6 +4,7 @@ talking over the REST channel, and the outcome read back with `python -m bot cas
 Needs the trained model (`make test` trains it first; PORTER_MODEL points elsewhere). The `porter`
 fixture (conftest.py) is shared with the channel tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ from tests.support.porter_server import TOKEN, start_porter
 
 
 def say(porter, sender: str, text: str) -> list[dict]:
-    response = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                             timeout=60)
+    response = requests.post(
+        f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+    )
     response.raise_for_status()
     return response.json()
 
@@ -32,8 +34,14 @@ def texts(replies: list[dict]) -> str:
 
 
 def cases(porter) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json"], cwd=PROJECT_ROOT,
-                            env=porter.env, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "cases", "list", "--format", "json"],
+        cwd=PROJECT_ROOT,
+        env=porter.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
@@ -51,8 +59,12 @@ def test_a_stalled_parcel_is_refunded_end_to_end(porter, undo_cases):
     confirmed = texts(say(porter, sender, buttons[0]["payload"]))
     reference = re.search(r"reference is (PC-[A-Z0-9]{6})", confirmed).group(1)
     refund = next(c for c in cases(porter) if c["reference"] == reference)
-    assert (refund["type"], refund["order_number"], refund["amount"], refund["conversation_id"]) == \
-        ("refund", "A10024", 36.5, f"rest:{sender}")
+    assert (refund["type"], refund["order_number"], refund["amount"], refund["conversation_id"]) == (
+        "refund",
+        "A10024",
+        36.5,
+        f"rest:{sender}",
+    )
     assert any(c["type"] == "carrier_claim" and c["order_number"] == "A10024" for c in cases(porter))
 
     # a second conversation about the order is told about the refund first and is never offered it again;
@@ -86,8 +98,9 @@ def test_a_postal_code_in_an_address_does_not_replace_the_order_number(porter):
     say(porter, sender, "A10030")
     say(porter, sender, "chen.jie@example.hk")
     assert "read it back" in texts(say(porter, sender, "Chen Jie, 12 rue des Lilas, 69003 Lyon, France"))
-    tracker = requests.get(f"{porter.base}/conversations/rest:{sender}/tracker", params={"token": TOKEN},
-                           timeout=30).json()
+    tracker = requests.get(
+        f"{porter.base}/conversations/rest:{sender}/tracker", params={"token": TOKEN}, timeout=30
+    ).json()
     assert tracker["slots"]["order_number"] == "A10030" and tracker["slots"]["verified_order"] == "A10030"
 
 
@@ -103,8 +116,9 @@ def test_nothing_is_revealed_before_the_email_matches(porter):
 
 
 def test_model_parse_shows_language_and_entities_inside_chinese_text(porter):
-    parsed = requests.post(f"{porter.base}/model/parse", params={"token": TOKEN},
-                           json={"text": "订单号123456789的包裹还没到"}, timeout=30).json()
+    parsed = requests.post(
+        f"{porter.base}/model/parse", params={"token": TOKEN}, json={"text": "订单号123456789的包裹还没到"}, timeout=30
+    ).json()
     entities = {e["entity"]: e["value"] for e in parsed["entities"]}
     assert entities == {"language": "zh", "order_number": "123456789"}
     assert requests.post(f"{porter.base}/model/parse", json={"text": "hi"}, timeout=30).status_code == 401
@@ -126,8 +140,13 @@ def test_a_greeting_before_the_problem_starts_the_problems_flow_in_the_shoppers_
 
 
 def test_a_problem_with_its_order_number_and_email_in_one_message_goes_straight_to_the_answer(porter):
-    replies = texts(say(porter, "e2e-all-in-one",
-                        "hi, can you tell me where my order A10024 is? my mail is james.miller@example.com"))
+    replies = texts(
+        say(
+            porter,
+            "e2e-all-in-one",
+            "hi, can you tell me where my order A10024 is? my mail is james.miller@example.com",
+        )
+    )
     assert "no new scan for 12 days" in replies and "Los Angeles" in replies
     assert "order number" not in replies and "email address you used" not in replies
 

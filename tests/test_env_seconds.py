@@ -1,5 +1,6 @@
 """Settings that are a number of seconds (bot/env_seconds.py): an operator's typo stops the start with the
 variable's name, never an endless or negative wait."""
+
 import pytest
 
 from bot.payments.schedule import ScheduleError

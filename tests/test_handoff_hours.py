@@ -1,5 +1,6 @@
 """The agents' hours: open or closed, the next opening (time zones, weekends, summer time), what a waiting
 shopper is told, and the policy keys that set them, checked with errors naming the key."""
+
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -15,34 +16,48 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def policy(**changes):
-    return parse_policy({**SHIPPED, "agent_time_zone": "Europe/Berlin", "agent_working_days": ["mon", "tue", "wed",
-                         "thu", "fri"], "agent_opening_time": "09:00", "agent_closing_time": "18:00",
-                         "average_handling_minutes": 10, **changes})
+    return parse_policy(
+        {
+            **SHIPPED,
+            "agent_time_zone": "Europe/Berlin",
+            "agent_working_days": ["mon", "tue", "wed", "thu", "fri"],
+            "agent_opening_time": "09:00",
+            "agent_closing_time": "18:00",
+            "average_handling_minutes": 10,
+            **changes,
+        }
+    )
 
 
 def berlin(day, hour, minute=0, month=11, year=2026):
     return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
-@pytest.mark.parametrize("at, is_open", [
-    (berlin(24, 10), True),                   # Tuesday morning
-    (berlin(24, 8, 59), False),               # before opening
-    (berlin(24, 18), False),                  # closing time is already closed
-    (berlin(24, 17, 59), True),
-    (berlin(28, 12), False),                  # Saturday
-    (datetime(2026, 11, 24, 8, 30, tzinfo=timezone.utc), True),   # 09:30 in Berlin
-    (datetime(2026, 11, 24, 17, 30, tzinfo=timezone.utc), False),  # 18:30 in Berlin
-])
+@pytest.mark.parametrize(
+    "at, is_open",
+    [
+        (berlin(24, 10), True),  # Tuesday morning
+        (berlin(24, 8, 59), False),  # before opening
+        (berlin(24, 18), False),  # closing time is already closed
+        (berlin(24, 17, 59), True),
+        (berlin(28, 12), False),  # Saturday
+        (datetime(2026, 11, 24, 8, 30, tzinfo=timezone.utc), True),  # 09:30 in Berlin
+        (datetime(2026, 11, 24, 17, 30, tzinfo=timezone.utc), False),  # 18:30 in Berlin
+    ],
+)
 def test_open_or_closed_in_the_agents_time_zone(at, is_open):
     assert AgentHours.from_policy(policy()).is_open(at) is is_open
 
 
-@pytest.mark.parametrize("at, opening", [
-    (berlin(24, 7, 30), berlin(24, 9)),       # early: today at opening
-    (berlin(24, 10), berlin(25, 9)),          # open now: the next day's opening
-    (berlin(27, 18, 30), berlin(30, 9)),      # Friday evening: Monday
-    (berlin(28, 12), berlin(30, 9)),          # Saturday: Monday
-])
+@pytest.mark.parametrize(
+    "at, opening",
+    [
+        (berlin(24, 7, 30), berlin(24, 9)),  # early: today at opening
+        (berlin(24, 10), berlin(25, 9)),  # open now: the next day's opening
+        (berlin(27, 18, 30), berlin(30, 9)),  # Friday evening: Monday
+        (berlin(28, 12), berlin(30, 9)),  # Saturday: Monday
+    ],
+)
 def test_the_next_opening_skips_closed_days(at, opening):
     assert AgentHours.from_policy(policy()).next_opening(at) == opening
 
@@ -54,13 +69,19 @@ def test_the_next_opening_follows_summer_time():
 
 
 def test_other_zones_and_weekends():
-    hours = AgentHours.from_policy(policy(agent_time_zone="America/Sao_Paulo",
-                                          agent_working_days=["sat", "mon"], agent_opening_time="10:00",
-                                          agent_closing_time="14:30"))
-    saturday_noon_in_sao_paulo = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)   # UTC-3
+    hours = AgentHours.from_policy(
+        policy(
+            agent_time_zone="America/Sao_Paulo",
+            agent_working_days=["sat", "mon"],
+            agent_opening_time="10:00",
+            agent_closing_time="14:30",
+        )
+    )
+    saturday_noon_in_sao_paulo = datetime(2026, 11, 28, 15, 0, tzinfo=timezone.utc)  # UTC-3
     assert hours.is_open(saturday_noon_in_sao_paulo)
-    assert hours.next_opening(saturday_noon_in_sao_paulo) == \
-        datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    assert hours.next_opening(saturday_noon_in_sao_paulo) == datetime(
+        2026, 11, 30, 10, 0, tzinfo=ZoneInfo("America/Sao_Paulo")
+    )
 
 
 def test_a_waiting_shopper_gets_the_place_and_the_wait_while_the_team_is_in():
@@ -69,9 +90,9 @@ def test_a_waiting_shopper_gets_the_place_and_the_wait_while_the_team_is_in():
 
 
 def test_a_wait_past_closing_says_when_the_team_is_back():
-    told = availability(policy(), 2, berlin(27, 17, 45))   # Friday 17:45, 20 minutes of queue ahead
+    told = availability(policy(), 2, berlin(27, 17, 45))  # Friday 17:45, 20 minutes of queue ahead
     assert (told.kind, told.opening) == (CLOSING, berlin(30, 9))
-    assert availability(policy(), 1, berlin(27, 17, 45)).kind == QUEUE   # 10 minutes still fits
+    assert availability(policy(), 1, berlin(27, 17, 45)).kind == QUEUE  # 10 minutes still fits
 
 
 def test_after_hours_the_shopper_is_told_the_next_opening():
@@ -81,8 +102,14 @@ def test_after_hours_the_shopper_is_told_the_next_opening():
 
 def test_the_shipped_policy_documents_every_handoff_key():
     lines = (PROJECT_ROOT / "policy.yml").read_text().splitlines()
-    for key in ("agent_time_zone", "agent_working_days", "agent_opening_time", "agent_closing_time",
-                "average_handling_minutes", "repeat_contact_limit"):
+    for key in (
+        "agent_time_zone",
+        "agent_working_days",
+        "agent_opening_time",
+        "agent_closing_time",
+        "average_handling_minutes",
+        "repeat_contact_limit",
+    ):
         above = next(i for i, line in enumerate(lines) if line.startswith(key + ":")) - 1
         while lines[above].split(":")[0].isidentifier():  # keys explained together share one comment
             above -= 1
@@ -92,23 +119,28 @@ def test_the_shipped_policy_documents_every_handoff_key():
     assert parsed.agent_opening_time < parsed.agent_closing_time
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"agent_time_zone": "Europe/Atlantis"}, "key 'agent_time_zone' must be an IANA time zone name"),
-    ({"agent_time_zone": "CET+1"}, "key 'agent_time_zone' must be an IANA time zone name"),
-    ({"agent_time_zone": ""}, "key 'agent_time_zone' must be an IANA time zone name"),
-    ({"agent_working_days": []}, "key 'agent_working_days' must be a non-empty list of days"),
-    ({"agent_working_days": "mon-fri"}, "key 'agent_working_days' must be a non-empty list of days"),
-    ({"agent_working_days": ["mon", "Tuesday"]}, "key 'agent_working_days' lists 'Tuesday'"),
-    ({"agent_working_days": ["mon", "mon"]}, "key 'agent_working_days' lists a day twice"),
-    ({"agent_opening_time": 540}, "key 'agent_opening_time' must be a time in quotes like '09:00'"),
-    ({"agent_closing_time": "6pm"}, "key 'agent_closing_time' must be a time of day as 'HH:MM'"),
-    ({"agent_closing_time": "24:00"}, "key 'agent_closing_time' must be a time of day as 'HH:MM'"),
-    ({"agent_opening_time": "18:00", "agent_closing_time": "09:00"},
-     "key 'agent_closing_time' must be later than 'agent_opening_time'"),
-    ({"average_handling_minutes": 0}, "key 'average_handling_minutes' must be a whole number from 1 to 240"),
-    ({"average_handling_minutes": 7.5}, "key 'average_handling_minutes' must be a whole number from 1 to 240"),
-    ({"repeat_contact_limit": 1}, "key 'repeat_contact_limit' must be a whole number from 2 to 30"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"agent_time_zone": "Europe/Atlantis"}, "key 'agent_time_zone' must be an IANA time zone name"),
+        ({"agent_time_zone": "CET+1"}, "key 'agent_time_zone' must be an IANA time zone name"),
+        ({"agent_time_zone": ""}, "key 'agent_time_zone' must be an IANA time zone name"),
+        ({"agent_working_days": []}, "key 'agent_working_days' must be a non-empty list of days"),
+        ({"agent_working_days": "mon-fri"}, "key 'agent_working_days' must be a non-empty list of days"),
+        ({"agent_working_days": ["mon", "Tuesday"]}, "key 'agent_working_days' lists 'Tuesday'"),
+        ({"agent_working_days": ["mon", "mon"]}, "key 'agent_working_days' lists a day twice"),
+        ({"agent_opening_time": 540}, "key 'agent_opening_time' must be a time in quotes like '09:00'"),
+        ({"agent_closing_time": "6pm"}, "key 'agent_closing_time' must be a time of day as 'HH:MM'"),
+        ({"agent_closing_time": "24:00"}, "key 'agent_closing_time' must be a time of day as 'HH:MM'"),
+        (
+            {"agent_opening_time": "18:00", "agent_closing_time": "09:00"},
+            "key 'agent_closing_time' must be later than 'agent_opening_time'",
+        ),
+        ({"average_handling_minutes": 0}, "key 'average_handling_minutes' must be a whole number from 1 to 240"),
+        ({"average_handling_minutes": 7.5}, "key 'average_handling_minutes' must be a whole number from 1 to 240"),
+        ({"repeat_contact_limit": 1}, "key 'repeat_contact_limit' must be a whole number from 2 to 30"),
+    ],
+)
 def test_handoff_settings_are_checked_and_the_key_is_named(change, message):
     with pytest.raises(PolicyError, match=message.replace("(", r"\(")):
         parse_policy({**SHIPPED, **change})
@@ -117,12 +149,14 @@ def test_handoff_settings_are_checked_and_the_key_is_named(change, message):
 def test_an_unquoted_time_in_the_file_gets_a_hint_about_quotes(tmp_path):
     from bot.decisions.policy import load_policy
 
-    text = (PROJECT_ROOT / "policy.yml").read_text().replace("agent_closing_time: '18:00'",
-                                                             "agent_closing_time: 18:00")
+    text = (PROJECT_ROOT / "policy.yml").read_text().replace("agent_closing_time: '18:00'", "agent_closing_time: 18:00")
     path = tmp_path / "policy.yml"
     path.write_text(text)
-    with pytest.raises(PolicyError, match="key 'agent_closing_time' must be a time in quotes like '09:00'; "
-                                          "unquoted, YAML reads it as the number 1080"):
+    with pytest.raises(
+        PolicyError,
+        match="key 'agent_closing_time' must be a time in quotes like '09:00'; "
+        "unquoted, YAML reads it as the number 1080",
+    ):
         load_policy(path)
 
 

@@ -4,6 +4,7 @@ characters or broken Unicode, or carry metadata of the wrong shape (bot/identifi
 The timeouts are hang guards, not speed goals: the patterns as they were took 13 s on 40 KB and minutes on a
 megabyte; bounded, a megabyte takes a fraction of a second (`make fuzz` prints the real figures).
 """
+
 import pytest
 
 from bot.channels import inbound

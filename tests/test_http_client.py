@@ -1,6 +1,7 @@
 """The JSON client every backend adapter uses, against a local Recorder: retries, rate limits, timeouts,
 errors that name the backend and never a secret, logs free of personal data, the time budget of an action
 and the circuit breaker per backend."""
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,17 @@ import pytest
 
 from bot.circuit_breaker import CircuitBreaker
 from bot.http_client import (
-    BackendConfigError, BackendCredentialsError, BackendDown, BackendRejected, BackendUnavailable, JsonApi,
-    RetryPolicy, checked_base_url, redact, retry_after_seconds, time_budget,
+    BackendConfigError,
+    BackendCredentialsError,
+    BackendDown,
+    BackendRejected,
+    BackendUnavailable,
+    JsonApi,
+    RetryPolicy,
+    checked_base_url,
+    redact,
+    retry_after_seconds,
+    time_budget,
 )
 from tests.support.recorder import Recorder
 
@@ -48,6 +58,7 @@ class HeaderRecorder(Recorder):
             # A client that timed out on a slow route has hung up: nothing to report.
             if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
                 default(request, client_address)
+
         server.handle_error = quiet
 
     def headers(self, **values: str) -> None:
@@ -60,6 +71,7 @@ def sequence(*replies):
 
     def reply(request):
         return remaining.pop(0) if len(remaining) > 1 else remaining[0]
+
     return reply
 
 
@@ -82,9 +94,17 @@ def sleeps():
 
 @pytest.fixture
 def api(api_server, sleeps):
-    return JsonApi("Shopify", api_server.url, {"X-Shopify-Access-Token": TOKEN},
-                   credentials_hint="SHOPIFY_ACCESS_TOKEN", retry=FAST, connect_timeout=1, read_timeout=1,
-                   sleep=sleeps.append, breaker=CircuitBreaker("Shopify", failures=5, cool_down=30))
+    return JsonApi(
+        "Shopify",
+        api_server.url,
+        {"X-Shopify-Access-Token": TOKEN},
+        credentials_hint="SHOPIFY_ACCESS_TOKEN",
+        retry=FAST,
+        connect_timeout=1,
+        read_timeout=1,
+        sleep=sleeps.append,
+        breaker=CircuitBreaker("Shopify", failures=5, cool_down=30),
+    )
 
 
 def closed_port_url() -> str:
@@ -122,14 +142,16 @@ def test_429_waits_what_retry_after_says_capped(api, api_server, prefix, sleeps)
             api_server.headers(Retry_After="1")
             return 429, {"errors": "Exceeded 2 calls per second for api client."}
         return 200, {"ok": True}
+
     api_server.route(prefix, reply)
     assert api.get(prefix).data == {"ok": True}
     assert sleeps == [FAST.max_retry_after]  # asked 1 s, capped to the configured 0.02 s
 
 
 def test_a_short_retry_after_is_honoured_as_given(api_server, prefix, sleeps):
-    api = JsonApi("AfterShip", api_server.url, retry=RetryPolicy(attempts=2, backoff=5, max_retry_after=30),
-                  sleep=sleeps.append)
+    api = JsonApi(
+        "AfterShip", api_server.url, retry=RetryPolicy(attempts=2, backoff=5, max_retry_after=30), sleep=sleeps.append
+    )
     when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
 
     def reply(request):
@@ -137,6 +159,7 @@ def test_a_short_retry_after_is_honoured_as_given(api_server, prefix, sleeps):
             api_server.headers(Retry_After=when)
             return 429, {"meta": {"code": 429}}
         return 200, {"meta": {"code": 200}}
+
     api_server.route(prefix, reply)
     assert api.get(prefix).status == 200
     assert len(sleeps) == 1 and 15 <= sleeps[0] <= 20  # an HTTP date, not the 5 s backoff
@@ -206,6 +229,7 @@ def test_a_slow_backend_times_out_and_is_retried_when_reading(api_server, prefix
     def slow(request):
         time.sleep(0.6)
         return 200, {"code": 0}
+
     api_server.route(prefix, slow)
     with pytest.raises(BackendUnavailable, match="17TRACK is unavailable: no answer within 0.2 s after 3 attempts"):
         api.post(prefix, [{"number": "RR123456789CN"}], idempotent=True)
@@ -218,6 +242,7 @@ def test_a_timeout_on_a_refund_is_reported_not_repeated(api_server, prefix, slee
     def slow(request):
         time.sleep(0.6)
         return 201, {"refund": {"id": 1}}
+
     api_server.route(prefix, slow)
     with pytest.raises(BackendUnavailable, match="not repeated because it may have taken effect"):
         api.post(prefix, {"refund": {"note": "stalled"}})
@@ -252,8 +277,10 @@ def test_pagination_links_are_followed_only_to_the_same_host(api, api_server, pr
 def test_logs_and_errors_never_show_tokens_emails_phones_or_addresses(api, api_server, prefix, caplog):
     api_server.route(prefix, sequence((502, {}), (200, {"ok": True})))
     with caplog.at_level(logging.DEBUG):
-        api.get(f"{prefix}/customers/ana.souza@example.com/+351912345678",
-                params={"email": "ana.souza@example.com", "address1": "Rua Augusta 10"})
+        api.get(
+            f"{prefix}/customers/ana.souza@example.com/+351912345678",
+            params={"email": "ana.souza@example.com", "address1": "Rua Augusta 10"},
+        )
     text = caplog.text
     assert "retry 1 of 2" in text and "HTTP 502" in text
     for secret in (TOKEN, "ana.souza@example.com", "912345678", "Rua Augusta"):
@@ -293,6 +320,7 @@ def test_base_urls_must_be_https_except_on_this_machine():
 
 # --- the time budget of an action ---------------------------------------------------------------------------
 
+
 class Hanging:
     """A route that holds every request until released, and notes whether it ever answered."""
 
@@ -314,18 +342,34 @@ def hanging(api_server, prefix):
 
 
 def test_a_hanging_call_and_its_retries_stop_when_the_budget_is_spent(api_server, prefix, hanging):
-    api = JsonApi("Shopify", api_server.url, retry=RetryPolicy(attempts=4, backoff=0.01), read_timeout=30,
-                  breaker=CircuitBreaker("Shopify", failures=5, cool_down=30))
-    with time_budget(1.5), pytest.raises(BackendDown, match=r"Shopify is unavailable: no answer within [\d.]+ s; "
-                                                             r"the time ran out after 1 of 4 attempts"):
+    api = JsonApi(
+        "Shopify",
+        api_server.url,
+        retry=RetryPolicy(attempts=4, backoff=0.01),
+        read_timeout=30,
+        breaker=CircuitBreaker("Shopify", failures=5, cool_down=30),
+    )
+    with (
+        time_budget(1.5),
+        pytest.raises(
+            BackendDown,
+            match=r"Shopify is unavailable: no answer within [\d.]+ s; "
+            r"the time ran out after 1 of 4 attempts",
+        ),
+    ):
         api.get(prefix)
     assert not hanging.answered.is_set()  # it gave up while the backend was still holding the request
     assert len(api_server.received(prefix)) == 1
 
 
 def test_a_refund_cut_short_by_the_budget_is_reported_not_repeated(api_server, prefix, hanging):
-    api = JsonApi("Shopify", api_server.url, retry=FAST, read_timeout=30,
-                  breaker=CircuitBreaker("Shopify", failures=5, cool_down=30))
+    api = JsonApi(
+        "Shopify",
+        api_server.url,
+        retry=FAST,
+        read_timeout=30,
+        breaker=CircuitBreaker("Shopify", failures=5, cool_down=30),
+    )
     with time_budget(1.0), pytest.raises(BackendDown, match="not repeated because it may have taken effect"):
         api.post(prefix, {"refund": {"note": "PC-ACA8LG"}})
     assert not hanging.answered.is_set() and len(api_server.received(prefix)) == 1
@@ -333,8 +377,10 @@ def test_a_refund_cut_short_by_the_budget_is_reported_not_repeated(api_server, p
 
 def test_no_call_starts_when_too_little_of_the_budget_is_left(api, api_server, prefix):
     api_server.route(prefix, lambda r: (200, {"ok": True}))
-    with time_budget(FAST.min_attempt / 2), \
-            pytest.raises(BackendUnavailable, match="the time for this call ran out before it started"):
+    with (
+        time_budget(FAST.min_attempt / 2),
+        pytest.raises(BackendUnavailable, match="the time for this call ran out before it started"),
+    ):
         api.get(prefix)
     assert api_server.received(prefix) == []
 
@@ -345,8 +391,14 @@ def test_backoff_waits_are_cut_to_the_time_left(api_server, prefix):
     def sleep(seconds):
         waited.append(seconds)
         time.sleep(seconds)
-    api = JsonApi("AfterShip", api_server.url, retry=RetryPolicy(attempts=4, backoff=5, min_attempt=0.5),
-                  sleep=sleep, breaker=CircuitBreaker("AfterShip", failures=5, cool_down=30))
+
+    api = JsonApi(
+        "AfterShip",
+        api_server.url,
+        retry=RetryPolicy(attempts=4, backoff=5, min_attempt=0.5),
+        sleep=sleep,
+        breaker=CircuitBreaker("AfterShip", failures=5, cool_down=30),
+    )
     api_server.route(prefix, lambda r: (503, {}))
     with time_budget(1.5), pytest.raises(BackendDown, match="HTTP 503; the time ran out after 2 of 4 attempts"):
         api.get(prefix)
@@ -358,15 +410,23 @@ def test_a_retry_after_longer_than_the_budget_ends_the_call_at_once(api, api_ser
     def reply(request):
         api_server.headers(Retry_After="20")
         return 429, {"errors": "Exceeded 2 calls per second for api client."}
+
     api_server.route(prefix, reply)
     api.retry = RetryPolicy(attempts=3, max_retry_after=30)
-    with time_budget(5), pytest.raises(BackendDown, match=r"rate limited \(HTTP 429\); asked to wait 20 s, "
-                                                          "longer than the time left"):
+    with (
+        time_budget(5),
+        pytest.raises(
+            BackendDown,
+            match=r"rate limited \(HTTP 429\); asked to wait 20 s, "
+            "longer than the time left",
+        ),
+    ):
         api.get(prefix)
     assert sleeps == [] and len(api_server.received(prefix)) == 1
 
 
 # --- the circuit breaker ------------------------------------------------------------------------------------
+
 
 class Clock:
     def __init__(self) -> None:
@@ -384,8 +444,14 @@ def clock():
 @pytest.fixture
 def guarded(api_server, clock):
     """A client whose circuit opens after 3 failed calls, for 30 s of the test's clock."""
-    return JsonApi("Shopify", api_server.url, retry=FAST, read_timeout=1, sleep=lambda seconds: None,
-                   breaker=CircuitBreaker("Shopify", failures=3, cool_down=30, clock=clock))
+    return JsonApi(
+        "Shopify",
+        api_server.url,
+        retry=FAST,
+        read_timeout=1,
+        sleep=lambda seconds: None,
+        breaker=CircuitBreaker("Shopify", failures=3, cool_down=30, clock=clock),
+    )
 
 
 def fail(api, path, calls):
@@ -395,15 +461,17 @@ def fail(api, path, calls):
 
 
 def test_the_circuit_opens_after_n_failed_calls_and_then_fails_at_once_without_calling(
-        guarded, api_server, prefix, clock, caplog):
+    guarded, api_server, prefix, clock, caplog
+):
     api_server.route(prefix, lambda r: (503, {}))
     with caplog.at_level(logging.INFO, logger="bot.circuit_breaker"):
         fail(guarded, prefix, 3)
         called = len(api_server.received(prefix))
         clock.now += 12
         for _ in range(5):
-            with pytest.raises(BackendUnavailable, match="^Shopify is unavailable: not answering; not tried again "
-                                                         "for 18 s$"):
+            with pytest.raises(
+                BackendUnavailable, match="^Shopify is unavailable: not answering; not tried again for 18 s$"
+            ):
                 guarded.get(prefix)
     assert called == 9 and len(api_server.received(prefix)) == called  # 3 calls of 3 attempts, then none
     opened = [r.getMessage() for r in caplog.records if "not answering" in r.getMessage()]
@@ -411,7 +479,8 @@ def test_the_circuit_opens_after_n_failed_calls_and_then_fails_at_once_without_c
 
 
 def test_after_the_cool_down_one_trial_call_goes_through_and_its_success_closes_the_circuit(
-        guarded, api_server, prefix, clock, caplog):
+    guarded, api_server, prefix, clock, caplog
+):
     caplog.set_level(logging.INFO, logger="bot.circuit_breaker")
     api_server.route(prefix, lambda r: (503, {}))
     fail(guarded, prefix, 3)
@@ -475,8 +544,9 @@ def test_every_client_of_a_backend_shares_its_breaker_set_from_the_environment(a
     assert len(api_server.received(prefix)) == 3
 
 
-@pytest.mark.parametrize("variable, value", [("PORTER_BACKEND_BREAKER_FAILURES", "five"),
-                                             ("PORTER_BACKEND_BREAKER_SECONDS", "0")])
+@pytest.mark.parametrize(
+    "variable, value", [("PORTER_BACKEND_BREAKER_FAILURES", "five"), ("PORTER_BACKEND_BREAKER_SECONDS", "0")]
+)
 def test_breaker_settings_are_checked_and_named(api_server, prefix, monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(BackendConfigError, match=f"{variable}='{value}' must be"):

@@ -3,6 +3,7 @@
 schema sees: references to Secrets and ConfigMaps, Services that select no pod or name no port, probes on
 ports the container does not open, a Rasa without a variable endpoints.cluster.yml needs, and the balancer's
 configuration as the real haproxy checks it."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,9 @@ def _documents() -> List[Tuple[str, dict]]:
     for path in sorted(MANIFESTS.rglob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             if document:
-                found.append((f"{path.relative_to(MANIFESTS)}:{document['kind']}/{document['metadata']['name']}",
-                              document))
+                found.append(
+                    (f"{path.relative_to(MANIFESTS)}:{document['kind']}/{document['metadata']['name']}", document)
+                )
     return found
 
 
@@ -54,7 +56,15 @@ def _containers() -> Iterator[Tuple[dict, dict]]:
 
 def test_the_manifests_are_found():
     assert {document["kind"] for _, document in DOCUMENTS} >= {
-        "Namespace", "ConfigMap", "Secret", "Deployment", "Service", "Job", "NetworkPolicy", "Ingress"}
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "Job",
+        "NetworkPolicy",
+        "Ingress",
+    }
     names = {workload["metadata"]["name"] for workload, _ in _pod_templates()}
     assert names >= {"porter-rasa", "porter-actions", "porter-web", "porter-payments", "porter-balancer"}
 
@@ -68,8 +78,11 @@ def test_every_object_matches_the_kubernetes_schema(document):
 
 
 def test_every_object_is_in_porters_namespace():
-    assert [document["metadata"]["name"] for _, document in DOCUMENTS if document["kind"] != "Namespace"
-            and document["metadata"].get("namespace") != NAMESPACE] == []
+    assert [
+        document["metadata"]["name"]
+        for _, document in DOCUMENTS
+        if document["kind"] != "Namespace" and document["metadata"].get("namespace") != NAMESPACE
+    ] == []
 
 
 def test_every_secret_and_config_map_reference_names_a_key_that_exists():
@@ -96,14 +109,19 @@ def test_every_service_selects_pods_and_reaches_a_port_they_open():
     problems = []
     for service in _of_kind("Service"):
         selector = service["spec"]["selector"]
-        pods = [template for _, template in _pod_templates()
-                if selector.items() <= template["metadata"]["labels"].items()]
+        pods = [
+            template for _, template in _pod_templates() if selector.items() <= template["metadata"]["labels"].items()
+        ]
         if not pods:
             problems.append(f"{service['metadata']['name']} selects no pod")
             continue
         for port in service["spec"]["ports"]:
-            opened = [(p.get("name"), p["containerPort"]) for template in pods
-                      for c in template["spec"]["containers"] for p in c.get("ports", [])]
+            opened = [
+                (p.get("name"), p["containerPort"])
+                for template in pods
+                for c in template["spec"]["containers"]
+                for p in c.get("ports", [])
+            ]
             target = port.get("targetPort", port["port"])
             if not any(target in pair for pair in opened):
                 problems.append(f"{service['metadata']['name']}: no pod opens port {target}")
@@ -113,8 +131,9 @@ def test_every_service_selects_pods_and_reaches_a_port_they_open():
 def test_every_probe_asks_a_port_the_container_opens():
     problems = []
     for workload, container in _containers():
-        opened = {p.get("name") for p in container.get("ports", [])} | \
-            {p["containerPort"] for p in container.get("ports", [])}
+        opened = {p.get("name") for p in container.get("ports", [])} | {
+            p["containerPort"] for p in container.get("ports", [])
+        }
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             port = (container.get(probe) or {}).get("httpGet", {}).get("port")
             if port is not None and port not in opened:
@@ -149,4 +168,4 @@ def test_the_balancer_configuration_is_valid_for_haproxy(tmp_path):
     config.write_text(balancer["data"]["haproxy.cfg"])
     checked = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "stick store-response res.cook(io)" in config.read_text()   # widget sockets stay on their pod
+    assert "stick store-response res.cook(io)" in config.read_text()  # widget sockets stay on their pod

@@ -3,6 +3,7 @@
 that fails, and then what an operator or another user of the machine could read. Porter logs at DEBUG here,
 where Rasa writes down every message, slot and event: even then nothing personal may reach the log.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,11 +46,18 @@ def conversation(porter) -> Dict[str, List[list]]:
     first = _say(porter, "logs-failure", "where is my order")
     conversation_id = first[0]["recipient_id"] if first else "rest:logs-failure"
     api = f"{porter.base}/conversations/{conversation_id}"
-    requests.post(f"{api}/tracker/events", params={"token": TOKEN}, timeout=60, json=[
-        {"event": "slot", "name": "verification_failures", "value": {"email": EMAIL, "phone": PHONE}}
-    ]).raise_for_status()
-    executed = requests.post(f"{api}/execute", params={"token": TOKEN, "include_events": "NONE"}, timeout=120,
-                             json={"name": "action_ask_email"})
+    requests.post(
+        f"{api}/tracker/events",
+        params={"token": TOKEN},
+        timeout=60,
+        json=[{"event": "slot", "name": "verification_failures", "value": {"email": EMAIL, "phone": PHONE}}],
+    ).raise_for_status()
+    executed = requests.post(
+        f"{api}/execute",
+        params={"token": TOKEN, "include_events": "NONE"},
+        timeout=120,
+        json={"name": "action_ask_email"},
+    )
     executed.raise_for_status()
     answers["failure"].append(executed.json()["messages"])
     return answers
@@ -57,8 +65,12 @@ def conversation(porter) -> Dict[str, List[list]]:
 
 def _say(porter, sender: str, text: str) -> list:
     # json.dumps keeps the unpaired surrogate as the escape "\ud800", as a client's JSON would carry it
-    response = requests.post(f"{porter.base}/webhooks/rest/webhook", data=json.dumps({"sender": sender,
-                             "message": text}), headers={"Content-Type": "application/json"}, timeout=120)
+    response = requests.post(
+        f"{porter.base}/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": text}),
+        headers={"Content-Type": "application/json"},
+        timeout=120,
+    )
     response.raise_for_status()
     return response.json()
 
@@ -93,8 +105,9 @@ def test_every_shopper_got_an_answer(conversation):
 
 def test_the_log_has_no_email_phone_or_address_and_no_long_line(porter, conversation):
     log = porter.log.read_text(encoding="utf-8", errors="replace")
-    assert "action action_ask_email failed: TypeError" in log and "processor.actions.log" in log, \
+    assert "action action_ask_email failed: TypeError" in log and "processor.actions.log" in log, (
         "the failure and Rasa's debug lines are in the log"
+    )
     assert EMAIL not in log and "chen.jie@" not in log
     digits = re.sub(r"[^\d\n]", "", log)
     assert "85291234567" not in digits and "91234567" not in digits
@@ -106,8 +119,11 @@ def test_the_log_has_no_email_phone_or_address_and_no_long_line(porter, conversa
 
 
 def test_no_process_shows_a_secret_in_its_command_line(porter, conversation):
-    secrets = [TOKEN, _secret(porter, "PORTER_ACTION_TOKEN", "action_token"),
-               _secret(porter, "PORTER_IDENTITY_SECRET", "identity_secret")]
+    secrets = [
+        TOKEN,
+        _secret(porter, "PORTER_ACTION_TOKEN", "action_token"),
+        _secret(porter, "PORTER_IDENTITY_SECRET", "identity_secret"),
+    ]
     command_lines = []
     for pid in _family(porter.process.pid):
         try:
@@ -128,12 +144,21 @@ def test_var_and_everything_in_it_are_the_owners_alone(porter, conversation):
     assert not opened
 
 
-@pytest.mark.parametrize("arguments, environment", [
-    (["--enable-api", "--auth-token", "typed-token"], {"RASA_AUTH_TOKEN": "from-the-environment"}),
-    (["--enable-api", "-t", "typed-token"], {"RASA_AUTH_TOKEN": "from-the-environment"}),
-    (["--enable-api"], {"RASA_AUTH_TOKEN": ""}),
-])
+@pytest.mark.parametrize(
+    "arguments, environment",
+    [
+        (["--enable-api", "--auth-token", "typed-token"], {"RASA_AUTH_TOKEN": "from-the-environment"}),
+        (["--enable-api", "-t", "typed-token"], {"RASA_AUTH_TOKEN": "from-the-environment"}),
+        (["--enable-api"], {"RASA_AUTH_TOKEN": ""}),
+    ],
+)
 def test_rasa_starts_only_with_the_token_from_the_environment(arguments, environment):
-    done = subprocess.run([sys.executable, "-m", "bot", "rasa", *arguments], cwd=PROJECT_ROOT, timeout=60,
-                          env=dict(os.environ, **environment), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "rasa", *arguments],
+        cwd=PROJECT_ROOT,
+        timeout=60,
+        env=dict(os.environ, **environment),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "RASA_AUTH_TOKEN" in done.stderr

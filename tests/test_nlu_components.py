@@ -1,4 +1,5 @@
 """The custom NLU components, run directly on messages (no trained model needed)."""
+
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
@@ -29,16 +30,19 @@ def entities(message):
     return {e["entity"]: e["value"] for e in message.get("entities", [])}
 
 
-@pytest.mark.parametrize("text, language", [
-    ("my parcel never came", "en"),
-    ("我的包裹一直没到", "zh"),
-    ("¿dónde está mi pedido?", "es"),
-    ("mon colis n'est jamais arrivé", "fr"),
-    ("wo bleibt mein Paket", "de"),
-    ("где моя посылка", "ru"),
-    ("cadê minha encomenda", "pt"),
-    ("il mio pacco non è mai arrivato", "it"),
-])
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("my parcel never came", "en"),
+        ("我的包裹一直没到", "zh"),
+        ("¿dónde está mi pedido?", "es"),
+        ("mon colis n'est jamais arrivé", "fr"),
+        ("wo bleibt mein Paket", "de"),
+        ("где моя посылка", "ru"),
+        ("cadê minha encomenda", "pt"),
+        ("il mio pacco non è mai arrivato", "it"),
+    ],
+)
 def test_a_confident_language_is_exposed_as_an_entity(detector, text, language):
     assert entities(parse(detector, text))["language"] == language
 
@@ -60,11 +64,11 @@ def test_chinese_is_segmented_into_words_and_identifiers_become_one_placeholder_
     message = parse(detector, text)
     tokens = message.get("text_tokens")
     words = [t.text for t in tokens]
-    assert "__order_number__" in words and "__email__" in words      # the kind, never the value
+    assert "__order_number__" in words and "__email__" in words  # the kind, never the value
     assert "123456789" not in words and "wang.fang@example.com" not in words
     assert "订单号" in words or "订单" in words
     placeholder = next(t for t in tokens if t.text == "__email__")
-    assert text[placeholder.start:placeholder.end] == "wang.fang@example.com"
+    assert text[placeholder.start : placeholder.end] == "wang.fang@example.com"
     assert entities(message)["order_number"] == "123456789"
     assert entities(message)["email"] == "wang.fang@example.com"
 
@@ -72,7 +76,7 @@ def test_chinese_is_segmented_into_words_and_identifiers_become_one_placeholder_
 def test_token_offsets_point_into_the_original_text(detector):
     text = "hi, my order A10023 and l'adresse rue 5"
     for token in parse(detector, text).get("text_tokens"):
-        assert token.text.startswith("__") or text[token.start:token.end] == token.text
+        assert token.text.startswith("__") or text[token.start : token.end] == token.text
 
 
 def test_the_sentence_vector_sees_the_kind_of_identifier_not_its_value():
@@ -99,34 +103,42 @@ def test_an_invalid_order_number_pattern_is_rejected_at_start():
         IdentifierExtractor({"order_number_pattern": "(unclosed"})
 
 
-@pytest.mark.parametrize("text, language", [
-    ("can you speak Spanish?", "es"),
-    ("en français svp", "fr"),
-    ("能说中文吗", "zh"),
-    ("sprechen Sie Deutsch?", "de"),
-    ("можно по-русски?", "ru"),
-    ("fala português?", "pt"),
-    ("in English please", "en"),
-    ("parli italiano?", "it"),
-    ("puoi scrivermi in inglese?", "en"),     # Italian's word for English, from the Italian catalog
-])
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("can you speak Spanish?", "es"),
+        ("en français svp", "fr"),
+        ("能说中文吗", "zh"),
+        ("sprechen Sie Deutsch?", "de"),
+        ("можно по-русски?", "ru"),
+        ("fala português?", "pt"),
+        ("in English please", "en"),
+        ("parli italiano?", "it"),
+        ("puoi scrivermi in inglese?", "en"),  # Italian's word for English, from the Italian catalog
+    ],
+)
 def test_asking_for_a_language_switches_to_it(detector, text, language):
     [entity] = [e for e in parse(detector, text).get("entities") if e["entity"] == "language"]
     assert (entity["value"], entity["role"]) == (language, "requested")
 
 
 def test_the_role_says_how_the_language_is_known(detector):
-    roles = {text: next(e.get("role") for e in parse(detector, text).get("entities") if e["entity"] == "language")
-             for text in ("我的包裹一直没到", "где моя посылка", "my parcel never came")}
+    roles = {
+        text: next(e.get("role") for e in parse(detector, text).get("entities") if e["entity"] == "language")
+        for text in ("我的包裹一直没到", "где моя посылка", "my parcel never came")
+    }
     assert roles == {"我的包裹一直没到": "script", "где моя посылка": "script", "my parcel never came": None}
 
 
-@pytest.mark.parametrize("text, language", [
-    ("jag har fortfarande inte fått mitt paket", "sv"),
-    ("ik heb mijn bestelling nog niet ontvangen", "nl"),
-    ("nie otrzymałem jeszcze zamówienia", "pl"),
-    ("荷物がまだ届いていません", "ja"),
-])
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("jag har fortfarande inte fått mitt paket", "sv"),
+        ("ik heb mijn bestelling nog niet ontvangen", "nl"),
+        ("nie otrzymałem jeszcze zamówienia", "pl"),
+        ("荷物がまだ届いていません", "ja"),
+    ],
+)
 def test_unsupported_languages_become_not_understood(detector, text, language):
     from bot.nlu.unsupported_language_gate import UnsupportedLanguageGate
 
@@ -153,8 +165,11 @@ def test_the_chat_lexicon_is_learned_and_kept_in_the_model(tmp_path):
 
     storage = LocalModelStorage(tmp_path)
     resource = Resource("language_detector")
-    config = {**LanguageDetector.get_default_config(), "supported_languages": LANGUAGES,
-              "lexicon_data": str(PROJECT_ROOT / "data" / "nlu")}
+    config = {
+        **LanguageDetector.get_default_config(),
+        "supported_languages": LANGUAGES,
+        "lexicon_data": str(PROJECT_ROOT / "data" / "nlu"),
+    }
     trained = LanguageDetector.create(config, storage, resource, None)
     trained.train(TrainingData())
     loaded = LanguageDetector.load(config, storage, resource, None)
@@ -188,22 +203,43 @@ def test_the_intent_classifier_learns_meaning_across_languages_and_ignores_ident
 
     from bot.nlu.intent_classifier import SentenceIntentClassifier
 
-    examples = [("where is my parcel", "where_is_my_order"), ("when will my order arrive", "where_is_my_order"),
-                ("track my package please", "where_is_my_order"), ("has it shipped yet", "where_is_my_order"),
-                ("I want my money back", "request_refund"), ("refund me please", "request_refund"),
-                ("please give me a refund", "request_refund"), ("I would like a refund", "request_refund"),
-                ("A10023", "inform"), ("my email is ana@example.com", "inform"), ("it's 55120934", "inform"),
-                ("order number B7781234", "inform")]
+    examples = [
+        ("where is my parcel", "where_is_my_order"),
+        ("when will my order arrive", "where_is_my_order"),
+        ("track my package please", "where_is_my_order"),
+        ("has it shipped yet", "where_is_my_order"),
+        ("I want my money back", "request_refund"),
+        ("refund me please", "request_refund"),
+        ("please give me a refund", "request_refund"),
+        ("I would like a refund", "request_refund"),
+        ("A10023", "inform"),
+        ("my email is ana@example.com", "inform"),
+        ("it's 55120934", "inform"),
+        ("order number B7781234", "inform"),
+    ]
     data = TrainingData([Message({"text": t, "intent": i}) for t, i in examples])
     storage, resource = _storage(tmp_path, "intents")
     config = {**SentenceIntentClassifier.get_default_config(), "min_df": 1}
     SentenceIntentClassifier.create(config, storage, resource, None).train(data)
     loaded = SentenceIntentClassifier.load(config, storage, resource, None)
-    messages = [Message({"text": t}) for t in ("¿dónde está mi paquete?", "devuélvanme el dinero",
-                                               "where is my parcel A10024", "X55512345", "QQ7771234")]
+    messages = [
+        Message({"text": t})
+        for t in (
+            "¿dónde está mi paquete?",
+            "devuélvanme el dinero",
+            "where is my parcel A10024",
+            "X55512345",
+            "QQ7771234",
+        )
+    ]
     loaded.process(messages)
-    assert [m.get("intent")["name"] for m in messages] == \
-        ["where_is_my_order", "request_refund", "where_is_my_order", "inform", "inform"]
+    assert [m.get("intent")["name"] for m in messages] == [
+        "where_is_my_order",
+        "request_refund",
+        "where_is_my_order",
+        "inform",
+        "inform",
+    ]
     # two different order numbers are the same thing to the classifier
     for one, other in zip(messages[3].get("intent_ranking"), messages[4].get("intent_ranking")):
         assert one["name"] == other["name"] and one["confidence"] == pytest.approx(other["confidence"])
@@ -233,14 +269,20 @@ def test_shoppers_writing_a_language_porter_does_not_speak_are_told_which_it_spe
 
     identifier = LanguageIdentifier(LANGUAGES, lexicon=build_lexicon(PROJECT_ROOT / "data" / "nlu", LANGUAGES))
     folder = PROJECT_ROOT / "tests" / "langid"
-    watched = [line.split("\t", 1) for line in (folder / "unsupported.txt").read_text(encoding="utf-8").splitlines()
-               if line.strip() and not line.startswith("#")]
+    watched = [
+        line.split("\t", 1)
+        for line in (folder / "unsupported.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     told = [code for code, text in watched if identifier.detect(text).supported is False]
     assert {code for code, _ in watched} == set(WATCHED_UNSUPPORTED) - set(LANGUAGES)
     assert len(told) >= 0.9 * len(watched) and len(set(told)) == len(set(WATCHED_UNSUPPORTED) - set(LANGUAGES))
-    supported = [line for language in LANGUAGES
-                 for line in (folder / f"{language}.txt").read_text(encoding="utf-8").splitlines()
-                 if line.strip() and line != "---"]
+    supported = [
+        line
+        for language in LANGUAGES
+        for line in (folder / f"{language}.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip() and line != "---"
+    ]
     assert [text for text in supported if identifier.detect(text).supported is False] == []
 
 

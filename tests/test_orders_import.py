@@ -12,9 +12,13 @@ from tests.conftest import DEMO_ANCHOR, DEMO_FILE
 
 
 def cli(*args, env_var):
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          env={"PORTER_VAR_DIR": str(env_var), "PORTER_SHOP_DB": str(env_var / "shop.db"),
-                               "PATH": "/usr/bin:/bin"})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={"PORTER_VAR_DIR": str(env_var), "PORTER_SHOP_DB": str(env_var / "shop.db"), "PATH": "/usr/bin:/bin"},
+    )
 
 
 def test_importing_twice_gives_the_same_store(var):
@@ -36,7 +40,7 @@ def test_a_changed_order_overwrites_the_old_one(var, demo_document, order_file):
 
 def test_a_bad_file_is_rejected_whole_naming_order_and_field(var, demo_document, order_file):
     store = SQLiteOrderStore()
-    demo_document["orders"][0]["email"] = "new.address@example.com"   # a valid change that must not land
+    demo_document["orders"][0]["email"] = "new.address@example.com"  # a valid change that must not land
     demo_document["orders"][3]["shipment"]["events"][1]["status"] = "Teleported"
     demo_document["orders"][5]["total"] = "lots"
     try:

@@ -6,6 +6,7 @@ What must hold: a refund whose payment did not certainly go out is never told "d
 order system is asked whether the earlier attempt paid after all; whatever happens, Shopify makes one refund
 per case; agents see where the money stands on the desk.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,7 +47,7 @@ class ShopifyStandIn:
 
     def __init__(self, server: HeaderRecorder, orders: str) -> None:
         self.base = f"/shop-{uuid.uuid4().hex[:8]}{V}"
-        self.url = server.url + self.base[:-len(V)]
+        self.url = server.url + self.base[: -len(V)]
         self.server = server
         self.made: list[dict] = []
         self.refunds_answer = "ok"
@@ -55,10 +56,12 @@ class ShopifyStandIn:
         order_id = payload(orders)["orders"][0]["id"]
         self.refunds_path = f"{self.base}/orders/{order_id}/refunds.json"
         server.route(self.base + "/orders.json", lambda r: (200, payload(orders)))
-        server.route(self.base + f"/orders/{order_id}/fulfillments/",
-                     lambda r: (200, payload("fulfillment_events.json")))
-        server.route(self.base + f"/orders/{order_id}/refunds/calculate.json",
-                     lambda r: (200, payload("refund_calculate.json")))
+        server.route(
+            self.base + f"/orders/{order_id}/fulfillments/", lambda r: (200, payload("fulfillment_events.json"))
+        )
+        server.route(
+            self.base + f"/orders/{order_id}/refunds/calculate.json", lambda r: (200, payload("refund_calculate.json"))
+        )
         server.route(self.refunds_path, self._refunds)
 
     def _refunds(self, request):
@@ -72,7 +75,7 @@ class ShopifyStandIn:
         with self._lock:
             self.made.append(refund)
         if self.refunds_answer == "slow":
-            time.sleep(1.0)   # Porter stopped waiting after PORTER_BACKEND_READ_TIMEOUT (0.3 s)
+            time.sleep(1.0)  # Porter stopped waiting after PORTER_BACKEND_READ_TIMEOUT (0.3 s)
         return 201, {"refund": refund}
 
     def refund_posts(self) -> int:
@@ -89,17 +92,25 @@ def server():
 @pytest.fixture
 def open_shop(server, var, monkeypatch):
     """A shop on the stand-in that Porter's actions and CLI use, and a conversation offered its fixes."""
+
     def open_shop(orders: str = "orders_by_name_shipped.json", slots: dict = SLOTS) -> ShopifyStandIn:
         shop = ShopifyStandIn(server, orders)
-        for name, value in {"PORTER_ORDER_BACKEND": "shopify", "SHOPIFY_SHOP_URL": shop.url,
-                            "SHOPIFY_ACCESS_TOKEN": TOKEN, "PORTER_TRACKING_BACKEND": "none",
-                            "PORTER_BACKEND_ATTEMPTS": "3", "PORTER_BACKEND_BACKOFF": "0.001",
-                            "PORTER_BACKEND_READ_TIMEOUT": "0.3", "PORTER_PAYMENT_RETRY_DELAY": "0"}.items():
+        for name, value in {
+            "PORTER_ORDER_BACKEND": "shopify",
+            "SHOPIFY_SHOP_URL": shop.url,
+            "SHOPIFY_ACCESS_TOKEN": TOKEN,
+            "PORTER_TRACKING_BACKEND": "none",
+            "PORTER_BACKEND_ATTEMPTS": "3",
+            "PORTER_BACKEND_BACKOFF": "0.001",
+            "PORTER_BACKEND_READ_TIMEOUT": "0.3",
+            "PORTER_PAYMENT_RETRY_DELAY": "0",
+        }.items():
             monkeypatch.setenv(name, value)
         for cached in (services.store, services.cases, services.policy):
             cached.cache_clear()
         offer_fixes(slots, sender="pay-chat")
         return shop
+
     yield open_shop
     for cached in (services.store, services.cases, services.policy):
         cached.cache_clear()
@@ -122,8 +133,14 @@ def said(messages: list[dict]) -> list[str]:
 
 
 def retry_worker(**settings: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "bot", "payments", "retry", "--once"], cwd=PROJECT_ROOT,
-                          env=dict(os.environ, **settings), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "payments", "retry", "--once"],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ, **settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done
 
@@ -137,7 +154,7 @@ def test_a_refund_whose_answer_never_came_is_not_told_done_and_the_next_click_fi
     shop.refunds_answer = "slow"
     first = choose_refund()
     case = the_refund_case()
-    assert case.status == UNKNOWN and len(shop.made) == 1   # Shopify made it; Porter could not know
+    assert case.status == UNKNOWN and len(shop.made) == 1  # Shopify made it; Porter could not know
     assert said(first)[0] == "utter_refund_payment_checking" and "utter_refund_done" not in said(first)
     assert first[0]["case_reference"] == case.reference and first[0]["amount"] == "€29.90"
 
@@ -145,7 +162,7 @@ def test_a_refund_whose_answer_never_came_is_not_told_done_and_the_next_click_fi
     assert said(again) == ["utter_refund_paid_now", "utter_anything_else"]
     case = the_refund_case()
     assert (case.status, case.details["refund_id"]) == (PAID, str(shop.made[0]["id"]))
-    assert shop.refund_posts() == 1 and len(shop.made) == 1   # found by its reference, never sent again
+    assert shop.refund_posts() == 1 and len(shop.made) == 1  # found by its reference, never sent again
 
     assert said(choose_refund()) == ["utter_already_done", "utter_anything_else"]
 
@@ -156,9 +173,12 @@ def test_asking_where_the_refund_is_tells_the_truth_about_money_not_yet_out(shop
     shop.refunds_answer = "slow"
     choose_refund()
     dispatcher = CollectingDispatcher()
-    asyncio.run(ActionResolveOrder().run(dispatcher, make_tracker(slots=dict(SLOTS, problem="refund_status"),
-                                                                  sender="pay-chat"), {}))
-    assert said(dispatcher.messages)[0] == "utter_refund_payment_checking"   # not "issued on <date>"
+    asyncio.run(
+        ActionResolveOrder().run(
+            dispatcher, make_tracker(slots=dict(SLOTS, problem="refund_status"), sender="pay-chat"), {}
+        )
+    )
+    assert said(dispatcher.messages)[0] == "utter_refund_payment_checking"  # not "issued on <date>"
 
 
 def test_the_worker_reconciles_an_unknown_refund_without_paying_it_again(shop):
@@ -192,10 +212,16 @@ def test_a_refund_shopify_turned_away_fails_and_the_worker_pays_it_exactly_once(
 
 def test_a_refund_left_pending_by_a_crash_is_paid_once_by_the_worker(shop):
     # What a crash between recording the refund and paying it leaves behind.
-    case, _ = CaseBook().open_case(type="refund", idempotency_key="#1001:parcel_not_received:refund",
-                                   order_number="#1001", amount=29.9, currency="EUR", conversation_id="pay-chat")
+    case, _ = CaseBook().open_case(
+        type="refund",
+        idempotency_key="#1001:parcel_not_received:refund",
+        order_number="#1001",
+        amount=29.9,
+        currency="EUR",
+        conversation_id="pay-chat",
+    )
     assert case.status == PENDING
-    retry_worker()   # within the grace period the chat may still be paying it: left alone
+    retry_worker()  # within the grace period the chat may still be paying it: left alone
     assert the_refund_case().status == PENDING and shop.refund_posts() == 0
 
     out = retry_worker(PORTER_PAYMENT_GRACE="0").stdout
@@ -228,7 +254,7 @@ def test_retries_stop_after_the_last_attempt_and_say_so(shop):
     posts = shop.refund_posts()
     shop.refunds_answer = "ok"
     retry_worker(PORTER_PAYMENT_ATTEMPTS="2")
-    assert shop.refund_posts() == posts and not shop.made   # an agent takes it from here
+    assert shop.refund_posts() == posts and not shop.made  # an agent takes it from here
 
 
 def test_the_embedded_store_leaves_the_refund_to_the_shop_and_the_worker_never_touches_it(actions_env):
@@ -253,12 +279,17 @@ def _catches_sigterm(pid: int) -> bool:
 def test_the_worker_stops_when_told_to_terminate(actions_env):
     """Kubernetes and the cluster stop processes with SIGTERM; as PID 1 a worker without a handler would ignore
     it and be killed after the grace period, maybe in the middle of paying."""
-    worker = subprocess.Popen([sys.executable, "-m", "bot", "payments", "retry"], cwd=PROJECT_ROOT,
-                              env=dict(os.environ, PORTER_PAYMENT_POLL="60"), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "bot", "payments", "retry"],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ, PORTER_PAYMENT_POLL="60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
-        while not _catches_sigterm(worker.pid):   # started: its handler is in place
+        while not _catches_sigterm(worker.pid):  # started: its handler is in place
             assert worker.poll() is None and time.monotonic() < deadline, worker.stdout.read()
             time.sleep(0.2)
         worker.send_signal(signal.SIGTERM)
@@ -272,8 +303,13 @@ def web(var):
     """`python -m bot web` on this test's var/ (Rasa is not running: the desk says so and shows the rest)."""
     port = free_port()
     env = dict(os.environ, PORTER_RASA_URL=f"http://127.0.0.1:{free_port()}", PORTER_WEB_PORT=str(port))
-    process = subprocess.Popen([sys.executable, "-m", "bot", "web", "--port", str(port)], cwd=PROJECT_ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -292,17 +328,21 @@ def web(var):
 def test_agents_see_where_the_money_of_the_order_stands(web):
     base, env = web
     book = CaseBook()
-    unknown, _ = book.open_case(type="refund", idempotency_key="#1001:parcel_not_received:refund",
-                                order_number="#1001", amount=36.5, currency="USD")
+    unknown, _ = book.open_case(
+        type="refund",
+        idempotency_key="#1001:parcel_not_received:refund",
+        order_number="#1001",
+        amount=36.5,
+        currency="USD",
+    )
     book.update(unknown.reference, status=UNKNOWN, details={"attempts": 1})
     claim, _ = book.open_case(type="carrier_claim", idempotency_key="#1001:carrier_claim", order_number="#1001")
     book.open_case(type="refund", idempotency_key="#2002:damaged_item:refund", order_number="#2002", amount=5.0)
-    ticket, _ = TicketStore().open_ticket(conversation_id="rest:pay-desk", reason="shopper_asked",
-                                          order_number="#1001")
+    ticket, _ = TicketStore().open_ticket(conversation_id="rest:pay-desk", reason="shopper_asked", order_number="#1001")
     desk = Desk(base, *add_agent(env, "pay"))
 
     cases = {c["reference"]: c for c in desk.ticket(ticket.id)["cases"]}
-    assert set(cases) == {unknown.reference, claim.reference}   # this order's cases only
+    assert set(cases) == {unknown.reference, claim.reference}  # this order's cases only
     shown = cases[unknown.reference]
     assert (shown["type"], shown["amount"], shown["currency"], shown["status"]) == ("refund", 36.5, "USD", UNKNOWN)
     assert shown["payment"] == "payment unknown — being checked" and shown["created_at"]

@@ -12,19 +12,22 @@ def test_the_shipped_policy_is_valid():
     assert policy.currency == "EUR" and policy.stall_days > 0
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"stall_dayz": 7}, "unknown key 'stall_dayz'"),
-    ({"stall_days": "seven"}, "key 'stall_days' must be a whole number"),
-    ({"discount_percent": 150}, "key 'discount_percent' must be a number from 0 to 100"),
-    ({"reship_value_limit": 500}, "key 'reship_value_limit' must not exceed 'automatic_value_limit'"),
-    ({"exchange_rates": {"EUR": 1, "USD": -1}}, "key 'exchange_rates.USD' must be a positive number"),
-    ({"currency": "euro"}, "key 'currency' must be an ISO 4217 code"),
-    ({"partial_refund_percent": -5}, "key 'partial_refund_percent' must be a number from 0 to 100"),
-    ({"return_requires_unused": "yes"}, "key 'return_requires_unused' must be true or false"),
-    ({"return_address": " "}, "key 'return_address' must be the address returns are sent to"),
-    ({"no_return_value_limit": 900}, "key 'no_return_value_limit' must not exceed 'automatic_value_limit'"),
-    ({"customs_handoff_days": 0}, "key 'customs_handoff_days' must be a whole number from 1 to 60"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"stall_dayz": 7}, "unknown key 'stall_dayz'"),
+        ({"stall_days": "seven"}, "key 'stall_days' must be a whole number"),
+        ({"discount_percent": 150}, "key 'discount_percent' must be a number from 0 to 100"),
+        ({"reship_value_limit": 500}, "key 'reship_value_limit' must not exceed 'automatic_value_limit'"),
+        ({"exchange_rates": {"EUR": 1, "USD": -1}}, "key 'exchange_rates.USD' must be a positive number"),
+        ({"currency": "euro"}, "key 'currency' must be an ISO 4217 code"),
+        ({"partial_refund_percent": -5}, "key 'partial_refund_percent' must be a number from 0 to 100"),
+        ({"return_requires_unused": "yes"}, "key 'return_requires_unused' must be true or false"),
+        ({"return_address": " "}, "key 'return_address' must be the address returns are sent to"),
+        ({"no_return_value_limit": 900}, "key 'no_return_value_limit' must not exceed 'automatic_value_limit'"),
+        ({"customs_handoff_days": 0}, "key 'customs_handoff_days' must be a whole number from 1 to 60"),
+    ],
+)
 def test_mistakes_are_reported_with_the_key(change, message):
     with pytest.raises(PolicyError, match=message.replace("(", r"\(")):
         parse_policy({**SHIPPED, **change})
@@ -50,12 +53,14 @@ def test_policy_check_command_names_the_broken_key(tmp_path):
 
     broken = tmp_path / "policy.yml"
     broken.write_text(yaml.safe_dump({**SHIPPED, "stall_days": 0}))
-    result = subprocess.run([sys.executable, "-m", "bot", "policy", "check", str(broken)], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "policy", "check", str(broken)], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 2 and "'stall_days'" in result.stderr
 
 
 # --- promised_days and shipping_regions ---------------------------------------------------------------------
+
 
 def _with_days(**changes):
     return {**SHIPPED, **changes}
@@ -83,34 +88,65 @@ def test_both_keys_are_required():
             parse_policy(data)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"promised_days": {"EUROPE": {"economy": 1, "standard": 1, "express": 1}}},
-     "key 'promised_days' must be a mapping with a 'default' entry"),
-    ({"promised_days": {**SHIPPED["promised_days"], "default": {"economy": 30, "standard": 20}}},
-     "key 'promised_days.default.express' is missing"),
-    ({"promised_days": {**SHIPPED["promised_days"], "default": {"economy": 30, "standard": 20, "express": 0}}},
-     "key 'promised_days.default.express' must be a whole number from 1 to 365, found 0"),
-    ({"promised_days": {**SHIPPED["promised_days"], "EUROPE": {"economy": 25, "standard": "15", "express": 6}}},
-     "key 'promised_days.EUROPE.standard' must be a whole number"),
-    ({"promised_days": {**SHIPPED["promised_days"], "EUROPE": {"economy": 25, "standard": 15, "express": 6,
-                                                               "overnight": 1}}},
-     "key 'promised_days.EUROPE.overnight' is not a service"),
-    ({"promised_days": {**SHIPPED["promised_days"], "MARS": {"economy": 99, "standard": 99, "express": 99}}},
-     "key 'promised_days.MARS' names a region that 'shipping_regions' does not define"),
-    ({"promised_days": {**SHIPPED["promised_days"], "EUROPE": 15}},
-     "key 'promised_days.EUROPE' must be a mapping of services"),
-    ({"shipping_regions": {**SHIPPED["shipping_regions"], "AFRICA": ["ZA"]}},
-     "key 'shipping_regions.AFRICA' has no days in 'promised_days'"),
-    ({"shipping_regions": {**SHIPPED["shipping_regions"], "EUROPE": ["PT", "Portugal"]}},
-     "key 'shipping_regions.EUROPE' must list ISO 3166-1 alpha-2 codes like PT, found 'Portugal'"),
-    ({"shipping_regions": {**SHIPPED["shipping_regions"], "EUROPE": ["PT", False]}},
-     "key 'shipping_regions.EUROPE' lists False: YAML reads a bare NO"),
-    ({"shipping_regions": {**SHIPPED["shipping_regions"], "NORTH_AMERICA": ["US", "CA", "PT"]}},
-     "lists PT, already in region"),
-    ({"shipping_regions": {**SHIPPED["shipping_regions"], "EUROPE": []}},
-     "key 'shipping_regions.EUROPE' must be a non-empty list"),
-    ({"shipping_regions": ["EUROPE"]}, "key 'shipping_regions' must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"promised_days": {"EUROPE": {"economy": 1, "standard": 1, "express": 1}}},
+            "key 'promised_days' must be a mapping with a 'default' entry",
+        ),
+        (
+            {"promised_days": {**SHIPPED["promised_days"], "default": {"economy": 30, "standard": 20}}},
+            "key 'promised_days.default.express' is missing",
+        ),
+        (
+            {"promised_days": {**SHIPPED["promised_days"], "default": {"economy": 30, "standard": 20, "express": 0}}},
+            "key 'promised_days.default.express' must be a whole number from 1 to 365, found 0",
+        ),
+        (
+            {"promised_days": {**SHIPPED["promised_days"], "EUROPE": {"economy": 25, "standard": "15", "express": 6}}},
+            "key 'promised_days.EUROPE.standard' must be a whole number",
+        ),
+        (
+            {
+                "promised_days": {
+                    **SHIPPED["promised_days"],
+                    "EUROPE": {"economy": 25, "standard": 15, "express": 6, "overnight": 1},
+                }
+            },
+            "key 'promised_days.EUROPE.overnight' is not a service",
+        ),
+        (
+            {"promised_days": {**SHIPPED["promised_days"], "MARS": {"economy": 99, "standard": 99, "express": 99}}},
+            "key 'promised_days.MARS' names a region that 'shipping_regions' does not define",
+        ),
+        (
+            {"promised_days": {**SHIPPED["promised_days"], "EUROPE": 15}},
+            "key 'promised_days.EUROPE' must be a mapping of services",
+        ),
+        (
+            {"shipping_regions": {**SHIPPED["shipping_regions"], "AFRICA": ["ZA"]}},
+            "key 'shipping_regions.AFRICA' has no days in 'promised_days'",
+        ),
+        (
+            {"shipping_regions": {**SHIPPED["shipping_regions"], "EUROPE": ["PT", "Portugal"]}},
+            "key 'shipping_regions.EUROPE' must list ISO 3166-1 alpha-2 codes like PT, found 'Portugal'",
+        ),
+        (
+            {"shipping_regions": {**SHIPPED["shipping_regions"], "EUROPE": ["PT", False]}},
+            "key 'shipping_regions.EUROPE' lists False: YAML reads a bare NO",
+        ),
+        (
+            {"shipping_regions": {**SHIPPED["shipping_regions"], "NORTH_AMERICA": ["US", "CA", "PT"]}},
+            "lists PT, already in region",
+        ),
+        (
+            {"shipping_regions": {**SHIPPED["shipping_regions"], "EUROPE": []}},
+            "key 'shipping_regions.EUROPE' must be a non-empty list",
+        ),
+        ({"shipping_regions": ["EUROPE"]}, "key 'shipping_regions' must be a mapping"),
+    ],
+)
 def test_promised_days_mistakes_name_the_key(change, message):
     with pytest.raises(PolicyError, match=message.replace("(", r"\(")):
         parse_policy(_with_days(**change))

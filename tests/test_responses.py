@@ -1,4 +1,5 @@
 """Every reply exists in every language the assistant answers in, with the same placeholders and buttons."""
+
 import re
 
 import pytest

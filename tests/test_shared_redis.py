@@ -3,6 +3,7 @@ rate limits, the desk's sign-in throttle, Rasa's lock store from one URL, and th
 
 Each "process" here is its own client with its own connection pool and circuit breaker, as in separate
 processes; what they share is only what is in Redis."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,9 @@ def _another_process(make):
 
 
 def _limits(url, client_per_minute=100, new_per_hour=100):
-    return SharedRateLimits(url, conversation_per_minute=100, client_per_minute=client_per_minute,
-                            new_conversations_per_hour=new_per_hour)
+    return SharedRateLimits(
+        url, conversation_per_minute=100, client_per_minute=client_per_minute, new_conversations_per_hour=new_per_hour
+    )
 
 
 def test_two_processes_draw_on_one_budget_per_client(url):
@@ -56,14 +58,14 @@ def test_two_processes_draw_on_one_budget_per_client(url):
     assert first.message("10.0.0.1", "rest:a") is None
     refused = second.message("10.0.0.1", "rest:b")
     assert refused is not None and refused.reason == "client" and 0 < refused.retry_after <= 20
-    assert first.message("10.0.0.2", "rest:c") is None   # another client has its own budget
+    assert first.message("10.0.0.2", "rest:c") is None  # another client has its own budget
 
 
 def test_a_conversation_started_on_one_replica_is_not_new_on_the_other(url):
     first = _limits(url, new_per_hour=1)
     second = _another_process(lambda: _limits(url, new_per_hour=1))
     assert first.message("10.0.0.1", "web:one") is None
-    assert second.message("10.0.0.1", "web:one") is None   # the same conversation: no new-conversation token
+    assert second.message("10.0.0.1", "web:one") is None  # the same conversation: no new-conversation token
     refused = second.message("10.0.0.1", "web:two")
     assert refused is not None and refused.reason == "new_conversations"
 
@@ -91,9 +93,9 @@ def test_without_redis_each_process_limits_on_its_own(redis_server):
 def test_a_guesser_is_slowed_on_every_web_server(url):
     first = SharedSignInThrottle(url)
     second = _another_process(lambda: SharedSignInThrottle(url))
-    for throttle in (first, second, first, second):   # the free failures and the first paid one, on both servers
+    for throttle in (first, second, first, second):  # the free failures and the first paid one, on both servers
         assert throttle.attempt("alice", "198.51.100.7") is None
-    pause = second.attempt("alice", "198.51.100.8")   # another address: the name itself waits
+    pause = second.attempt("alice", "198.51.100.8")  # another address: the name itself waits
     assert pause is not None and pause.because == ACCOUNT and 1 <= pause.seconds <= 2
 
 
@@ -102,7 +104,7 @@ def test_an_agent_who_signed_in_from_an_office_keeps_signing_in_there_on_every_s
     second = _another_process(lambda: SharedSignInThrottle(url))
     assert first.attempt("bob", "192.0.2.1") is None
     first.succeeded("bob", "192.0.2.1")
-    for n in range(ADDRESS_FREE_FAILURES + 1):   # the free failures and the first paid one
+    for n in range(ADDRESS_FREE_FAILURES + 1):  # the free failures and the first paid one
         assert second.attempt(f"guess-{n}", "192.0.2.1") is None
     pause = first.attempt("guess-x", "192.0.2.1")
     assert pause is not None and pause.because == ADDRESS
@@ -124,7 +126,6 @@ def test_rasas_lock_store_takes_its_settings_from_the_url(url):
     assert secure.red.connection_pool.connection_kwargs["db"] == 3
 
 
-
 def test_replicas_asking_for_a_conversations_lock_at_once_take_turns(url):
     """Rasa's own Redis lock store read, changed and wrote the ticket queue: two replicas could both get ticket 0
     and handle one conversation together. Twelve stores (replicas) ask at the same moment; each turn must run
@@ -141,11 +142,11 @@ def test_replicas_asking_for_a_conversations_lock_at_once_take_turns(url):
         async with store.lock("web:burst", wait_time_in_seconds=0.01):
             inside.append(number)
             most_inside.append(len(inside))
-            await asyncio.sleep(0.02)   # the turn's work: others are waiting now
+            await asyncio.sleep(0.02)  # the turn's work: others are waiting now
             served.append(number)
             inside.remove(number)
 
-    def replica(number):   # each replica on its own thread and event loop, as separate processes are
+    def replica(number):  # each replica on its own thread and event loop, as separate processes are
         start.wait()
         asyncio.run(turn(replicas[number], number))
 
@@ -153,8 +154,7 @@ def test_replicas_asking_for_a_conversations_lock_at_once_take_turns(url):
         list(pool.map(replica, range(len(replicas))))
     assert max(most_inside) == 1
     assert sorted(served) == list(range(12))
-    assert not redis.Redis.from_url(url).keys("lock:*")   # the queue is gone once the last turn ended
-
+    assert not redis.Redis.from_url(url).keys("lock:*")  # the queue is gone once the last turn ended
 
 
 def test_a_turn_behind_a_dead_replicas_ticket_is_served_once_that_ticket_lapses(url):
@@ -166,7 +166,7 @@ def test_a_turn_behind_a_dead_replicas_ticket_is_served_once_that_ticket_lapses(
     from bot.redis_lock_store import RedisUrlLockStore
 
     dead = _another_process(lambda: RedisUrlLockStore(EndpointConfig(url=url)))
-    dead.issue_ticket("rest:killed", 1.0)   # its replica died holding it: no cleanup will come
+    dead.issue_ticket("rest:killed", 1.0)  # its replica died holding it: no cleanup will come
     alive = _another_process(lambda: RedisUrlLockStore(EndpointConfig(url=url)))
 
     async def send_again():

@@ -6,6 +6,7 @@ Shopper A asks about that order; while A waits, shopper B is answered in full; A
 system is not answering and gets a person, within the action deadline; after that one failed call the circuit
 is open, so a third shopper gets the same apology without Porter calling Shopify at all.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,6 +45,7 @@ class HangingShopify(HeaderRecorder):
             if normalize_order_number(name) == HANGING_ORDER:
                 self.release.wait(120)
             return 200, {"orders": [dict(order["orders"][0], name=name)]}
+
         self.route(ORDERS, orders)
         self.route("/admin/api/2024-07/orders/5801000000001/fulfillments/", lambda r: (200, events))
 
@@ -62,11 +64,18 @@ def shopify():
 @pytest.fixture(scope="module")
 def porter(tmp_path_factory, shopify):
     try:
-        running = start_porter(tmp_path_factory.mktemp("slow-backend"), extra_env={
-            "PORTER_ORDER_BACKEND": "shopify", "SHOPIFY_SHOP_URL": shopify.url,
-            "SHOPIFY_ACCESS_TOKEN": "shpat_slow-backend-test", "PORTER_TRACKING_BACKEND": "none",
-            "PORTER_ACTION_DEADLINE": "8", "PORTER_BACKEND_BREAKER_FAILURES": "1",
-            "PORTER_BACKEND_BREAKER_SECONDS": "600"})
+        running = start_porter(
+            tmp_path_factory.mktemp("slow-backend"),
+            extra_env={
+                "PORTER_ORDER_BACKEND": "shopify",
+                "SHOPIFY_SHOP_URL": shopify.url,
+                "SHOPIFY_ACCESS_TOKEN": "shpat_slow-backend-test",
+                "PORTER_TRACKING_BACKEND": "none",
+                "PORTER_ACTION_DEADLINE": "8",
+                "PORTER_BACKEND_BREAKER_FAILURES": "1",
+                "PORTER_BACKEND_BREAKER_SECONDS": "600",
+            },
+        )
     except RuntimeError as exc:
         pytest.fail(str(exc))
     yield running
@@ -74,15 +83,22 @@ def porter(tmp_path_factory, shopify):
 
 
 def say(porter, sender: str, text: str) -> str:
-    response = requests.post(f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                             timeout=120)
+    response = requests.post(
+        f"{porter.base}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120
+    )
     response.raise_for_status()
     return "\n".join(reply.get("text", "") for reply in response.json())
 
 
 def handoff_cases(porter) -> dict:
-    listed = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json"], cwd=PROJECT_ROOT,
-                            env=porter.env, capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        [sys.executable, "-m", "bot", "cases", "list", "--format", "json"],
+        cwd=PROJECT_ROOT,
+        env=porter.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return {c["reference"]: c for c in json.loads(listed.stdout) if c["type"] == "handoff_request"}
 
 

@@ -6,6 +6,7 @@ processes at once, including a var/shop.db made before migrations existed. The s
 database itself, so they hold with several processes: one refund per order whatever the clicks, one handler per
 channel update, one agent per ticket, one payment attempt at a time.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,15 +47,19 @@ FORK = get_context("fork")
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.engines)])
 def url(request, var, monkeypatch) -> str:
     """An empty database of each engine, configured as an operator would (PORTER_DATABASE_URL)."""
-    url = f"sqlite:///{var / 'porter.db'}" if request.param == "sqlite" else \
-        request.getfixturevalue("postgres").new_database()
+    url = (
+        f"sqlite:///{var / 'porter.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres").new_database()
+    )
     monkeypatch.setenv("PORTER_DATABASE_URL", url)
     return url
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def together(count: int, work):
@@ -94,13 +99,15 @@ def in_processes(count: int, work, *args):
 def differences(url: str) -> list:
     """What the database lacks or has beyond bot/storage/schema.py (tables, columns, types, indexes)."""
     with database(url).reading() as conn, warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # expression indexes are not reflected by SQLAlchemy 1.4
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True, "include_name": lambda name, kind, parent: name != "sqlite_sequence"})
+        warnings.simplefilter("ignore")  # expression indexes are not reflected by SQLAlchemy 1.4
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": lambda name, kind, parent: name != "sqlite_sequence"}
+        )
         return compare_metadata(context, metadata)
 
 
 # --- the schema and its migrations ------------------------------------------------------------------------
+
 
 def test_db_upgrade_builds_the_schema_on_an_empty_database_and_is_safe_to_run_again(url):
     first, again = cli("db", "upgrade"), cli("db", "upgrade")
@@ -114,8 +121,16 @@ def test_db_upgrade_builds_the_schema_on_an_empty_database_and_is_safe_to_run_ag
 
 
 def test_processes_starting_together_upgrade_the_database_once(url):
-    runs = [subprocess.Popen([sys.executable, "-m", "bot", "db", "upgrade"], cwd=PROJECT_ROOT, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "db", "upgrade"],
+            cwd=PROJECT_ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in outputs]
     said = [out for out, _ in outputs]
@@ -139,8 +154,9 @@ def test_db_upgrade_completes_a_shop_db_made_before_migrations_and_keeps_its_row
     # the shop's rows are all there, and the rules are now the database's
     [case] = json.loads(cli("cases", "list", "--format", "json").stdout)
     assert (case["reference"], case["order_number"], case["details"]) == ("PC-LGCY23", "A10024", {"payout": "manual"})
-    again_refund, created = CaseBook().open_case(type="reshipment", idempotency_key="A10024:lost:reship",
-                                                 order_number="A10024")
+    again_refund, created = CaseBook().open_case(
+        type="reshipment", idempotency_key="A10024:lost:reship", order_number="A10024"
+    )
     assert not created and again_refund.reference == "PC-LGCY23"
     assert AgentStore().get("MARIA.SILVA").name == "maria.silva"
     with pytest.raises(AgentError, match="already exists"):
@@ -167,7 +183,7 @@ def test_a_database_porter_cannot_use_is_refused_with_the_reason(var, postgres, 
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "cannot use the database postgresql://porter:***@127.0.0.1" in refused.stderr
     assert "s3cret-pw" not in refused.stderr + refused.stdout
-    assert cli("cases", "list").returncode == 2   # every command, not only the upgrade
+    assert cli("cases", "list").returncode == 2  # every command, not only the upgrade
 
     monkeypatch.setenv("PORTER_DATABASE_URL", "mysql://porter@db/porter")
     assert "Porter runs on sqlite or postgresql, not mysql" in cli("db", "upgrade").stderr
@@ -183,6 +199,7 @@ def test_a_database_porter_cannot_use_is_refused_with_the_reason(var, postgres, 
 
 # --- the stores' promises, with several processes ---------------------------------------------------------
 
+
 def _click_refund_or_reship(url: str) -> list:
     """32 shoppers' clicks at once in one action server: refunds and reshipments, for several problems."""
     book = CaseBook(url)
@@ -190,8 +207,13 @@ def _click_refund_or_reship(url: str) -> list:
 
     def click(n):
         kind, choice = choices[n % 2]
-        case, created = book.open_case(type=kind, idempotency_key=f"A10029:problem-{n % 4}:{choice}",
-                                       order_number="A10029", amount=49.0, currency="USD")
+        case, created = book.open_case(
+            type=kind,
+            idempotency_key=f"A10029:problem-{n % 4}:{choice}",
+            order_number="A10029",
+            amount=49.0,
+            currency="USD",
+        )
         return case.reference, created
 
     return together(32, click)
@@ -207,12 +229,19 @@ def test_64_clicks_on_two_action_servers_give_one_refund_or_reshipment(url):
 
 def test_a_case_key_gives_one_case_and_one_payment_attempt_at_a_time(url):
     book = CaseBook(url)
-    opened = together(16, lambda n: book.open_case(type="carrier_claim", idempotency_key="A10031:lost:claim",
-                                                   order_number="A10031")[0].reference)
+    opened = together(
+        16,
+        lambda n: (
+            book.open_case(type="carrier_claim", idempotency_key="A10031:lost:claim", order_number="A10031")[
+                0
+            ].reference
+        ),
+    )
     assert len(set(opened)) == 1 and len(book.list(order_number="A10031")) == 1
 
-    refund, _ = book.open_case(type="refund", idempotency_key="A10024:parcel_not_received:refund",
-                               order_number="A10024", amount=36.5)
+    refund, _ = book.open_case(
+        type="refund", idempotency_key="A10024:parcel_not_received:refund", order_number="A10024", amount=36.5
+    )
     now = datetime.now(timezone.utc)
     claims = together(16, lambda n: book.claim_payment(refund.reference, now, now + timedelta(minutes=10)))
     [claimed] = [claim for claim in claims if claim]
@@ -221,8 +250,10 @@ def test_a_case_key_gives_one_case_and_one_payment_attempt_at_a_time(url):
 
 def _receive_all(url: str, ids: list) -> list:
     inbox = Inbox(url, lease=60)
-    return [(message_id, inbox.receive("whatsapp", message_id, "whatsapp:447700900011", {"text": message_id})[0])
-            for message_id in ids]
+    return [
+        (message_id, inbox.receive("whatsapp", message_id, "whatsapp:447700900011", {"text": message_id})[0])
+        for message_id in ids
+    ]
 
 
 def test_two_processes_receiving_the_same_updates_handle_each_once(url):
@@ -230,7 +261,7 @@ def test_two_processes_receiving_the_same_updates_handle_each_once(url):
     outcomes = [outcome for process in in_processes(2, _receive_all, url, ids) for outcome in process]
     for message_id in ids:
         states = sorted(state for received, state in outcomes if received == message_id)
-        assert states == [BUSY, NEW], message_id   # the first time is one process's; the other sees it busy
+        assert states == [BUSY, NEW], message_id  # the first time is one process's; the other sees it busy
 
 
 def _take_over(url: str) -> list:
@@ -250,12 +281,14 @@ def test_one_ticket_per_conversation_one_queue_place_per_order_one_agent_per_tic
     opened = together(16, lambda n: tickets.open_ticket(conversation_id="web:twice", reason="shopper_asked")[0].id)
     assert len(set(opened)) == 1
 
-    together(16, lambda n: tickets.open_ticket(conversation_id=f"web:tab-{n}", reason="shopper_asked",
-                                               verified_order="A10024"))
-    queue = tickets.queue()   # sixteen tabs about one verified order: one place in the queue...
+    together(
+        16,
+        lambda n: tickets.open_ticket(conversation_id=f"web:tab-{n}", reason="shopper_asked", verified_order="A10024"),
+    )
+    queue = tickets.queue()  # sixteen tabs about one verified order: one place in the queue...
     assert [(t.conversation_id, t.verified_order) for t in queue][0] == ("web:twice", None)
     assert len(queue) == 2 and queue[1].verified_order == "A10024" and tickets.position(queue[1].id) == 2
-    tabs = [t for t in tickets.list() if t.verified_order == "A10024"]   # ...each later one joined to the first
+    tabs = [t for t in tickets.list() if t.verified_order == "A10024"]  # ...each later one joined to the first
     joined = [m.text for t in tabs[1:] for m in tickets.messages(t.id) if m.text.startswith("Joined ticket")]
     assert len(tabs) == 16 and len(joined) == 15 and all(f"ticket {queue[1].id}," in text for text in joined)
 
@@ -295,14 +328,14 @@ def test_contacts_agents_and_verifications_are_recorded_once(url):
 
 def test_orders_and_the_whatsapp_window_read_the_same_on_both_engines(url):
     assert cli("orders", "import", str(DEMO_FILE)).returncode == 0
-    assert cli("orders", "import", str(DEMO_FILE)).returncode == 0   # again: overwritten, not doubled
+    assert cli("orders", "import", str(DEMO_FILE)).returncode == 0  # again: overwritten, not doubled
     store = SQLiteOrderStore(url)
     assert len(store.all()) == 18 and store.get("1001").order_number == "#1001"
     assert store.find_by_tracking_number("lp00123456789012").order_number == "A10023"
 
     window = ConversationWindow(url, clock=lambda: 1_800_000_000.0)
     window.record_inbound("447700900011", at=1_799_990_000.5)
-    window.record_inbound("447700900011", at=1_799_900_000.0)   # an older message arriving late
+    window.record_inbound("447700900011", at=1_799_900_000.0)  # an older message arriving late
     assert window.last_inbound("447700900011") == 1_799_990_000.5 and window.is_open("447700900011")
     UndeliveredMessages(url).record("whatsapp", "447700900011", "Your refund is done.", "outside the window")
     assert [m.text for m in UndeliveredMessages(url).list("whatsapp")] == ["Your refund is done."]

@@ -4,6 +4,7 @@
 Needs /usr/bin/chromium (`make browser`, which `make test` runs) and the widget bundle (`make install-web`).
 The `porter` fixture (conftest.py) is the running assistant shared with the other live tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,15 @@ from tests.support.porter_server import IDENTITY_SECRET
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the networking flags Chromium keeps trying to reach Google's hosts, which this machine refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPLY = 60_000  # ms: the first replies of a fresh server can take a while on 2 cores
 REFERENCE = re.compile(r"PC-[A-Z0-9]{6}")
 expect.set_options(timeout=REPLY)  # every expect() below waits for what the shopper should see, up to REPLY
@@ -90,13 +98,20 @@ def widget_session(page: Page) -> str:
 
 
 def cases(porter) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "bot", "cases", "list", "--format", "json"], cwd=PROJECT_ROOT,
-                            env=porter.env, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "cases", "list", "--format", "json"],
+        cwd=PROJECT_ROOT,
+        env=porter.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout)
 
 
 def test_a_shopper_gets_a_refund_in_the_chat_widget_and_keeps_the_conversation_after_a_reload(
-        porter, browser, undo_cases):
+    porter, browser, undo_cases
+):
     page = new_shopper(browser)
     page.goto(f"{porter.web}/")
     expect(page.get_by_role("heading", name="Quiet things for the home, shipped worldwide.")).to_be_visible()
@@ -131,8 +146,7 @@ def test_a_shopper_gets_a_refund_in_the_chat_widget_and_keeps_the_conversation_a
     expect(page.get_by_role("heading", name="Quiet things for the home, shipped worldwide.")).to_be_visible()
     if not page.locator("textarea.rw-new-message").is_visible():
         open_chat(page)
-    for shown in ("my parcel never arrived", "A10029", "diego.hernandez@example.mx", "your parcel was lost",
-                  reference):
+    for shown in ("my parcel never arrived", "A10029", "diego.hernandez@example.mx", "your parcel was lost", reference):
         expect(conversation(page)).to_contain_text(shown)
     # the reloaded page continues the conversation; it does not greet the shopper a second time
     expect(page.locator(".rw-response", has_text="Hi, I'm Porter")).to_have_count(1)
@@ -170,13 +184,15 @@ def test_a_signed_in_customer_is_not_asked_for_the_email(porter, browser):
 def test_the_page_signs_the_customer_for_its_own_conversation_and_escapes_what_it_is_given(porter):
     page = requests.get(f"{porter.web}/", params={"customer": "Claire.Dubois@Example.fr", "lang": "fr"}, timeout=30)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
-    widget = json.loads(re.search(r'<script id="porter-widget" type="application/json">(.*?)</script>',
-                                  page.text).group(1))
+    widget = json.loads(
+        re.search(r'<script id="porter-widget" type="application/json">(.*?)</script>', page.text).group(1)
+    )
     assert widget["socketUrl"] == porter.base and widget["locale"] == "fr"
     assert widget["customer"] == "claire.dubois@example.fr" and "identity" not in widget
 
-    session = requests.post(f"{porter.web}{widget['sessionUrl']}", json={"session": None,
-                                                                         "customer": widget["customer"]}, timeout=30)
+    session = requests.post(
+        f"{porter.web}{widget['sessionUrl']}", json={"session": None, "customer": widget["customer"]}, timeout=30
+    )
     assert session.status_code == 200
     handle, claim = session.json()["session"], {"identity": session.json()["identity"]}
     conversation = widget_sessions.conversation_of(handle, IDENTITY_SECRET)
@@ -185,9 +201,9 @@ def test_the_page_signs_the_customer_for_its_own_conversation_and_escapes_what_i
     assert trusted(claim, "web:another-conversation", secret=IDENTITY_SECRET) == {}
     assert trusted(claim, conversation, secret="another-secret") == {}
     again = requests.post(f"{porter.web}/widget/session", json={"session": handle}, timeout=30).json()
-    assert again["session"] == handle and again["identity"] is None   # the same chat; no customer, no identity
+    assert again["session"] == handle and again["identity"] is None  # the same chat; no customer, no identity
     made_up = requests.post(f"{porter.web}/widget/session", json={"session": handle[:-2] + "xx"}, timeout=30)
-    assert made_up.json()["session"] != handle                         # a forged handle gets a new chat
+    assert made_up.json()["session"] != handle  # a forged handle gets a new chat
 
     hostile = '"><script>alert(1)</script>'
     page = requests.get(f"{porter.web}/", params={"customer": hostile + "@x.io", "lang": hostile}, timeout=30)

@@ -1,5 +1,6 @@
 """Conversations kept in Rasa's SQL store through Porter's (bot/tracker_store.py), on a real SQLite file: every
 event of every turn is stored once, across new sessions and after a failed save."""
+
 import asyncio
 
 from rasa.shared.core.domain import Domain
@@ -33,6 +34,7 @@ def turn(store, sender, text, *more):
             tracker.update(event)
         tracker.update(ActionExecuted("action_listen"))
         await store.save(tracker)
+
     asyncio.run(run())
 
 
@@ -46,7 +48,7 @@ def test_each_turn_is_stored_once_across_sessions(tmp_path):
     turn(store, "rest:a", "thanks")
     events = stored_events(db, "rest:a")
     assert events.count("user") == 4 and events.count("session_started") == 1
-    assert len(events) == 1 + 3 + 2 + 4 + 2   # the first action_listen, then each turn's events
+    assert len(events) == 1 + 3 + 2 + 4 + 2  # the first action_listen, then each turn's events
     again = asyncio.run(store_on(db).retrieve("rest:a"))
     assert [e.as_dict().get("text") for e in again.events if e.type_name == "user"] == ["hello again", "thanks"]
     assert again.get_slot("language") == "es"

@@ -5,6 +5,7 @@ one shopper for --single seconds and by --shoppers shoppers at once for --crowd 
 `--hour` instead drives Porter alone with the crowd for --minutes (default 60) and reports its memory after the
 first minute and at the end: memory must not grow with traffic.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,15 +48,24 @@ def measure(served: Served, shoppers: Shoppers, args) -> report.BotFigures:
     crowd = asyncio.run(shoppers.run(args.shoppers, args.crowd))
     crowd_seconds = (max(crowd.finished_at) if crowd.finished_at else time.monotonic()) - started
     cpu_after = _cpu(served)
-    return report.BotFigures(single, crowd, crowd_seconds, {k: cpu_after[k] - cpu_before[k] for k in cpu_after},
-                             memory_start, _memory(served))
+    return report.BotFigures(
+        single,
+        crowd,
+        crowd_seconds,
+        {k: cpu_after[k] - cpu_before[k] for k in cpu_after},
+        memory_start,
+        _memory(served),
+    )
 
 
 def compare(args) -> int:
     run_id = datetime.now().strftime("%H%M%S")
     conversations_needed = int((args.single + args.crowd) * MAX_CONVERSATIONS_PER_SECOND / len(conversations.PORTER))
-    pool = write_clones([s.template_order for s in conversations.PORTER if s.template_order],
-                        conversations_needed + 10, args.out / "orders.json")
+    pool = write_clones(
+        [s.template_order for s in conversations.PORTER if s.template_order],
+        conversations_needed + 10,
+        args.out / "orders.json",
+    )
     bare = serve_bare(args.out / "bare")
     try:
         porter = serve_porter(args.out / f"porter-{run_id}", args.model, args.out / "orders.json")
@@ -83,8 +93,11 @@ def hour(args) -> int:
     run_id = datetime.now().strftime("%H%M%S")
     seconds = args.minutes * 60
     per_template = int(seconds * MAX_CONVERSATIONS_PER_SECOND / len(conversations.PORTER)) + 10
-    pool = write_clones([s.template_order for s in conversations.PORTER if s.template_order], per_template,
-                        args.out / "orders-hour.json")
+    pool = write_clones(
+        [s.template_order for s in conversations.PORTER if s.template_order],
+        per_template,
+        args.out / "orders-hour.json",
+    )
     porter = serve_porter(args.out / f"porter-hour-{run_id}", args.model, args.out / "orders-hour.json")
     shoppers = Shoppers(porter.base, conversations.PORTER, pool, run_id)
     samples: List[Dict[str, float]] = []
@@ -93,8 +106,11 @@ def hour(args) -> int:
     def sample() -> None:
         memory = _memory(porter)
         samples.append(dict(memory, minute=(time.monotonic() - started) / 60))
-        print(f"[bench] minute {samples[-1]['minute']:5.1f}: Rasa {memory['rasa']:.0f} MB, "
-              f"actions {memory['actions']:.0f} MB", flush=True)
+        print(
+            f"[bench] minute {samples[-1]['minute']:5.1f}: Rasa {memory['rasa']:.0f} MB, "
+            f"actions {memory['actions']:.0f} MB",
+            flush=True,
+        )
 
     try:
         asyncio.run(shoppers.once_each())
@@ -106,26 +122,37 @@ def hour(args) -> int:
     first = next(s for s in samples if s["minute"] >= 0.9)
     last = samples[-1]
     print()
-    print(f"{args.minutes:g} minutes of {args.shoppers} shoppers at once: {len(replies.latencies)} messages, "
-          f"{replies.conversations} conversations, {len(replies.errors)} off the expected path or failed"
-          + (f" (first: {replies.errors[0]})" if replies.errors else ""))
-    print(f"p50 / p95 per message: {report.percentile(replies.latencies, .5) * 1000:.0f} / "
-          f"{report.percentile(replies.latencies, .95) * 1000:.0f} ms")
+    print(
+        f"{args.minutes:g} minutes of {args.shoppers} shoppers at once: {len(replies.latencies)} messages, "
+        f"{replies.conversations} conversations, {len(replies.errors)} off the expected path or failed"
+        + (f" (first: {replies.errors[0]})" if replies.errors else "")
+    )
+    print(
+        f"p50 / p95 per message: {report.percentile(replies.latencies, 0.5) * 1000:.0f} / "
+        f"{report.percentile(replies.latencies, 0.95) * 1000:.0f} ms"
+    )
     print("| | after the first minute | at the end | peak | growth |")
     print("|---|---|---|---|---|")
     for server, label in (("rasa", "Rasa resident memory"), ("actions", "action server resident memory")):
         peak = max(s[server] for s in samples)
-        print(f"| {label} | {first[server]:.0f} MB | {last[server]:.0f} MB | {peak:.0f} MB | "
-              f"{(last[server] / first[server] - 1) * 100:+.1f}% |")
+        print(
+            f"| {label} | {first[server]:.0f} MB | {last[server]:.0f} MB | {peak:.0f} MB | "
+            f"{(last[server] / first[server] - 1) * 100:+.1f}% |"
+        )
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=ROOT / "var" / "models" / "porter.tar.gz",
-                        help="Porter's trained model")
-    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench",
-                        help="the bare bot, the bench's orders and each run's var/ folder")
+    parser.add_argument(
+        "--model", type=Path, default=ROOT / "var" / "models" / "porter.tar.gz", help="Porter's trained model"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "var" / "bench",
+        help="the bare bot, the bench's orders and each run's var/ folder",
+    )
     parser.add_argument("--shoppers", type=int, default=20)
     parser.add_argument("--single", type=float, default=60, help="seconds of one shopper")
     parser.add_argument("--crowd", type=float, default=90, help="seconds of --shoppers at once")

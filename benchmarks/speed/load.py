@@ -1,6 +1,7 @@
 """The load generator: shoppers who each hold one conversation after another over the REST channel, writing the
 next message as soon as the reply arrives, and the time every reply took.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,10 +21,11 @@ TIMEOUT = aiohttp.ClientTimeout(total=120)
 @dataclass
 class Replies:
     """What one phase of driving a bot measured."""
-    latencies: List[float] = field(default_factory=list)   # seconds per message, in the order they were answered
+
+    latencies: List[float] = field(default_factory=list)  # seconds per message, in the order they were answered
     finished_at: List[float] = field(default_factory=list)  # monotonic time each reply arrived
     conversations: int = 0
-    errors: List[str] = field(default_factory=list)         # failed requests and replies off the expected path
+    errors: List[str] = field(default_factory=list)  # failed requests and replies off the expected path
 
     def extend(self, other: "Replies") -> None:
         self.latencies += other.latencies
@@ -72,14 +74,16 @@ class Shoppers:
             last = await self._say(session, sender, text, replies)
         replies.conversations += 1
 
-    async def run(self, shoppers: int, seconds: float, on_tick: Optional[Callable[[], None]] = None,
-                  tick_seconds: float = 10.0) -> Replies:
+    async def run(
+        self, shoppers: int, seconds: float, on_tick: Optional[Callable[[], None]] = None, tick_seconds: float = 10.0
+    ) -> Replies:
         """``shoppers`` at once for ``seconds`` (each finishes the conversation it is in); ``on_tick`` is called
         every ``tick_seconds`` meanwhile."""
         replies = Replies()
         deadline = time.monotonic() + seconds
         connector = aiohttp.TCPConnector(limit=shoppers + 4)
         async with aiohttp.ClientSession(timeout=TIMEOUT, connector=connector) as session:
+
             async def shopper(index: int) -> None:
                 scripts = itertools.islice(itertools.cycle(self.scripts), index, None)
                 while time.monotonic() < deadline:

@@ -4,6 +4,7 @@ A demo order can be refunded once; a thousand conversations about it would all t
 after the first. Each clone keeps its template's shipment, scans, value and email, so it is in the same situation
 and offers the same fixes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -52,6 +53,5 @@ def write_clones(templates: Iterable[str], per_template: int, path: Path) -> Ord
                 shipment["tracking_number"] = f"BENCH{index:09d}"
             orders.append(order)
             clones[template].append((order["order_number"], order["email"]))
-    path.write_text(json.dumps({"format": document["format"], "orders": orders}, ensure_ascii=False),
-                    encoding="utf-8")
+    path.write_text(json.dumps({"format": document["format"], "orders": orders}, ensure_ascii=False), encoding="utf-8")
     return OrderPool(clones)

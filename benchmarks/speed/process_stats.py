@@ -1,4 +1,5 @@
 """What a server process costs, read from /proc: CPU seconds used so far and resident memory now."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int) -> float:
     """User and system time of the process, all its threads included."""
     fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS   # utime, stime (fields 14 and 15 of proc(5))
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15 of proc(5))
 
 
 def resident_mb(pid: int) -> float:

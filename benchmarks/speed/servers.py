@@ -2,6 +2,7 @@
 trained once under var/bench/bare, never committed) and Porter as `make run` serves it, on the bench's own var/
 folder and orders.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,15 +19,14 @@ import requests
 from bot.paths import PROJECT_ROOT
 
 RASA = Path(sys.executable).parent / "rasa"
-QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2",
-         "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 
 @dataclass
 class Served:
     name: str
-    base: str                                  # the Rasa server's URL (REST channel)
-    pids: Dict[str, int]                       # "rasa", and Porter's "actions"
+    base: str  # the Rasa server's URL (REST channel)
+    pids: Dict[str, int]  # "rasa", and Porter's "actions"
     process: subprocess.Popen
     env: Dict[str, str] = field(default_factory=dict)
 
@@ -48,8 +48,14 @@ def bare_model(folder: Path) -> Path:
     print(f"[bench] creating and training the bare `rasa init` bot in {folder} (once; a few minutes)", flush=True)
     env = dict(os.environ, RASA_CACHE_DIRECTORY=str(folder.parent / "rasa-cache"), **QUIET)
     with open(folder.parent / "bare-train.log", "wb") as log:
-        subprocess.run([str(RASA), "init", "--no-prompt", "--init-dir", "."], cwd=folder, env=env, check=True,
-                       stdout=log, stderr=subprocess.STDOUT)
+        subprocess.run(
+            [str(RASA), "init", "--no-prompt", "--init-dir", "."],
+            cwd=folder,
+            env=env,
+            check=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     return sorted((folder / "models").glob("*.tar.gz"))[-1]
 
 
@@ -66,8 +72,13 @@ def serve_bare(folder: Path) -> Served:
     model = bare_model(folder)
     port = _free_port()
     log = open(folder.parent / "bare-serve.log", "wb")
-    process = subprocess.Popen([str(RASA), "run", "--model", str(model), "--port", str(port)], cwd=folder,
-                               env=dict(os.environ, **QUIET), stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(RASA), "run", "--model", str(model), "--port", str(port)],
+        cwd=folder,
+        env=dict(os.environ, **QUIET),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://localhost:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
@@ -88,7 +99,12 @@ def serve_porter(var: Path, model: Path, orders_file: Path, extra_env: Optional[
 
     var.mkdir(parents=True, exist_ok=True)
     running = start_porter(var, extra_env=extra_env, model=model)
-    subprocess.run([sys.executable, "-m", "bot", "orders", "import", str(orders_file), "--relative-to",
-                    "2026-11-01T00:00:00Z"], cwd=PROJECT_ROOT, env=running.env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "bot", "orders", "import", str(orders_file), "--relative-to", "2026-11-01T00:00:00Z"],
+        cwd=PROJECT_ROOT,
+        env=running.env,
+        check=True,
+        capture_output=True,
+    )
     pids = {"rasa": server_pid(running, "bot rasa"), "actions": server_pid(running, "bot actions")}
     return Served("Porter", running.base, pids, running.process, running.env)

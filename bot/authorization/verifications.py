@@ -4,6 +4,7 @@ Written only by the action server at the moment the email (or a channel's signed
 the order; read back before an order is shown or changed. A request can claim any `verified_order` slot,
 but it cannot write a row here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,14 +34,19 @@ class VerificationLedger:
         if method not in METHODS:
             raise ValueError(f"unknown verification method {method!r}")
         with self.db.writing() as conn:
-            conn.execute(self.db.insert(verifications).values(
-                conversation_id=conversation_id, order_number=order_number, method=method, verified_at=at
-            ).on_conflict_do_nothing())
+            conn.execute(
+                self.db.insert(verifications)
+                .values(conversation_id=conversation_id, order_number=order_number, method=method, verified_at=at)
+                .on_conflict_do_nothing()
+            )
         return Verification(conversation_id, order_number, method, at)
 
     def latest(self, conversation_id: str, order_number: str) -> Optional[Verification]:
         with self.db.reading() as conn:
-            row = conn.execute(select(verifications).where(verifications.c.conversation_id == conversation_id,
-                                                           verifications.c.order_number == order_number)
-                               .order_by(verifications.c.verified_at.desc()).limit(1)).first()
+            row = conn.execute(
+                select(verifications)
+                .where(verifications.c.conversation_id == conversation_id, verifications.c.order_number == order_number)
+                .order_by(verifications.c.verified_at.desc())
+                .limit(1)
+            ).first()
         return Verification(**row._mapping) if row else None

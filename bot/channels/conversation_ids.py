@@ -7,6 +7,7 @@ each channel can only ever address the conversations it created itself. Channels
 ``conversation_id`` and turn them back into the service's own address (a phone number, a chat id) with
 ``native_id`` when they send.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -42,12 +43,14 @@ def native_id(channel: str, conversation: str) -> Optional[str]:
     """The service's own address inside ``conversation`` when it belongs to ``channel``, else None."""
     prefix = prefix_of(channel) + ":"
     if conversation and conversation.startswith(prefix) and len(conversation) > len(prefix):
-        return conversation[len(prefix):]
+        return conversation[len(prefix) :]
     return None
 
 
 def channel_of(conversation: Optional[str]) -> Optional[str]:
     """The channel a conversation id belongs to, or None for an id no channel of ours made."""
     head = (conversation or "").split(":", 1)[0]
-    return next((channel for channel, prefix in CHANNEL_PREFIXES.items()
-                 if prefix == head and ":" in (conversation or "")), None)
+    return next(
+        (channel for channel, prefix in CHANNEL_PREFIXES.items() if prefix == head and ":" in (conversation or "")),
+        None,
+    )

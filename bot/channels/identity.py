@@ -9,6 +9,7 @@ claim copied out of one conversation (a shared link, a log, a second browser) ve
 and an old one verifies nothing at all. The secret (PORTER_IDENTITY_SECRET) is shared by the processes
 `python -m bot serve` starts.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,8 @@ from bot.identifiers import normalize_email
 
 METADATA_KEY = "identity"
 KINDS = ("email", "phone")
-MESSAGE_TTL = 15 * 60        # a channel signs each message afresh: a quarter of an hour is plenty
-PAGE_TTL = 12 * 3600         # a storefront page signs once for as long as a shopper keeps the tab open
+MESSAGE_TTL = 15 * 60  # a channel signs each message afresh: a quarter of an hour is plenty
+PAGE_TTL = 12 * 3600  # a storefront page signs once for as long as a shopper keeps the tab open
 
 
 def identity_secret() -> Optional[str]:
@@ -51,8 +52,14 @@ def _signature(kind: str, value: str, conversation: str, expires: int, secret: s
     return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
-def signed(kind: str, value: str, conversation: str, ttl: int = MESSAGE_TTL, secret: Optional[str] = None,
-           now: Optional[float] = None) -> Dict[str, Any]:
+def signed(
+    kind: str,
+    value: str,
+    conversation: str,
+    ttl: int = MESSAGE_TTL,
+    secret: Optional[str] = None,
+    now: Optional[float] = None,
+) -> Dict[str, Any]:
     """The metadata entry a channel attaches to a message:
     {"identity": {kind: value, "conversation": ..., "expires": epoch seconds, "signature": ...}}."""
     if kind not in KINDS:
@@ -61,12 +68,17 @@ def signed(kind: str, value: str, conversation: str, ttl: int = MESSAGE_TTL, sec
     if not secret:
         raise RuntimeError("PORTER_IDENTITY_SECRET is not set; `python -m bot serve` sets one")
     expires = int((time.time() if now is None else now) + ttl)
-    return {kind: normalize(kind, value), "conversation": conversation, "expires": expires,
-            "signature": _signature(kind, value, conversation, expires, secret)}
+    return {
+        kind: normalize(kind, value),
+        "conversation": conversation,
+        "expires": expires,
+        "signature": _signature(kind, value, conversation, expires, secret),
+    }
 
 
-def trusted(metadata: Any, conversation: str, secret: Optional[str] = None, now: Optional[float] = None
-            ) -> Dict[str, str]:
+def trusted(
+    metadata: Any, conversation: str, secret: Optional[str] = None, now: Optional[float] = None
+) -> Dict[str, str]:
     """The identity in a message's metadata when its signature checks out for this conversation and it has
     not expired, e.g. {"phone": "+3460..."}; else {}."""
     claim = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
@@ -80,8 +92,13 @@ def trusted(metadata: Any, conversation: str, secret: Optional[str] = None, now:
         return {}
     for kind in KINDS:
         value = claim.get(kind)
-        if isinstance(value, str) and value and hmac.compare_digest(
+        if (
+            isinstance(value, str)
+            and value
+            and hmac.compare_digest(
                 signature.encode("utf-8", "surrogatepass"),
-                _signature(kind, value, conversation, expires, secret).encode()):
+                _signature(kind, value, conversation, expires, secret).encode(),
+            )
+        ):
             return {kind: normalize(kind, value)}
     return {}

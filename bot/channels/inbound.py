@@ -7,6 +7,7 @@ Rasa, where one megabyte of text would cost seconds of CPU and megabytes of trac
 asked, in their language, to send it shorter. Metadata must be a JSON object of a sensible size; anything
 else is refused with a 4xx by the channel.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,8 +22,8 @@ from bot.channels import notices
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_MESSAGE_CHARS = 4000   # WhatsApp and Telegram take 4,096; a real shopper's story fits in 4,000
-MAX_METADATA_BYTES = 8 * 1024       # locale, a signed identity, a few attachments: far less than this
+DEFAULT_MAX_MESSAGE_CHARS = 4000  # WhatsApp and Telegram take 4,096; a real shopper's story fits in 4,000
+MAX_METADATA_BYTES = 8 * 1024  # locale, a signed identity, a few attachments: far less than this
 
 # C0 and C1 controls but tab and newline; unpaired UTF-16 surrogates (JSON can carry "\ud800"); the
 # Unicode "noncharacters" U+FFFE/U+FFFF. Carriage returns become newlines first.
@@ -62,8 +63,12 @@ def too_long(text: str) -> bool:
 
 
 def too_long_notice(language: Optional[str], length: int) -> str:
-    return notices.say(notices.TOO_LONG, language, length=f"{length:,}".replace(",", " "),
-                       limit=f"{max_message_chars():,}".replace(",", " "))
+    return notices.say(
+        notices.TOO_LONG,
+        language,
+        length=f"{length:,}".replace(",", " "),
+        limit=f"{max_message_chars():,}".replace(",", " "),
+    )
 
 
 def guess_language(text: str, known: Optional[str] = None, hint: Optional[str] = None) -> str:
@@ -129,8 +134,7 @@ async def conversation_language(app: Any, conversation_id: str) -> Optional[str]
         return None
 
 
-async def admit(app: Any, conversation_id: str, text: Any, metadata: Dict[str, Any], output: Any
-                ) -> Optional[str]:
+async def admit(app: Any, conversation_id: str, text: Any, metadata: Dict[str, Any], output: Any) -> Optional[str]:
     """The cleaned text to hand to Rasa, or None when the channel answered the shopper itself (a message
     over the length limit: they are asked, in their language, to send it in shorter parts)."""
     cleaned = clean_text(text)
@@ -151,8 +155,11 @@ async def hand_to_rasa(on_new_message: Any, message: Any, metadata: Dict[str, An
         await on_new_message(message)
         return True
     except Exception as exc:  # noqa: BLE001 - whatever failed, the shopper hears about it
-        logger.error("a message could not be handled (%s); the shopper was asked to send it again",
-                     type(exc).__name__, exc_info=logger.isEnabledFor(logging.DEBUG))
+        logger.error(
+            "a message could not be handled (%s); the shopper was asked to send it again",
+            type(exc).__name__,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
         language = guess_language(message.text or "", None, hint_in(metadata))
         await message.output_channel.send_text_message(message.sender_id, notices.say(notices.TRY_AGAIN, language))
         return False

@@ -1,6 +1,7 @@
 """What a channel says itself, in the shopper's language, when a message never reaches Rasa (too long, sent
 faster than Porter reads, a voice note Porter cannot read) or Rasa could not finish its turn. (Rasa's own
 replies live in the domain; these are answered around it.) The texts are each catalog's ``notices``."""
+
 from __future__ import annotations
 
 from typing import List, Optional
@@ -8,10 +9,10 @@ from typing import List, Optional
 from bot.catalogs import entry
 from bot.languages import supported_languages
 
-TOO_LONG = "too_long"          # {length} and {limit} in characters
+TOO_LONG = "too_long"  # {length} and {limit} in characters
 SLOW_DOWN = "slow_down"
 TRY_AGAIN = "try_again"
-CANNOT_READ = "cannot_read"    # a voice note, video, sticker or location on WhatsApp
+CANNOT_READ = "cannot_read"  # a voice note, video, sticker or location on WhatsApp
 
 
 def spoken(language: Optional[str]) -> bool:

@@ -10,6 +10,7 @@ bot.client_address (``X-Forwarded-For`` only from trusted proxies). With ``PORTE
 are kept in Redis (bot/channels/rate_limit_redis.py), so every Rasa replica and web server counts against the
 same ones; without it each process keeps its own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,7 @@ from typing import Callable, Optional
 
 logger = logging.getLogger(__name__)
 
-MAX_KEYS = 50_000   # buckets kept per kind; the least recently used go first, so memory stays bounded
+MAX_KEYS = 50_000  # buckets kept per kind; the least recently used go first, so memory stays bounded
 
 
 def _setting(name: str, default: float) -> float:
@@ -38,8 +39,9 @@ def _setting(name: str, default: float) -> float:
 class Buckets:
     """Token buckets by key: ``capacity`` tokens, refilled at ``capacity`` per ``period`` seconds."""
 
-    def __init__(self, capacity: float, period: float, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = MAX_KEYS) -> None:
+    def __init__(
+        self, capacity: float, period: float, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_KEYS
+    ) -> None:
         self.capacity, self.rate, self.clock, self.max_keys = capacity, capacity / period, clock, max_keys
         self._buckets: "OrderedDict[str, tuple]" = OrderedDict()
         self._lock = threading.Lock()
@@ -64,14 +66,19 @@ class Buckets:
 
 @dataclass(frozen=True)
 class Refusal:
-    reason: str          # "conversation", "client" or "new_conversations": which limit was reached
-    retry_after: float   # seconds
+    reason: str  # "conversation", "client" or "new_conversations": which limit was reached
+    retry_after: float  # seconds
 
 
 class RateLimits:
-    def __init__(self, conversation_per_minute: float, client_per_minute: float,
-                 new_conversations_per_hour: float, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = MAX_KEYS) -> None:
+    def __init__(
+        self,
+        conversation_per_minute: float,
+        client_per_minute: float,
+        new_conversations_per_hour: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
         self.conversations = Buckets(conversation_per_minute, 60, clock, max_keys)
         self.clients = Buckets(client_per_minute, 60, clock, max_keys)
         self.new_conversations = Buckets(new_conversations_per_hour, 3600, clock, max_keys)
@@ -83,9 +90,11 @@ class RateLimits:
     def from_env(cls) -> "RateLimits":
         from bot.shared_redis import redis_url
 
-        settings = (_setting("PORTER_RATE_CONVERSATION_PER_MINUTE", 20),
-                    _setting("PORTER_RATE_CLIENT_PER_MINUTE", 60),
-                    _setting("PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR", 30))
+        settings = (
+            _setting("PORTER_RATE_CONVERSATION_PER_MINUTE", 20),
+            _setting("PORTER_RATE_CLIENT_PER_MINUTE", 60),
+            _setting("PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR", 30),
+        )
         url = redis_url()
         if url:
             from bot.channels.rate_limit_redis import SharedRateLimits

@@ -7,6 +7,7 @@ of processes are atomic, and the processes need no common clock. Keys are hashes
 conversation (bot.shared_redis.key) and expire once their bucket would be full again. While Redis does not
 answer, each process counts in its own memory, as without Redis.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -14,7 +15,7 @@ from typing import Optional
 from bot.channels.rate_limit import Buckets, RateLimits
 from bot.shared_redis import SharedRedis, Unavailable, key, shared
 
-KNOWN_FOR = 24 * 3600   # seconds a conversation counts as already started after its last message
+KNOWN_FOR = 24 * 3600  # seconds a conversation counts as already started after its last message
 
 _TAKE = """
 local clock = redis.call('TIME')
@@ -57,8 +58,9 @@ class SharedBuckets:
 
 
 class SharedRateLimits(RateLimits):
-    def __init__(self, url: str, conversation_per_minute: float, client_per_minute: float,
-                 new_conversations_per_hour: float) -> None:
+    def __init__(
+        self, url: str, conversation_per_minute: float, client_per_minute: float, new_conversations_per_hour: float
+    ) -> None:
         super().__init__(conversation_per_minute, client_per_minute, new_conversations_per_hour)
         self.redis = shared(url)
         self.conversations = SharedBuckets(self.redis, "conversation", self.conversations)

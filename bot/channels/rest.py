@@ -10,6 +10,7 @@ names, metadata of any type and text of any size, from anyone. Here:
   gets 400 naming the field; text is cleaned and capped (bot/channels/inbound.py);
 - clients and conversations are rate limited (bot/channels/rate_limit.py): 429 with Retry-After.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -42,7 +43,7 @@ def read_body(request: Request) -> Dict[str, Any]:
     try:
         body = request.json
     except Exception:  # noqa: BLE001 - sanic raises its own error for a body that is not JSON
-        raise BadRequest("the body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}") from None
+        raise BadRequest('the body must be JSON: {"sender": "...", "message": "..."}') from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object with sender and message")
     for field in ("sender", "message"):
@@ -75,12 +76,15 @@ class RestInput(RasaRestInput):
 
     def _refused(self, request: Request) -> Optional[HTTPResponse]:
         if self.closed():
-            return response.json({"error": "the REST channel is off in production; set PORTER_REST_TOKEN to "
-                                           "use it with a bearer token"}, status=403)
+            return response.json(
+                {"error": "the REST channel is off in production; set PORTER_REST_TOKEN to use it with a bearer token"},
+                status=403,
+            )
         if self.token:
             given = request.headers.get("authorization") or ""
             if not given.startswith("Bearer ") or not hmac.compare_digest(
-                    given[7:].strip().encode("utf-8", "surrogatepass"), self.token.encode()):
+                given[7:].strip().encode("utf-8", "surrogatepass"), self.token.encode()
+            ):
                 return response.json({"error": "missing or wrong Authorization: Bearer token"}, status=401)
         return None
 
@@ -104,16 +108,22 @@ class RestInput(RasaRestInput):
             client = of_request(request)
             limited = self.limits.message(client, conversation)
             if limited:
-                logger.info("rest: %s limit reached for a client; asked to retry in %.0f s", limited.reason,
-                            limited.retry_after)
-                return response.json({"error": f"too many messages ({limited.reason}); retry later"}, status=429,
-                                     headers={"Retry-After": str(max(1, round(limited.retry_after)))})
+                logger.info(
+                    "rest: %s limit reached for a client; asked to retry in %.0f s", limited.reason, limited.retry_after
+                )
+                return response.json(
+                    {"error": f"too many messages ({limited.reason}); retry later"},
+                    status=429,
+                    headers={"Retry-After": str(max(1, round(limited.retry_after)))},
+                )
             collector = CollectingOutputChannel()
             text = await inbound.admit(request.app, conversation, body["message"], body["metadata"], collector)
             if text is not None:
-                await inbound.hand_to_rasa(on_new_message, UserMessage(
-                    text, collector, conversation, input_channel=CHANNEL, metadata=body["metadata"]),
-                    body["metadata"])
+                await inbound.hand_to_rasa(
+                    on_new_message,
+                    UserMessage(text, collector, conversation, input_channel=CHANNEL, metadata=body["metadata"]),
+                    body["metadata"],
+                )
             return response.json(collector.messages)
 
         return webhook

@@ -27,6 +27,7 @@ Differences from `rasa.core.channels.telegram.TelegramInput`, and why:
 - A reply Telegram refuses is logged, never raised into the conversation; logs never show the token,
   and addresses or numbers in error messages are masked.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -87,13 +88,20 @@ class TelegramSettings:
         def env(name: str) -> Optional[str]:
             return (os.environ.get(name) or "").strip() or None
 
-        return cls(env("TELEGRAM_BOT_TOKEN"), env("TELEGRAM_WEBHOOK_SECRET"), env("TELEGRAM_WEBHOOK_URL"),
-                   (env("TELEGRAM_API_BASE") or DEFAULT_API_BASE).rstrip("/"))
+        return cls(
+            env("TELEGRAM_BOT_TOKEN"),
+            env("TELEGRAM_WEBHOOK_SECRET"),
+            env("TELEGRAM_WEBHOOK_URL"),
+            (env("TELEGRAM_API_BASE") or DEFAULT_API_BASE).rstrip("/"),
+        )
 
     def problem(self) -> Optional[str]:
         """Why the channel cannot work with these settings, or None. Never contains a secret."""
-        missing = [name for name, value in (("TELEGRAM_BOT_TOKEN", self.token),
-                                            ("TELEGRAM_WEBHOOK_SECRET", self.secret)) if not value]
+        missing = [
+            name
+            for name, value in (("TELEGRAM_BOT_TOKEN", self.token), ("TELEGRAM_WEBHOOK_SECRET", self.secret))
+            if not value
+        ]
         if missing:
             return f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"
         try:
@@ -118,6 +126,7 @@ class BadUpdate(ValueError):
 @dataclass
 class Inbound:
     """What one update means to Porter. `text` is None when the update is acknowledged and ignored."""
+
     update_id: int
     chat_id: Optional[int] = None
     text: Optional[str] = None
@@ -203,7 +212,8 @@ def parse_update(data: Any) -> Inbound:
         caption = message.get("caption")
         update.text = caption.strip() if isinstance(caption, str) and caption.strip() else "[image]"
         update.metadata["attachments"] = [
-            {"type": "image", "channel": CHANNEL, "id": _largest_photo(message["photo"], kind)}]
+            {"type": "image", "channel": CHANNEL, "id": _largest_photo(message["photo"], kind)}
+        ]
     else:
         update.ignored = "a message without text (sticker, voice, location...)"
     return update
@@ -220,8 +230,9 @@ class TelegramBotOutput(TelegramOutput):
         """The chat id inside a Telegram conversation id; None, logged, for another channel's conversation."""
         chat = native_id(CHANNEL, str(recipient_id))
         if chat is None:
-            logger.error("refused a Telegram message addressed to a %s conversation",
-                         channel_of(str(recipient_id)) or "unknown")
+            logger.error(
+                "refused a Telegram message addressed to a %s conversation", channel_of(str(recipient_id)) or "unknown"
+            )
         return chat
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
@@ -245,11 +256,21 @@ class TelegramBotOutput(TelegramOutput):
         try:
             await super().send_response(recipient_id, message)
         except Exception as exc:  # noqa: BLE001 - any failure to deliver is logged the same way
-            logger.error("could not send a reply to Telegram chat %s: %s: %s", recipient_id,
-                         type(exc).__name__, scrub(exc, self._bot_token))
+            logger.error(
+                "could not send a reply to Telegram chat %s: %s: %s",
+                recipient_id,
+                type(exc).__name__,
+                scrub(exc, self._bot_token),
+            )
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]],
-                                     button_type: Optional[Text] = None, **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self,
+        recipient_id: Text,
+        text: Text,
+        buttons: List[Dict[Text, Any]],
+        button_type: Optional[Text] = None,
+        **kwargs: Any,
+    ) -> None:
         chat = self._chat(recipient_id)
         if chat is None:
             return
@@ -264,13 +285,15 @@ class TelegramBotOutput(TelegramOutput):
         try:
             await self.answer_callback_query(callback_query_id)
         except Exception as exc:  # noqa: BLE001
-            logger.warning("could not acknowledge a Telegram button press: %s: %s", type(exc).__name__,
-                           scrub(exc, self._bot_token))
+            logger.warning(
+                "could not acknowledge a Telegram button press: %s: %s", type(exc).__name__, scrub(exc, self._bot_token)
+            )
 
     async def register_webhook(self, url: str, secret: str) -> None:
         """setWebhook with secret_token; raises on failure. A raw call: aiogram 2.15 lacks secret_token."""
-        await self.request("setWebhook", {"url": url, "secret_token": secret,
-                                          "allowed_updates": json.dumps(ALLOWED_UPDATES)})
+        await self.request(
+            "setWebhook", {"url": url, "secret_token": secret, "allowed_updates": json.dumps(ALLOWED_UPDATES)}
+        )
 
     async def close_session(self) -> None:
         if self._session is not None and not self._session.closed:
@@ -298,9 +321,12 @@ class TelegramChannel(TelegramInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         if credentials:
-            logger.warning("credentials.yml sets %s for Telegram; they are ignored: Porter reads "
-                           "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_URL and "
-                           "TELEGRAM_API_BASE from the environment", ", ".join(sorted(credentials)))
+            logger.warning(
+                "credentials.yml sets %s for Telegram; they are ignored: Porter reads "
+                "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, TELEGRAM_WEBHOOK_URL and "
+                "TELEGRAM_API_BASE from the environment",
+                ", ".join(sorted(credentials)),
+            )
         return cls(TelegramSettings.from_env())
 
     def __init__(self, settings: Optional[TelegramSettings] = None) -> None:
@@ -314,12 +340,17 @@ class TelegramChannel(TelegramInput):
         global _warned_unconfigured
         if self.problem and not _warned_unconfigured:
             _warned_unconfigured = True
-            logger.warning("Telegram channel disabled: %s. Its webhook answers 503 until it is set "
-                           "(see README, \"Connecting Telegram\").", self.problem)
+            logger.warning(
+                "Telegram channel disabled: %s. Its webhook answers 503 until it is set "
+                '(see README, "Connecting Telegram").',
+                self.problem,
+            )
         elif not self.problem and not settings.webhook_url:
-            logger.warning("TELEGRAM_WEBHOOK_URL is not set: Porter will not register its Telegram webhook; "
-                           "register it yourself with setWebhook and secret_token (README, \"Connecting "
-                           "Telegram\").")
+            logger.warning(
+                "TELEGRAM_WEBHOOK_URL is not set: Porter will not register its Telegram webhook; "
+                'register it yourself with setWebhook and secret_token (README, "Connecting '
+                'Telegram").'
+            )
         elif not self.problem and not settings.webhook_url.startswith("https://"):
             logger.warning("TELEGRAM_WEBHOOK_URL is not an https:// URL; Telegram only delivers to HTTPS.")
 
@@ -330,8 +361,11 @@ class TelegramChannel(TelegramInput):
         startup on Telegram and fails inside the server's running loop.
         """
         if self._output is None:
-            self._output = (_UnconfiguredOutput() if self.problem
-                            else TelegramBotOutput(self.settings.token, self.settings.api_base))
+            self._output = (
+                _UnconfiguredOutput()
+                if self.problem
+                else TelegramBotOutput(self.settings.token, self.settings.api_base)
+            )
         return self._output
 
     def _unavailable(self) -> HTTPResponse:
@@ -365,9 +399,15 @@ class TelegramChannel(TelegramInput):
                 return
             unreachable = isinstance(failure, (NetworkError, RestartingTelegram, asyncio.TimeoutError))
             retry = unreachable and attempt < len(WEBHOOK_RETRY_DELAYS)
-            logger.warning("could not register the Telegram webhook (attempt %d): %s%s", attempt,
-                           self._describe(failure), "; retrying" if retry else "; Porter keeps running: fix "
-                           "the settings or the network, then call /webhooks/telegram/set_webhook")
+            logger.warning(
+                "could not register the Telegram webhook (attempt %d): %s%s",
+                attempt,
+                self._describe(failure),
+                "; retrying"
+                if retry
+                else "; Porter keeps running: fix "
+                "the settings or the network, then call /webhooks/telegram/set_webhook",
+            )
             if not retry:
                 return
 
@@ -383,14 +423,23 @@ class TelegramChannel(TelegramInput):
                 await output.acknowledge_button(update.callback_query_id)
             text = await inbound.admit(app, entry.conversation, update.text, update.metadata, output)
             if text is not None:
-                await on_new_message(UserMessage(text, output, entry.conversation, input_channel=self.name(),
-                                                 message_id=entry.message_id, metadata=update.metadata))
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        output,
+                        entry.conversation,
+                        input_channel=self.name(),
+                        message_id=entry.message_id,
+                        metadata=update.metadata,
+                    )
+                )
 
         @telegram_webhook.listener("after_server_start")
         async def register_at_startup(app: Any, _loop: Any) -> None:
             if not self.problem:
-                self._tasks.append(asyncio.ensure_future(
-                    inbox.sweep(self._inbox, app, CHANNEL, lambda entry: work(entry, app))))
+                self._tasks.append(
+                    asyncio.ensure_future(inbox.sweep(self._inbox, app, CHANNEL, lambda entry: work(entry, app)))
+                )
             if not self.problem and self.settings.webhook_url:
                 self._tasks.append(asyncio.ensure_future(self._register_webhook_in_background()))
 
@@ -422,8 +471,11 @@ class TelegramChannel(TelegramInput):
             if self.problem:
                 return self._unavailable()
             if not self._authentic(request):
-                logger.warning("rejected a Telegram webhook call from %s: missing or wrong %s header",
-                               request.remote_addr or request.ip, SECRET_HEADER)
+                logger.warning(
+                    "rejected a Telegram webhook call from %s: missing or wrong %s header",
+                    request.remote_addr or request.ip,
+                    SECRET_HEADER,
+                )
                 return response.json({"error": f"missing or wrong {SECRET_HEADER} header"}, status=403)
             try:
                 update = parse_update(json.loads(request.body or b""))
@@ -439,9 +491,13 @@ class TelegramChannel(TelegramInput):
                 return response.json({"status": "ignored"})
 
             state, entry = await asyncio.to_thread(
-                self._inbox.receive, CHANNEL, f"{self.settings.bot_id}:{update.update_id}",
-                conversation_id(CHANNEL, update.chat_id), asdict(update))
-            if entry is None:   # handled already, or being handled by a live process
+                self._inbox.receive,
+                CHANNEL,
+                f"{self.settings.bot_id}:{update.update_id}",
+                conversation_id(CHANNEL, update.chat_id),
+                asdict(update),
+            )
+            if entry is None:  # handled already, or being handled by a live process
                 logger.debug("Telegram update %s is %s", update.update_id, state)
                 return response.json({"status": "duplicate" if state == inbox.HANDLED else "in progress"})
             logger.debug("Telegram update %s from chat %s", update.update_id, update.chat_id)

@@ -24,6 +24,7 @@ Settings come only from the environment: WHATSAPP_VERIFY_TOKEN, WHATSAPP_APP_SEC
 WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_API_BASE (default https://graph.facebook.com/v19.0). Without them
 Rasa still starts, one warning says what is missing, and the webhook answers 503.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -65,8 +66,10 @@ class WhatsAppSettings:
     @classmethod
     def from_env(cls, environ: Optional[Dict[str, str]] = None) -> "WhatsAppSettings":
         env = os.environ if environ is None else environ
-        return cls(*(env.get(name, "").strip() for name in REQUIRED),
-                   api_base=env.get("WHATSAPP_API_BASE", "").strip() or DEFAULT_API_BASE)
+        return cls(
+            *(env.get(name, "").strip() for name in REQUIRED),
+            api_base=env.get("WHATSAPP_API_BASE", "").strip() or DEFAULT_API_BASE,
+        )
 
     @property
     def missing(self) -> List[str]:
@@ -83,7 +86,7 @@ def signature_matches(body: bytes, header: Optional[str], app_secret: str) -> bo
     if not header or not app_secret or not header.startswith("sha256="):
         return False
     expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header[len("sha256="):].strip().lower().encode("utf-8", "replace"))
+    return hmac.compare_digest(expected.encode(), header[len("sha256=") :].strip().lower().encode("utf-8", "replace"))
 
 
 def message_metadata(message: Inbound, conversation: str) -> Dict[str, Any]:
@@ -91,8 +94,9 @@ def message_metadata(message: Inbound, conversation: str) -> Dict[str, Any]:
     still carries a fresh signature."""
     metadata: Dict[str, Any] = {}
     if identity.identity_secret():
-        metadata[identity.METADATA_KEY] = identity.signed("phone", message.wa_id, conversation,
-                                                          ttl=identity.MESSAGE_TTL)
+        metadata[identity.METADATA_KEY] = identity.signed(
+            "phone", message.wa_id, conversation, ttl=identity.MESSAGE_TTL
+        )
     if message.attachments:
         metadata["attachments"] = message.attachments
     return metadata
@@ -118,8 +122,10 @@ class WhatsAppInput(InputChannel):
         self._opening = threading.Lock()
         if settings.missing and not _warned_unconfigured:
             _warned_unconfigured = True
-            logger.warning("WhatsApp channel is not configured: set %s. Until then "
-                           "/webhooks/whatsapp/webhook answers 503.", ", ".join(settings.missing))
+            logger.warning(
+                "WhatsApp channel is not configured: set %s. Until then /webhooks/whatsapp/webhook answers 503.",
+                ", ".join(settings.missing),
+            )
 
     @property
     def configured(self) -> bool:
@@ -141,8 +147,10 @@ class WhatsAppInput(InputChannel):
         return WhatsAppOutput(self.settings.graph, window, undelivered)
 
     def _not_configured(self) -> HTTPResponse:
-        return response.json({"error": "the WhatsApp channel is not configured on this server",
-                              "missing": self.settings.missing}, status=503)
+        return response.json(
+            {"error": "the WhatsApp channel is not configured on this server", "missing": self.settings.missing},
+            status=503,
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
@@ -158,7 +166,7 @@ class WhatsAppInput(InputChannel):
         @webhook.listener("before_server_stop")
         async def stop(_app: Any, _loop: Any) -> None:
             for task in list(self._tasks):
-                task.cancel()   # what they had claimed is taken over after a restart
+                task.cancel()  # what they had claimed is taken over after a restart
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -204,8 +212,7 @@ class WhatsAppInput(InputChannel):
         store, window, _ = self._stores()
         claimed = []
         for message in messages:
-            _, entry = store.receive(CHANNEL, message.wamid, conversation_id(CHANNEL, message.wa_id),
-                                     asdict(message))
+            _, entry = store.receive(CHANNEL, message.wamid, conversation_id(CHANNEL, message.wa_id), asdict(message))
             if entry is not None:
                 window.record_inbound(message.wa_id, message.timestamp)
                 claimed.append(entry)
@@ -216,14 +223,16 @@ class WhatsAppInput(InputChannel):
         self._tasks.add(task)  # keep a reference until it is done, or it may be collected mid-way
         task.add_done_callback(self._tasks.discard)
 
-    async def _handle(self, entries: List[inbox.Entry], work: Callable[[inbox.Entry], Awaitable[None]],
-                      app: Any) -> None:
+    async def _handle(
+        self, entries: List[inbox.Entry], work: Callable[[inbox.Entry], Awaitable[None]], app: Any
+    ) -> None:
         """One shopper's messages reach Rasa in the order they were sent; a failure never stops the rest."""
         for entry in entries:
             await inbox.handle(self._stores()[0], app, entry, work)
 
-    async def _to_rasa(self, message: Inbound, conversation: str,
-                       on_new_message: Callable[[UserMessage], Awaitable[Any]], app: Any) -> None:
+    async def _to_rasa(
+        self, message: Inbound, conversation: str, on_new_message: Callable[[UserMessage], Awaitable[Any]], app: Any
+    ) -> None:
         output = self.get_output_channel()
         if not message.readable:
             language = await inbound.conversation_language(app, conversation)
@@ -232,5 +241,8 @@ class WhatsAppInput(InputChannel):
         metadata = message_metadata(message, conversation)
         text = await inbound.admit(app, conversation, message.text, metadata, output)
         if text is not None:
-            await on_new_message(UserMessage(text, output, conversation, input_channel=CHANNEL,
-                                             message_id=message.wamid, metadata=metadata))
+            await on_new_message(
+                UserMessage(
+                    text, output, conversation, input_channel=CHANNEL, message_id=message.wamid, metadata=metadata
+                )
+            )

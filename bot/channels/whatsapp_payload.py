@@ -6,6 +6,7 @@ and read receipts for what we sent, which need nothing from us). The shapes we r
 payload that breaks them is refused whole with a message naming the place (``PayloadError``); fields we do
 not use are never checked, so Meta adding one changes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,11 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class Inbound:
-    wamid: str                    # Meta's message id, used to drop resent notifications
-    wa_id: str                    # the shopper's WhatsApp number, digits only: the Rasa sender id
-    type: str                     # WhatsApp's message type as sent
-    text: Optional[str]           # what Rasa receives; None for types Porter cannot read
-    timestamp: Optional[float]    # when the shopper sent it (Unix seconds), None when absent
+    wamid: str  # Meta's message id, used to drop resent notifications
+    wa_id: str  # the shopper's WhatsApp number, digits only: the Rasa sender id
+    type: str  # WhatsApp's message type as sent
+    text: Optional[str]  # what Rasa receives; None for types Porter cannot read
+    timestamp: Optional[float]  # when the shopper sent it (Unix seconds), None when absent
     attachments: List[Dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -86,8 +87,10 @@ def parse_notification(body: bytes, phone_number_id: Optional[str] = None) -> Li
             value = _object(change.get("value"), f"{where}.value")
             metadata = _object(value.get("metadata") or {}, f"{where}.value.metadata")
             addressed_to = metadata.get("phone_number_id")
-            found = [_message(m, f"{where}.value.messages[{i}]")
-                     for i, m in enumerate(_list(value.get("messages"), f"{where}.value.messages"))]
+            found = [
+                _message(m, f"{where}.value.messages[{i}]")
+                for i, m in enumerate(_list(value.get("messages"), f"{where}.value.messages"))
+            ]
             if found and phone_number_id and addressed_to and str(addressed_to) != str(phone_number_id):
                 logger.info("whatsapp: ignored %d message(s) sent to another phone number id", len(found))
                 continue

@@ -13,6 +13,7 @@ checked (bot/channels/whatsapp_window.py). The output channel needs no user turn
 ``WhatsAppInput.get_output_channel()`` gives one that an agent desk or ``/conversations/{id}/execute`` can
 use.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,8 @@ from bot.identifiers import EMAIL_RE, mask_email, mask_phone
 logger = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
-TEXT_LIMIT = 4096        # characters in a text message body
-BODY_LIMIT = 1024        # characters in an interactive message body
+TEXT_LIMIT = 4096  # characters in a text message body
+BODY_LIMIT = 1024  # characters in an interactive message body
 MAX_BUTTONS = 3
 BUTTON_TITLE_LIMIT = 20
 BUTTON_ID_LIMIT = 256
@@ -47,6 +48,7 @@ NOT_WHATSAPP = "not a WhatsApp conversation: refused"
 @dataclass(frozen=True)
 class GraphApi:
     """Where and as whom to send: {api_base}/{phone_number_id}/messages with the access token."""
+
     api_base: str
     phone_number_id: str
     access_token: str
@@ -58,12 +60,11 @@ class GraphApi:
 
 def _clip(text: str, limit: int) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _envelope(to: str, kind: str, content: Dict[str, Any]) -> Dict[str, Any]:
-    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": str(to), "type": kind,
-            kind: content}
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": str(to), "type": kind, kind: content}
 
 
 def text_messages(to: str, text: str) -> List[Dict[str, Any]]:
@@ -91,22 +92,33 @@ def list_button_label(text: str) -> str:
 
 def button_messages(to: str, text: str, buttons: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     """The question with its choices, as WhatsApp can show them (see the module docstring)."""
-    choices = [(str(b.get("payload") or b.get("title") or ""), str(b.get("title") or b.get("payload") or ""))
-               for b in buttons]
+    choices = [
+        (str(b.get("payload") or b.get("title") or ""), str(b.get("title") or b.get("payload") or "")) for b in buttons
+    ]
     text = str(text or "").strip()
     body, before = text, []
     if len(text) > BODY_LIMIT:  # say it all first, then ask with the buttons under a short body
         before, body = text_messages(to, text), "⬇️"
     body = body or "⬇️"
     titles = [_clip(title, BUTTON_TITLE_LIMIT) for _, title in choices]
-    if 0 < len(choices) <= MAX_BUTTONS and len(set(titles)) == len(titles) \
-            and all(0 < len(p) <= BUTTON_ID_LIMIT for p, _ in choices):
-        action = {"buttons": [{"type": "reply", "reply": {"id": payload, "title": title}}
-                              for (payload, _), title in zip(choices, titles)]}
+    if (
+        0 < len(choices) <= MAX_BUTTONS
+        and len(set(titles)) == len(titles)
+        and all(0 < len(p) <= BUTTON_ID_LIMIT for p, _ in choices)
+    ):
+        action = {
+            "buttons": [
+                {"type": "reply", "reply": {"id": payload, "title": title}}
+                for (payload, _), title in zip(choices, titles)
+            ]
+        }
         return before + [_envelope(to, "interactive", {"type": "button", "body": {"text": body}, "action": action})]
     titles = [_clip(title, ROW_TITLE_LIMIT) for _, title in choices]
-    if 0 < len(choices) <= MAX_ROWS and len(set(titles)) == len(titles) \
-            and all(0 < len(p) <= ROW_ID_LIMIT for p, _ in choices):
+    if (
+        0 < len(choices) <= MAX_ROWS
+        and len(set(titles)) == len(titles)
+        and all(0 < len(p) <= ROW_ID_LIMIT for p, _ in choices)
+    ):
         rows = []
         for (payload, full), title in zip(choices, titles):
             row = {"id": payload, "title": title}
@@ -158,8 +170,12 @@ class WhatsAppOutput(OutputChannel):
     def name(cls) -> str:
         return CHANNEL
 
-    def __init__(self, api: GraphApi, window: Optional[ConversationWindow] = None,
-                 undelivered: Optional[UndeliveredMessages] = None) -> None:
+    def __init__(
+        self,
+        api: GraphApi,
+        window: Optional[ConversationWindow] = None,
+        undelivered: Optional[UndeliveredMessages] = None,
+    ) -> None:
         self.api = api
         self.window = window or ConversationWindow()
         self.undelivered = undelivered or UndeliveredMessages()
@@ -168,8 +184,9 @@ class WhatsAppOutput(OutputChannel):
         for message in text_messages(recipient_id, text):
             await self.deliver(message)
 
-    async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: List[Dict[str, Any]],
-                                     **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: List[Dict[str, Any]], **kwargs: Any
+    ) -> None:
         for message in button_messages(recipient_id, text, buttons):
             await self.deliver(message)
 
@@ -178,8 +195,11 @@ class WhatsAppOutput(OutputChannel):
 
     async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
         """A ready Cloud API message (e.g. {"type": "template", "template": {...}}) is sent as it is."""
-        if isinstance(json_message, dict) and isinstance(json_message.get("type"), str) \
-                and json_message["type"] in json_message:
+        if (
+            isinstance(json_message, dict)
+            and isinstance(json_message.get("type"), str)
+            and json_message["type"] in json_message
+        ):
             message = dict(json_message, messaging_product="whatsapp", to=str(recipient_id))
             message.setdefault("recipient_type", "individual")
             await self.deliver(message)
@@ -192,8 +212,11 @@ class WhatsAppOutput(OutputChannel):
         conversation = str(message["to"])
         to = native_id(CHANNEL, conversation)
         if to is None or not to.isdigit():
-            logger.error("whatsapp: refused a %s message addressed to a %s conversation", message.get("type"),
-                         channel_of(conversation) or "unknown")
+            logger.error(
+                "whatsapp: refused a %s message addressed to a %s conversation",
+                message.get("type"),
+                channel_of(conversation) or "unknown",
+            )
             self.undelivered.record(CHANNEL, conversation, summary(message), NOT_WHATSAPP)
             return None
         message = dict(message, to=to)
@@ -207,8 +230,7 @@ class WhatsAppOutput(OutputChannel):
             status, answer = await self._post(message)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             reason = f"the Graph API could not be reached: {type(exc).__name__}"
-            logger.error("whatsapp: a %s message to %s was not sent: %s", message.get("type"), mask_phone(to),
-                         reason)
+            logger.error("whatsapp: a %s message to %s was not sent: %s", message.get("type"), mask_phone(to), reason)
             self.undelivered.record(CHANNEL, to, summary(message), reason)
             return None
         if 200 <= status < 300:
@@ -217,8 +239,11 @@ class WhatsAppOutput(OutputChannel):
             logger.debug("whatsapp: sent a %s message to %s", message.get("type"), mask_phone(to))
             return wamid or ""
         error = answer.get("error") if isinstance(answer, dict) else None
-        detail = (f"{error.get('code', '')} {error.get('message', '')}".strip() if isinstance(error, dict)
-                  else "no error detail")
+        detail = (
+            f"{error.get('code', '')} {error.get('message', '')}".strip()
+            if isinstance(error, dict)
+            else "no error detail"
+        )
         reason = f"the Graph API answered {status}: {_scrub(detail, self.api.access_token)}"
         logger.error("whatsapp: a %s message to %s was not sent: %s", message.get("type"), mask_phone(to), reason)
         self.undelivered.record(CHANNEL, to, summary(message), reason)

@@ -10,6 +10,7 @@ there too, with the reason.
 Both tables live in Porter's database next to the channels' inbox (bot/channels/inbox.py, bot/storage).
 Conversations are ``whatsapp:<wa_id>``; these tables keep the number itself.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,8 +31,9 @@ NEVER_WROTE = "outside the 24-hour window: the shopper has never written to us o
 class ConversationWindow:
     """When each WhatsApp shopper last wrote to us, and whether we may still answer them free-form."""
 
-    def __init__(self, where: Where = None, clock: Callable[[], float] = time.time,
-                 window_seconds: int = WINDOW_SECONDS) -> None:
+    def __init__(
+        self, where: Where = None, clock: Callable[[], float] = time.time, window_seconds: int = WINDOW_SECONDS
+    ) -> None:
         self.db = database(where)
         self.clock = clock
         self.window_seconds = window_seconds
@@ -43,13 +45,18 @@ class ConversationWindow:
         insert_ = self.db.insert(whatsapp_last_inbound).values(wa_id=str(wa_id), last_inbound_at=at)
         known, arriving = whatsapp_last_inbound.c.last_inbound_at, insert_.excluded.last_inbound_at
         with self.db.writing() as conn:
-            conn.execute(insert_.on_conflict_do_update(index_elements=[whatsapp_last_inbound.c.wa_id], set_={
-                "last_inbound_at": case((arriving > known, arriving), else_=known)}))
+            conn.execute(
+                insert_.on_conflict_do_update(
+                    index_elements=[whatsapp_last_inbound.c.wa_id],
+                    set_={"last_inbound_at": case((arriving > known, arriving), else_=known)},
+                )
+            )
 
     def last_inbound(self, wa_id: str) -> Optional[float]:
         with self.db.reading() as conn:
-            return conn.execute(select(whatsapp_last_inbound.c.last_inbound_at)
-                                .where(whatsapp_last_inbound.c.wa_id == str(wa_id))).scalar()
+            return conn.execute(
+                select(whatsapp_last_inbound.c.last_inbound_at).where(whatsapp_last_inbound.c.wa_id == str(wa_id))
+            ).scalar()
 
     def closed_because(self, wa_id: str) -> Optional[str]:
         """None while a free-form message may be sent to wa_id; otherwise why not."""
@@ -88,15 +95,23 @@ class UndeliveredMessages:
         created = datetime.fromtimestamp(self.clock(), timezone.utc).isoformat(timespec="seconds")
         created = created.replace("+00:00", "Z")
         with self.db.writing() as conn:
-            row_id = conn.execute(insert(undelivered_messages).values(
-                channel=channel, recipient=str(recipient), text=text, reason=reason, created_at=created
-            )).inserted_primary_key[0]
+            row_id = conn.execute(
+                insert(undelivered_messages).values(
+                    channel=channel, recipient=str(recipient), text=text, reason=reason, created_at=created
+                )
+            ).inserted_primary_key[0]
         return Undelivered(row_id, channel, str(recipient), text, reason, created)
 
     def list(self, channel: Optional[str] = None) -> List[Undelivered]:
         """Oldest first."""
-        query = select(undelivered_messages.c.id, undelivered_messages.c.channel, undelivered_messages.c.recipient,
-                       undelivered_messages.c.text, undelivered_messages.c.reason, undelivered_messages.c.created_at)
+        query = select(
+            undelivered_messages.c.id,
+            undelivered_messages.c.channel,
+            undelivered_messages.c.recipient,
+            undelivered_messages.c.text,
+            undelivered_messages.c.reason,
+            undelivered_messages.c.created_at,
+        )
         if channel:
             query = query.where(undelivered_messages.c.channel == channel)
         with self.db.reading() as conn:

@@ -11,6 +11,7 @@ whatever ``session_id`` the message itself claims. Metadata must be an object; t
 so the rasa-webchat widget works as it is. With several Rasa replicas (``PORTER_REDIS_URL``), the rooms are
 shared through Redis, so a reply pushed through any replica reaches the socket (bot/channels/widget_rooms.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ from bot.client_address import client_address
 
 logger = logging.getLogger(__name__)
 
-MAX_SOCKETS = 20_000   # sockets remembered with their conversation; the oldest are forgotten first
+MAX_SOCKETS = 20_000  # sockets remembered with their conversation; the oldest are forgotten first
 # A socket.io packet larger than this closes the connection (engine.io's own default is 1 MB): room enough for
 # a megabyte message to be refused politely by the length cap instead of dropping the shopper.
 MAX_PACKET_BYTES = 8 * 1024 * 1024
@@ -45,10 +46,16 @@ class WidgetInput(SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         credentials = credentials or {}
-        return cls(credentials.get("user_message_evt", "user_uttered"),
-                   credentials.get("bot_message_evt", "bot_uttered"),
-                   credentials.get("namespace"), True, credentials.get("socketio_path", "/socket.io"),
-                   None, None, credentials.get("metadata_key", "customData"))
+        return cls(
+            credentials.get("user_message_evt", "user_uttered"),
+            credentials.get("bot_message_evt", "bot_uttered"),
+            credentials.get("namespace"),
+            True,
+            credentials.get("socketio_path", "/socket.io"),
+            None,
+            None,
+            credentials.get("metadata_key", "customData"),
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,8 +72,12 @@ class WidgetInput(SocketIOInput):
             table.popitem(last=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], max_http_buffer_size=MAX_PACKET_BYTES,
-                          **widget_rooms.server_options())
+        sio = AsyncServer(
+            async_mode="sanic",
+            cors_allowed_origins=[],
+            max_http_buffer_size=MAX_PACKET_BYTES,
+            **widget_rooms.server_options(),
+        )
         socket_blueprint = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio  # get_output_channel() pushes agents' replies through it
 
@@ -99,8 +110,7 @@ class WidgetInput(SocketIOInput):
             if conversation is None:
                 refused = self.limits.new_conversation(client)
                 if refused:
-                    logger.info("widget: new conversation refused for a client (retry in %.0f s)",
-                                refused.retry_after)
+                    logger.info("widget: new conversation refused for a client (retry in %.0f s)", refused.retry_after)
                     await sio.emit("session_refused", {"retry_after": round(refused.retry_after)}, room=sid)
                     return
                 if handle:
@@ -129,13 +139,16 @@ class WidgetInput(SocketIOInput):
             limited = self.limits.message(self._clients.get(sid, "unknown"), conversation)
             if limited:
                 language = await inbound.conversation_language(self._app, conversation)
-                await output.send_text_message(conversation, notices.say(
-                    notices.SLOW_DOWN, language or inbound.hint_in(metadata)))
+                await output.send_text_message(
+                    conversation, notices.say(notices.SLOW_DOWN, language or inbound.hint_in(metadata))
+                )
                 return
-            text = await inbound.admit(self._app, conversation, data.get("message"), metadata,
-                                       output)
+            text = await inbound.admit(self._app, conversation, data.get("message"), metadata, output)
             if text is not None:
-                await inbound.hand_to_rasa(on_new_message, UserMessage(
-                    text, output, conversation, input_channel=self.name(), metadata=metadata), metadata)
+                await inbound.hand_to_rasa(
+                    on_new_message,
+                    UserMessage(text, output, conversation, input_channel=self.name(), metadata=metadata),
+                    metadata,
+                )
 
         return socket_blueprint

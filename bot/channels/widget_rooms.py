@@ -13,6 +13,7 @@ conversation the socket joined, are that process's): the engine.io session id is
 handshake, which the load balancer reads to keep every later request carrying that ``sid`` on the same replica
 (bot/cluster/haproxy.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,8 @@ from bot.shared_redis import redis_url
 logger = logging.getLogger(__name__)
 
 CHANNEL = "porter-widget"
-SID_COOKIE = "io"   # the load balancer's stick table learns each socket's replica from it
-SUBSCRIBE_WAIT = 10.0   # seconds a starting replica waits for its subscription before serving anyway
+SID_COOKIE = "io"  # the load balancer's stick table learns each socket's replica from it
+SUBSCRIBE_WAIT = 10.0  # seconds a starting replica waits for its subscription before serving anyway
 RETRY_LONGEST = 30.0
 
 
@@ -40,21 +41,40 @@ class SharedRooms(AsyncRedisManager):
         super().__init__(url, channel=CHANNEL)
         self.subscribed = asyncio.Event()
 
-    async def emit(self, event: str, data: Any, namespace: Optional[str] = None, room: Optional[str] = None,
-                   skip_sid: Any = None, callback: Any = None, **kwargs: Any) -> None:
-        if callback is not None or kwargs.get("ignore_queue"):   # Porter uses no callbacks: python-socketio's way
-            await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback,
-                               **kwargs)
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: Optional[str] = None,
+        room: Optional[str] = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        if callback is not None or kwargs.get("ignore_queue"):  # Porter uses no callbacks: python-socketio's way
+            await super().emit(
+                event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs
+            )
             return
         namespace = namespace or "/"
         await super().emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid, ignore_queue=True)
         if room is not None and self.is_connected(room, namespace):
-            return   # a socket of this replica, addressed by its id: no other replica holds it
-        await self._publish({"method": "emit", "event": event, "data": data, "namespace": namespace,
-                             "room": room, "skip_sid": skip_sid, "callback": None, "host_id": self.host_id})
+            return  # a socket of this replica, addressed by its id: no other replica holds it
+        await self._publish(
+            {
+                "method": "emit",
+                "event": event,
+                "data": data,
+                "namespace": namespace,
+                "room": room,
+                "skip_sid": skip_sid,
+                "callback": None,
+                "host_id": self.host_id,
+            }
+        )
 
     async def _handle_emit(self, message: Dict[str, Any]) -> None:
-        if message.get("host_id") != self.host_id:   # this replica delivered its own emits already
+        if message.get("host_id") != self.host_id:  # this replica delivered its own emits already
             await super()._handle_emit(message)
 
     async def _publish(self, data: Dict[str, Any]) -> None:
@@ -65,8 +85,11 @@ class SharedRooms(AsyncRedisManager):
             try:
                 await self.redis.publish(self.channel, message)
             except Exception as exc:  # noqa: BLE001
-                logger.error("widget rooms: Redis refused a message for the other replicas' widgets (%s); "
-                             "this replica's own widgets got it", type(exc).__name__)
+                logger.error(
+                    "widget rooms: Redis refused a message for the other replicas' widgets (%s); "
+                    "this replica's own widgets got it",
+                    type(exc).__name__,
+                )
 
     async def _listen(self) -> AsyncIterator[Dict[str, Any]]:
         delay = 1.0
@@ -81,8 +104,7 @@ class SharedRooms(AsyncRedisManager):
                         yield data
             except Exception as exc:  # noqa: BLE001 - Redis went away: subscribe again once it is back
                 self.subscribed.clear()
-                logger.warning("widget rooms: lost Redis (%s); subscribing again in %.0f s", type(exc).__name__,
-                               delay)
+                logger.warning("widget rooms: lost Redis (%s); subscribing again in %.0f s", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_LONGEST)
                 self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
@@ -121,5 +143,8 @@ async def start_sharing(sio: AsyncServer) -> None:
         await asyncio.wait_for(manager.subscribed.wait(), SUBSCRIBE_WAIT)
         logger.info("widget rooms: shared with the other replicas through Redis")
     except asyncio.TimeoutError:
-        logger.warning("widget rooms: Redis did not answer within %.0f s; replies pushed through other replicas "
-                       "reach this replica's widgets once it does", SUBSCRIBE_WAIT)
+        logger.warning(
+            "widget rooms: Redis did not answer within %.0f s; replies pushed through other replicas "
+            "reach this replica's widgets once it does",
+            SUBSCRIBE_WAIT,
+        )

@@ -7,6 +7,7 @@ or one copied with a changed key, opens nothing: the channel issues a fresh one 
 derived from PORTER_IDENTITY_SECRET, which the web server (that issues handles for the demo page) and Rasa
 share. ``PORTER_WIDGET_SESSION_DAYS`` (default 30) is how long a shopper can come back to the same chat.
 """
+
 from __future__ import annotations
 
 import base64

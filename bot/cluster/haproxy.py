@@ -16,6 +16,7 @@ servers, every 2 s; three failed checks take a server out, two passed ones bring
 - Every response names its server in ``X-Porter-Replica``, and every request is logged with its backend,
   server, status, method, path (conversation ids replaced by ``-``) and time; no client address.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,71 +39,76 @@ def admin_socket(settings: ClusterSettings) -> Path:
 
 
 def _servers(prefix: str, ports: List[int], check: str) -> List[str]:
-    return [f"    server {prefix}-{i} 127.0.0.1:{port} {check.format(name=f'{prefix}-{i}')}"
-            for i, port in enumerate(ports, 1)]
+    return [
+        f"    server {prefix}-{i} 127.0.0.1:{port} {check.format(name=f'{prefix}-{i}')}"
+        for i, port in enumerate(ports, 1)
+    ]
 
 
 def config(settings: ClusterSettings) -> str:
     rasa, actions = settings.rasa_replica_ports(), settings.action_replica_ports()
-    return "\n".join([
-        "global",
-        "    log stdout format raw local0 info",
-        "    maxconn 4000   # connections at once; each needs two file descriptors",
-        "    hard-stop-after 30s",
-        f"    stats socket {admin_socket(settings)} mode 600 level admin",
-        "",
-        "defaults",
-        "    mode http",
-        "    log global",
-        "    option dontlognull",
-        '    log-format "%b/%s %ST %HM %[var(txn.where)] %Tt ms"',
-        "    timeout connect 2s",
-        "    timeout client 90s",
-        "    timeout server 330s      # a turn may wait for its conversation's lock (60 s) and then its actions",
-        "    timeout tunnel 1h        # WebSockets",
-        "    timeout http-request 15s",
-        "    timeout queue 30s",
-        "    retries 3",
-        "    retry-on conn-failure",
-        "    option redispatch",
-        # A replica's event loop is busy for seconds on a first turn: a slow answer is not a dead server. A dead
-        # one refuses connections at once, and those requests go elsewhere meanwhile (retry-on, redispatch).
-        "    timeout check 20s",
-        "    default-server inter 2s fall 3 rise 2",
-        "",
-        "frontend rasa",
-        f"    bind :{settings.rasa_port}",
-        "    option forwardfor",
-        "    http-request set-var(txn.where) path,regsub(^/conversations/[^/]*,/conversations/-)",
-        "    http-response set-header X-Porter-Replica %s",
-        "    use_backend rasa_sockets if { path_beg /socket.io/ }",
-        "    default_backend rasa",
-        "",
-        "backend rasa",
-        "    balance roundrobin",
-        "    option httpchk GET /",
-        "    http-check expect status 200",
-        *_servers("rasa", rasa, "check"),
-        "",
-        "backend rasa_sockets",
-        "    balance leastconn",
-        "    stick-table type string len 64 size 200k expire 2h",
-        "    stick match url_param(sid)",
-        "    stick store-response res.cook(io)",
-        *_servers("rasa", rasa, "track rasa/{name}"),
-        "",
-        "frontend actions",
-        f"    bind 127.0.0.1:{settings.action_port}",
-        "    http-request set-var(txn.where) path",
-        "    http-response set-header X-Porter-Replica %s",
-        "    default_backend actions",
-        "",
-        "backend actions",
-        "    balance leastconn",
-        "    option httpchk GET /health",
-        "    http-check expect status 200",
-        *_servers("actions", actions, "check"),
-        ""])
+    return "\n".join(
+        [
+            "global",
+            "    log stdout format raw local0 info",
+            "    maxconn 4000   # connections at once; each needs two file descriptors",
+            "    hard-stop-after 30s",
+            f"    stats socket {admin_socket(settings)} mode 600 level admin",
+            "",
+            "defaults",
+            "    mode http",
+            "    log global",
+            "    option dontlognull",
+            '    log-format "%b/%s %ST %HM %[var(txn.where)] %Tt ms"',
+            "    timeout connect 2s",
+            "    timeout client 90s",
+            "    timeout server 330s      # a turn may wait for its conversation's lock (60 s) and then its actions",
+            "    timeout tunnel 1h        # WebSockets",
+            "    timeout http-request 15s",
+            "    timeout queue 30s",
+            "    retries 3",
+            "    retry-on conn-failure",
+            "    option redispatch",
+            # A replica's event loop is busy for seconds on a first turn: a slow answer is not a dead server. A dead
+            # one refuses connections at once, and those requests go elsewhere meanwhile (retry-on, redispatch).
+            "    timeout check 20s",
+            "    default-server inter 2s fall 3 rise 2",
+            "",
+            "frontend rasa",
+            f"    bind :{settings.rasa_port}",
+            "    option forwardfor",
+            "    http-request set-var(txn.where) path,regsub(^/conversations/[^/]*,/conversations/-)",
+            "    http-response set-header X-Porter-Replica %s",
+            "    use_backend rasa_sockets if { path_beg /socket.io/ }",
+            "    default_backend rasa",
+            "",
+            "backend rasa",
+            "    balance roundrobin",
+            "    option httpchk GET /",
+            "    http-check expect status 200",
+            *_servers("rasa", rasa, "check"),
+            "",
+            "backend rasa_sockets",
+            "    balance leastconn",
+            "    stick-table type string len 64 size 200k expire 2h",
+            "    stick match url_param(sid)",
+            "    stick store-response res.cook(io)",
+            *_servers("rasa", rasa, "track rasa/{name}"),
+            "",
+            "frontend actions",
+            f"    bind 127.0.0.1:{settings.action_port}",
+            "    http-request set-var(txn.where) path",
+            "    http-response set-header X-Porter-Replica %s",
+            "    default_backend actions",
+            "",
+            "backend actions",
+            "    balance leastconn",
+            "    option httpchk GET /health",
+            "    http-check expect status 200",
+            *_servers("actions", actions, "check"),
+            "",
+        ]
+    )
 
 
 def admin(socket_path: Path, command: str) -> str:
@@ -123,8 +129,11 @@ def server_states(socket_path: Path) -> Dict[str, str]:
     if not rows:
         return {}
     status = rows[0].index("status")
-    return {f"{row[0]}/{row[1]}": row[status] for row in rows[1:]
-            if len(row) > status and row[1] not in ("FRONTEND", "BACKEND")}
+    return {
+        f"{row[0]}/{row[1]}": row[status]
+        for row in rows[1:]
+        if len(row) > status and row[1] not in ("FRONTEND", "BACKEND")
+    }
 
 
 def prepare(settings: ClusterSettings) -> Path:

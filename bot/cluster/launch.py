@@ -11,6 +11,7 @@ through the load balancer. The processes share the secrets of `make run` (var/: 
 action server token, the identity secret) and reach the engines through ``PORTER_DATABASE_URL``,
 ``PORTER_TRACKER_DATABASE_URL`` and ``PORTER_REDIS_URL``, which the cluster sets for them.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,8 @@ from bot.decisions.policy import PolicyError, load_policy
 from bot.serve import action_token, auth_token, identity_secret
 
 DEMO_ORDERS, DEMO_ANCHOR = "data/demo/orders.json", "2026-11-01T00:00:00Z"
-RASA_START_TIMEOUT = 600   # seconds for every replica to load the model (about 40 s each alone on 2 cores)
-SQL_POOL = "10"            # Rasa's tracker store connections per replica (Rasa's default is 50 + 100 overflow)
+RASA_START_TIMEOUT = 600  # seconds for every replica to load the model (about 40 s each alone on 2 cores)
+SQL_POOL = "10"  # Rasa's tracker store connections per replica (Rasa's default is 50 + 100 overflow)
 
 
 def _say(line: str) -> None:
@@ -52,31 +53,44 @@ def _trusting_the_balancer(env: Dict[str, str]) -> str:
 
 def _upgrade_schema(env: Dict[str, str]) -> bool:
     """Porter's tables on PostgreSQL, brought to the current schema before any server uses them."""
-    done = subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
     for line in (done.stdout + done.stderr).splitlines():
         print(f"[db upgrade] {line}", flush=True)
     return done.returncode == 0
 
 
 def _import_demo(env: Dict[str, str]) -> bool:
-    done = subprocess.run([sys.executable, "-m", "bot", "orders", "import", DEMO_ORDERS,
-                           "--relative-to", DEMO_ANCHOR], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "orders", "import", DEMO_ORDERS, "--relative-to", DEMO_ANCHOR],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     for line in (done.stdout + done.stderr).splitlines():
         print(f"[demo] {line}", flush=True)
     return done.returncode == 0
 
 
-def _replicas(prefix: str, ports: List[int], command, env, settings: ClusterSettings,
-              health: str) -> List[Supervised]:
+def _replicas(prefix: str, ports: List[int], command, env, settings: ClusterSettings, health: str) -> List[Supervised]:
     """Supervised replicas, each taken out of HAProxy when it dies and given back once ``health`` answers."""
     replicas = []
     for i, port in enumerate(ports, 1):
         server = f"{prefix}/{prefix}-{i}"
-        replicas.append(Supervised(f"{prefix}-{i}", command(port), env(port), port,
-                                   on_death=lambda server=server: _take_out(settings, server),
-                                   on_restart=lambda server=server, port=port: _give_back_when_ready(
-                                       settings, server, f"http://127.0.0.1:{port}{health}")))
+        replicas.append(
+            Supervised(
+                f"{prefix}-{i}",
+                command(port),
+                env(port),
+                port,
+                on_death=lambda server=server: _take_out(settings, server),
+                on_restart=lambda server=server, port=port: _give_back_when_ready(
+                    settings, server, f"http://127.0.0.1:{port}{health}"
+                ),
+            )
+        )
     return replicas
 
 
@@ -88,8 +102,9 @@ def _take_out(settings: ClusterSettings, server: str) -> None:
         _say(f"could not take {server} out of the load balancer ({exc}); its health checks will")
 
 
-def _give_back_when_ready(settings: ClusterSettings, server: str, health_url: str,
-                          timeout: float = RASA_START_TIMEOUT) -> None:
+def _give_back_when_ready(
+    settings: ClusterSettings, server: str, health_url: str, timeout: float = RASA_START_TIMEOUT
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -149,27 +164,39 @@ def run(model: Path, demo: bool = False) -> int:
         return 2
     problems = _port_problems(settings.ports())
     if problems:
-        print(f"[cluster] error: {'; '.join(problems)} (settings: README, \"Running on PostgreSQL and Redis\")",
-              file=sys.stderr)
+        print(
+            f'[cluster] error: {"; ".join(problems)} (settings: README, "Running on PostgreSQL and Redis")',
+            file=sys.stderr,
+        )
         return 2
     settings.state.mkdir(mode=0o700, exist_ok=True)
     postgres, redis = Postgres(settings), RedisServer(settings)
     try:
         postgres.prepare()
         redis.prepare()
-        commands = {"postgres": postgres.command(), "redis": redis.command(),
-                    "haproxy": haproxy.command(haproxy.prepare(settings))}
+        commands = {
+            "postgres": postgres.command(),
+            "redis": redis.command(),
+            "haproxy": haproxy.command(haproxy.prepare(settings)),
+        }
     except (PostgresError, RedisServerError, haproxy.HAProxyError) as exc:
         print(f"[cluster] error: {exc}", file=sys.stderr)
         return 2
 
     python = sys.executable
-    env = dict(os.environ, RASA_PORT=str(settings.rasa_port), ACTION_PORT=str(settings.action_port),
-               PORTER_WEB_PORT=str(settings.web_port), PORTER_IDENTITY_SECRET=identity_secret(),
-               PORTER_ACTION_TOKEN=action_token(), PORTER_DATABASE_URL=postgres.url(PORTER_DATABASE),
-               PORTER_TRACKER_DATABASE_URL=postgres.url(TRACKER_DATABASE), PORTER_REDIS_URL=redis.url,
-               PORTER_ACTION_URL=f"http://127.0.0.1:{settings.action_port}/webhook",
-               PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        RASA_PORT=str(settings.rasa_port),
+        ACTION_PORT=str(settings.action_port),
+        PORTER_WEB_PORT=str(settings.web_port),
+        PORTER_IDENTITY_SECRET=identity_secret(),
+        PORTER_ACTION_TOKEN=action_token(),
+        PORTER_DATABASE_URL=postgres.url(PORTER_DATABASE),
+        PORTER_TRACKER_DATABASE_URL=postgres.url(TRACKER_DATABASE),
+        PORTER_REDIS_URL=redis.url,
+        PORTER_ACTION_URL=f"http://127.0.0.1:{settings.action_port}/webhook",
+        PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     if demo:
         env["PORTER_DEMO"] = "1"
     token = auth_token()
@@ -182,8 +209,19 @@ def run(model: Path, demo: bool = False) -> int:
         signal.signal(signum, lambda *_: stop.set())
     supervisor = Supervisor(stop)
     try:
-        if not supervisor.start([Supervised("postgres", commands["postgres"], env, settings.postgres_port,
-                                            signal.SIGINT, postgres.popen_options())], 60):
+        if not supervisor.start(
+            [
+                Supervised(
+                    "postgres",
+                    commands["postgres"],
+                    env,
+                    settings.postgres_port,
+                    signal.SIGINT,
+                    postgres.popen_options(),
+                )
+            ],
+            60,
+        ):
             return 0 if stop.is_set() else 1
         postgres.create_databases()
         if not supervisor.start([Supervised("redis", commands["redis"], env, settings.redis_port)], 30):
@@ -192,31 +230,72 @@ def run(model: Path, demo: bool = False) -> int:
             _say("error: the database could not be prepared; see above")
             return 1
         steps = [
-            (_replicas("actions", settings.action_replica_ports(),
-                       lambda port: [python, "-m", "bot", "actions"], lambda port: dict(env, ACTION_PORT=str(port)),
-                       settings, "/health"),
-             120),
+            (
+                _replicas(
+                    "actions",
+                    settings.action_replica_ports(),
+                    lambda port: [python, "-m", "bot", "actions"],
+                    lambda port: dict(env, ACTION_PORT=str(port)),
+                    settings,
+                    "/health",
+                ),
+                120,
+            ),
             ([Supervised("haproxy", commands["haproxy"], env, settings.rasa_port)], 30),
-            (_replicas("rasa", settings.rasa_replica_ports(),
-                       lambda port: [python, "-m", "bot", "rasa", "--model", str(model), "--enable-api",
-                                     "--port", str(port), "--interface", "127.0.0.1", "--cors", "*",
-                                     "--credentials", "credentials.yml", "--endpoints", "endpoints.cluster.yml"],
-                       lambda port: rasa_env, settings, "/"), RASA_START_TIMEOUT),
-            ([Supervised("web", [python, "-m", "bot", "web", "--port", str(settings.web_port)],
-                         dict(env, RASA_AUTH_TOKEN=token, PORTER_RASA_URL=f"http://localhost:{settings.rasa_port}"),
-                         settings.web_port),
-              Supervised("payments", [python, "-m", "bot", "payments", "retry"], env)], 60),
+            (
+                _replicas(
+                    "rasa",
+                    settings.rasa_replica_ports(),
+                    lambda port: [
+                        python,
+                        "-m",
+                        "bot",
+                        "rasa",
+                        "--model",
+                        str(model),
+                        "--enable-api",
+                        "--port",
+                        str(port),
+                        "--interface",
+                        "127.0.0.1",
+                        "--cors",
+                        "*",
+                        "--credentials",
+                        "credentials.yml",
+                        "--endpoints",
+                        "endpoints.cluster.yml",
+                    ],
+                    lambda port: rasa_env,
+                    settings,
+                    "/",
+                ),
+                RASA_START_TIMEOUT,
+            ),
+            (
+                [
+                    Supervised(
+                        "web",
+                        [python, "-m", "bot", "web", "--port", str(settings.web_port)],
+                        dict(env, RASA_AUTH_TOKEN=token, PORTER_RASA_URL=f"http://localhost:{settings.rasa_port}"),
+                        settings.web_port,
+                    ),
+                    Supervised("payments", [python, "-m", "bot", "payments", "retry"], env),
+                ],
+                60,
+            ),
         ]
         for group, timeout in steps:
             if not supervisor.start(group, timeout):
                 return 0 if stop.is_set() else 1
         if not _in_rotation(settings, stop):
             return 0 if stop.is_set() else 1
-        _say(f"ready: {settings.rasa_replicas} Rasa and {settings.action_replicas} action servers behind HAProxy; "
-             f"storefront at http://localhost:{settings.web_port}/, agent desk at "
-             f"http://localhost:{settings.web_port}/desk, REST channel at "
-             f"http://localhost:{settings.rasa_port}/webhooks/rest/webhook; PostgreSQL on "
-             f"127.0.0.1:{settings.postgres_port}, Redis on 127.0.0.1:{settings.redis_port}. Ctrl-C stops them all.")
+        _say(
+            f"ready: {settings.rasa_replicas} Rasa and {settings.action_replicas} action servers behind HAProxy; "
+            f"storefront at http://localhost:{settings.web_port}/, agent desk at "
+            f"http://localhost:{settings.web_port}/desk, REST channel at "
+            f"http://localhost:{settings.rasa_port}/webhooks/rest/webhook; PostgreSQL on "
+            f"127.0.0.1:{settings.postgres_port}, Redis on 127.0.0.1:{settings.redis_port}. Ctrl-C stops them all."
+        )
         supervisor.run()
         return 0
     finally:

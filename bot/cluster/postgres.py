@@ -11,6 +11,7 @@ PostgreSQL refuses to run as root. Run as root, the cluster runs it as ``PORTER_
 (search permission only, no listing; everything in them stays owner-only), so that it reaches its data
 directory. Errors are logged without the statement and its details, which could quote a shopper's data.
 """
+
 from __future__ import annotations
 
 import glob
@@ -42,8 +43,10 @@ def binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0)
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
+    )
     if not candidates:
         raise PostgresError(f"{name} not found: install PostgreSQL (apt-get install -y postgresql)")
     return candidates[-1]
@@ -57,8 +60,10 @@ def run_as() -> Optional[Tuple[int, int]]:
     try:
         user = pwd.getpwnam(name)
     except KeyError:
-        raise PostgresError(f"PostgreSQL refuses to run as root and there is no user {name!r} to run it as: "
-                            "install Debian's postgresql package or set PORTER_CLUSTER_POSTGRES_USER") from None
+        raise PostgresError(
+            f"PostgreSQL refuses to run as root and there is no user {name!r} to run it as: "
+            "install Debian's postgresql package or set PORTER_CLUSTER_POSTGRES_USER"
+        ) from None
     return user.pw_uid, user.pw_gid
 
 
@@ -96,17 +101,44 @@ class Postgres:
         if self.owner is not None:
             os.chown(self.data, *self.owner)
         print(f"[cluster] creating the PostgreSQL data directory {self.data} (initdb)", flush=True)
-        done = subprocess.run([binary("initdb"), "-D", str(self.data), "-U", SUPERUSER, "--auth-local=trust",
-                               "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
-                               "--no-instructions"], capture_output=True, text=True, **self.popen_options())
+        done = subprocess.run(
+            [
+                binary("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ],
+            capture_output=True,
+            text=True,
+            **self.popen_options(),
+        )
         if done.returncode != 0:
             raise PostgresError(f"initdb failed:\n{done.stdout}{done.stderr}")
 
     def command(self) -> List[str]:
-        return [binary("postgres"), "-D", str(self.data), "-p", str(self.settings.postgres_port),
-                "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.data}",
-                "-c", f"max_connections={MAX_CONNECTIONS}",
-                "-c", "log_error_verbosity=terse", "-c", "log_min_error_statement=panic"]
+        return [
+            binary("postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.settings.postgres_port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.data}",
+            "-c",
+            f"max_connections={MAX_CONNECTIONS}",
+            "-c",
+            "log_error_verbosity=terse",
+            "-c",
+            "log_min_error_statement=panic",
+        ]
 
     def create_databases(self, timeout: float = 60) -> None:
         """The role with the current password and both databases; safe to run at every start."""
@@ -116,25 +148,33 @@ class Postgres:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                connection = psycopg2.connect(host=str(self.data), port=self.settings.postgres_port,
-                                              user=SUPERUSER, dbname="postgres")
+                connection = psycopg2.connect(
+                    host=str(self.data), port=self.settings.postgres_port, user=SUPERUSER, dbname="postgres"
+                )
                 break
-            except psycopg2.OperationalError as exc:   # starting up, or recovering after a crash
+            except psycopg2.OperationalError as exc:  # starting up, or recovering after a crash
                 if time.monotonic() > deadline:
-                    raise PostgresError(f"PostgreSQL did not accept connections within {timeout:.0f} s: "
-                                        f"{str(exc).strip()}") from None
+                    raise PostgresError(
+                        f"PostgreSQL did not accept connections within {timeout:.0f} s: {str(exc).strip()}"
+                    ) from None
                 time.sleep(0.5)
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,))
                 verb = "ALTER" if cursor.fetchone() else "CREATE"
-                cursor.execute(sql.SQL(verb + " ROLE {} WITH LOGIN PASSWORD {}").format(
-                    sql.Identifier(ROLE), sql.Literal(self.password)))
+                cursor.execute(
+                    sql.SQL(verb + " ROLE {} WITH LOGIN PASSWORD {}").format(
+                        sql.Identifier(ROLE), sql.Literal(self.password)
+                    )
+                )
                 for database in (PORTER_DATABASE, TRACKER_DATABASE):
                     cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
                     if not cursor.fetchone():
-                        cursor.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                            sql.Identifier(database), sql.Identifier(ROLE)))
+                        cursor.execute(
+                            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                                sql.Identifier(database), sql.Identifier(ROLE)
+                            )
+                        )
         finally:
             connection.close()

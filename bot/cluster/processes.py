@@ -9,6 +9,7 @@ while the cluster is still coming up stops the start:
 that is a setting or an installation to fix, not a crash to retry. Stopping goes group by group, in the
 reverse of the start order, each group given time to finish what it is doing before the next goes.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,7 @@ from typing import Callable, Dict, List, Optional
 from bot.paths import PROJECT_ROOT
 
 FIRST_PAUSE, LONGEST_PAUSE, STEADY_AFTER = 1.0, 30.0, 60.0
-STOP_GRACE = 20.0   # seconds a group has to stop before it is killed
+STOP_GRACE = 20.0  # seconds a group has to stop before it is killed
 
 
 def _say(line: str) -> None:
@@ -38,10 +39,17 @@ def port_open(port: int) -> bool:
 
 
 class Supervised:
-    def __init__(self, name: str, command: List[str], env: Dict[str, str], port: Optional[int] = None,
-                 stop_signal: int = signal.SIGTERM, popen_options: Optional[Dict] = None,
-                 on_death: Optional[Callable[[], None]] = None,
-                 on_restart: Optional[Callable[[], None]] = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: List[str],
+        env: Dict[str, str],
+        port: Optional[int] = None,
+        stop_signal: int = signal.SIGTERM,
+        popen_options: Optional[Dict] = None,
+        on_death: Optional[Callable[[], None]] = None,
+        on_restart: Optional[Callable[[], None]] = None,
+    ) -> None:
         """``on_death`` is called once a running process is found dead, ``on_restart`` (on a thread of its own)
         once it has been started again: a replica taken out of the load balancer and given back when ready."""
         self.name, self.command, self.env, self.port = name, command, env, port
@@ -54,8 +62,15 @@ class Supervised:
 
     def start(self) -> None:
         # A session of its own: the terminal's Ctrl-C reaches only the supervisor, which stops us in order.
-        self.process = subprocess.Popen(self.command, cwd=PROJECT_ROOT, env=self.env, start_new_session=True,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **self.popen_options)
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            **self.popen_options,
+        )
         self.started_at = time.monotonic()
         threading.Thread(target=self._copy_output, args=(self.process,), daemon=True).start()
         _say(f"{self.name} started (pid {self.process.pid})")

@@ -5,6 +5,7 @@ records, the widget's published replies), so a restart that forgets it costs not
 append-only file. The configuration, password included, is a file under var/cluster/ (owner-only), never a
 command line.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,10 +41,22 @@ class RedisServer:
     def prepare(self) -> None:
         folder = self.settings.state / "redis"
         folder.mkdir(mode=0o700, exist_ok=True)
-        text = "\n".join([
-            "bind 127.0.0.1", f"port {self.settings.redis_port}", "protected-mode yes",
-            f"requirepass {self.password}", 'save ""', "appendonly no", f'dir "{folder}"',
-            "daemonize no", 'logfile ""', "loglevel notice", "maxclients 10000", ""])
+        text = "\n".join(
+            [
+                "bind 127.0.0.1",
+                f"port {self.settings.redis_port}",
+                "protected-mode yes",
+                f"requirepass {self.password}",
+                'save ""',
+                "appendonly no",
+                f'dir "{folder}"',
+                "daemonize no",
+                'logfile ""',
+                "loglevel notice",
+                "maxclients 10000",
+                "",
+            ]
+        )
         fd = os.open(self.config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(text)
@@ -51,6 +64,7 @@ class RedisServer:
     def command(self) -> List[str]:
         binary = shutil.which("redis-server")
         if not binary:
-            raise RedisServerError("redis-server not found: `make run-cluster` installs it "
-                                   "(apt-get install -y redis-server)")
+            raise RedisServerError(
+                "redis-server not found: `make run-cluster` installs it (apt-get install -y redis-server)"
+            )
         return [binary, str(self.config)]

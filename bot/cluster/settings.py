@@ -7,6 +7,7 @@ balancer) and ``PORTER_WEB_PORT`` (8080). Inside, every port is counted from ``P
 all on loopback. ``PORTER_CLUSTER_RASA_REPLICAS`` and ``PORTER_CLUSTER_ACTION_REPLICAS`` (2 each) say how
 many. Everything the cluster keeps is under var/cluster/.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,17 +43,19 @@ class ClusterSettings:
     action_port: int
     web_port: int
     port_base: int
-    state: Path   # var/cluster
+    state: Path  # var/cluster
 
     @classmethod
     def from_env(cls) -> "ClusterSettings":
-        return cls(rasa_replicas=_number("PORTER_CLUSTER_RASA_REPLICAS", 2, 1, MAX_REPLICAS),
-                   action_replicas=_number("PORTER_CLUSTER_ACTION_REPLICAS", 2, 1, MAX_REPLICAS),
-                   rasa_port=_number("RASA_PORT", 5005, 1, 65535),
-                   action_port=_number("ACTION_PORT", 5055, 1, 65535),
-                   web_port=_number("PORTER_WEB_PORT", 8080, 1, 65535),
-                   port_base=_number("PORTER_CLUSTER_PORT_BASE", 15000, 1024, 65535 - 300),
-                   state=var_dir() / "cluster")
+        return cls(
+            rasa_replicas=_number("PORTER_CLUSTER_RASA_REPLICAS", 2, 1, MAX_REPLICAS),
+            action_replicas=_number("PORTER_CLUSTER_ACTION_REPLICAS", 2, 1, MAX_REPLICAS),
+            rasa_port=_number("RASA_PORT", 5005, 1, 65535),
+            action_port=_number("ACTION_PORT", 5055, 1, 65535),
+            web_port=_number("PORTER_WEB_PORT", 8080, 1, 65535),
+            port_base=_number("PORTER_CLUSTER_PORT_BASE", 15000, 1024, 65535 - 300),
+            state=var_dir() / "cluster",
+        )
 
     @property
     def postgres_port(self) -> int:
@@ -70,8 +73,12 @@ class ClusterSettings:
 
     def ports(self) -> List[Tuple[int, str]]:
         """Every port the cluster listens on, with what listens there."""
-        return [(self.rasa_port, "RASA_PORT (the load balancer)"),
-                (self.action_port, "ACTION_PORT (the load balancer)"),
-                (self.web_port, "PORTER_WEB_PORT"), (self.postgres_port, "PostgreSQL"), (self.redis_port, "Redis"),
-                *[(port, f"Rasa replica {i}") for i, port in enumerate(self.rasa_replica_ports(), 1)],
-                *[(port, f"action server {i}") for i, port in enumerate(self.action_replica_ports(), 1)]]
+        return [
+            (self.rasa_port, "RASA_PORT (the load balancer)"),
+            (self.action_port, "ACTION_PORT (the load balancer)"),
+            (self.web_port, "PORTER_WEB_PORT"),
+            (self.postgres_port, "PostgreSQL"),
+            (self.redis_port, "Redis"),
+            *[(port, f"Rasa replica {i}") for i, port in enumerate(self.rasa_replica_ports(), 1)],
+            *[(port, f"action server {i}") for i, port in enumerate(self.action_replica_ports(), 1)],
+        ]

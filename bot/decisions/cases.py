@@ -13,6 +13,7 @@ embedded one: the shop pays out from the case) and ``on_return`` (paid once the 
 attempt is claimed first (``claim_payment``), so the chat and the retry worker never pay the same case at the
 same moment; ``bot.payments`` makes the attempts.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,19 @@ from bot.storage.schema import cases
 REFUND, RESHIPMENT, ADDRESS_CHANGE, CARRIER_CLAIM = "refund", "reshipment", "address_change", "carrier_claim"
 HANDOFF_REQUEST, SCAN_ALERT, DISCOUNT, CANCELLATION = "handoff_request", "scan_alert", "discount", "cancellation"
 RETURN, CUSTOMS_ASSIST = "return", "customs_assist"
-CASE_TYPES = (REFUND, RESHIPMENT, ADDRESS_CHANGE, CARRIER_CLAIM, HANDOFF_REQUEST, SCAN_ALERT, DISCOUNT, CANCELLATION,
-              RETURN, CUSTOMS_ASSIST)
-ONE_PER_ORDER = (REFUND, RESHIPMENT)   # kept by the index cases_one_payout_per_order (bot/storage/schema.py)
+CASE_TYPES = (
+    REFUND,
+    RESHIPMENT,
+    ADDRESS_CHANGE,
+    CARRIER_CLAIM,
+    HANDOFF_REQUEST,
+    SCAN_ALERT,
+    DISCOUNT,
+    CANCELLATION,
+    RETURN,
+    CUSTOMS_ASSIST,
+)
+ONE_PER_ORDER = (REFUND, RESHIPMENT)  # kept by the index cases_one_payout_per_order (bot/storage/schema.py)
 PAYMENT_TYPES = (REFUND,)
 PENDING, PAID, FAILED, UNKNOWN = "pending", "paid", "failed", "unknown"
 MANUAL, ON_RETURN = "manual", "on_return"
@@ -101,33 +112,50 @@ def payment_note(case: Case) -> Optional[str]:
         return "to be paid out by the shop from this case (the order system keeps no payments)"
     if details.get("payout") == ON_RETURN:
         return "to be paid once the item is back"
-    stopped = "retries stopped after {} attempts: check the order system, then pay by hand".format(
-        details.get("attempts", 0)) if details.get("gave_up_at") else None
+    stopped = (
+        "retries stopped after {} attempts: check the order system, then pay by hand".format(details.get("attempts", 0))
+        if details.get("gave_up_at")
+        else None
+    )
     if case.status == UNKNOWN:
         return "payment unknown — " + (stopped or "being checked")
     if case.status == FAILED:
         return "payment failed — " + (stopped or "being retried")
     if case.status == PENDING:
         return "payment not made yet — " + (stopped or "being paid")
-    return None   # a refund recorded before payment states existed: its status says what it is
+    return None  # a refund recorded before payment states existed: its status says what it is
 
 
 def agent_view(case: Case) -> Dict[str, Any]:
     """A case as the desk shows it next to a ticket: no shopper details, only what the case is and where it
     stands."""
-    return {"reference": case.reference, "type": case.type, "amount": case.amount, "currency": case.currency,
-            "status": case.status, "payment": payment_note(case),
-            "created_at": datetime.fromisoformat(case.created_at).timestamp()}
+    return {
+        "reference": case.reference,
+        "type": case.type,
+        "amount": case.amount,
+        "currency": case.currency,
+        "status": case.status,
+        "payment": payment_note(case),
+        "created_at": datetime.fromisoformat(case.created_at).timestamp(),
+    }
 
 
 class CaseBook:
     def __init__(self, where: Where = None):
         self.db = database(where)
 
-    def open_case(self, *, type: str, idempotency_key: str, order_number: Optional[str] = None,
-                  status: Optional[str] = None, amount: Optional[float] = None, currency: Optional[str] = None,
-                  conversation_id: Optional[str] = None, details: Optional[Dict[str, Any]] = None
-                  ) -> Tuple[Case, bool]:
+    def open_case(
+        self,
+        *,
+        type: str,
+        idempotency_key: str,
+        order_number: Optional[str] = None,
+        status: Optional[str] = None,
+        amount: Optional[float] = None,
+        currency: Optional[str] = None,
+        conversation_id: Optional[str] = None,
+        details: Optional[Dict[str, Any]] = None,
+    ) -> Tuple[Case, bool]:
         """(case, created). Returns the existing case when the key (or the one-per-order rule) matches: both are
         unique indexes, so simultaneous clicks in several processes still make one case.
         A payment case always starts ``pending``; others ``open`` unless told."""
@@ -136,10 +164,16 @@ class CaseBook:
         status = PENDING if type in PAYMENT_TYPES else status or "open"
         while True:
             case = Case(
-                reference=new_reference(), order_number=order_number, type=type, status=status,
-                amount=amount, currency=currency, conversation_id=conversation_id,
+                reference=new_reference(),
+                order_number=order_number,
+                type=type,
+                status=status,
+                amount=amount,
+                currency=currency,
+                conversation_id=conversation_id,
                 created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                idempotency_key=idempotency_key, details=details or {},
+                idempotency_key=idempotency_key,
+                details=details or {},
             )
             row = {**case.to_dict(), "details": json.dumps(case.details, ensure_ascii=False, sort_keys=True)}
             with self.db.writing() as conn:
@@ -151,12 +185,12 @@ class CaseBook:
             # only the random reference collided: draw another
 
     @staticmethod
-    def _existing(conn: Connection, idempotency_key: str, type: str, order_number: Optional[str]
-                  ) -> Optional[Case]:
+    def _existing(conn: Connection, idempotency_key: str, type: str, order_number: Optional[str]) -> Optional[Case]:
         row = conn.execute(select(cases).where(cases.c.idempotency_key == idempotency_key)).first()
         if row is None and type in ONE_PER_ORDER and order_number:
-            row = conn.execute(select(cases).where(cases.c.order_number == order_number,
-                                                   cases.c.type.in_(ONE_PER_ORDER))).first()
+            row = conn.execute(
+                select(cases).where(cases.c.order_number == order_number, cases.c.type.in_(ONE_PER_ORDER))
+            ).first()
         return _row_to_case(row) if row else None
 
     def list(self, order_number: Optional[str] = None, type: Optional[str] = None) -> List[Case]:
@@ -182,11 +216,13 @@ class CaseBook:
 
     @staticmethod
     def _save(conn: Connection, reference: str, status: str, details: Dict[str, Any]) -> None:
-        conn.execute(update(cases).where(cases.c.reference == reference).values(
-            status=status, details=json.dumps(details, ensure_ascii=False, sort_keys=True)))
+        conn.execute(
+            update(cases)
+            .where(cases.c.reference == reference)
+            .values(status=status, details=json.dumps(details, ensure_ascii=False, sort_keys=True))
+        )
 
-    def update(self, reference: str, *, status: Optional[str] = None,
-               details: Optional[Dict[str, Any]] = None) -> Case:
+    def update(self, reference: str, *, status: Optional[str] = None, details: Optional[Dict[str, Any]] = None) -> Case:
         """Records what happened after the case was opened (a payment id, a failure); keys are merged."""
         with self.db.writing() as conn:
             case = self._locked(conn, reference)
@@ -198,9 +234,11 @@ class CaseBook:
     def payments_open(self) -> List[Case]:
         """Payment cases whose money has not been confirmed, oldest first (what the retry worker looks at)."""
         with self.db.reading() as conn:
-            rows = conn.execute(select(cases).where(cases.c.type.in_(PAYMENT_TYPES),
-                                                    cases.c.status.in_((PENDING, FAILED, UNKNOWN)))
-                                .order_by(cases.c.created_at, cases.c.reference)).all()
+            rows = conn.execute(
+                select(cases)
+                .where(cases.c.type.in_(PAYMENT_TYPES), cases.c.status.in_((PENDING, FAILED, UNKNOWN)))
+                .order_by(cases.c.created_at, cases.c.reference)
+            ).all()
         return [c for c in map(_row_to_case, rows) if needs_payment(c)]
 
     def claim_payment(self, reference: str, now: datetime, until: datetime) -> Optional[Case]:
@@ -213,10 +251,15 @@ class CaseBook:
             held = _instant(case.details.get("claimed_until"))
             if held and held > now:
                 return None
-            details = {**case.details, "attempts": case.details.get("attempts", 0) + 1,
-                       "last_attempt_at": _iso(now), "claimed_until": _iso(until)}
+            details = {
+                **case.details,
+                "attempts": case.details.get("attempts", 0) + 1,
+                "last_attempt_at": _iso(now),
+                "claimed_until": _iso(until),
+            }
             self._save(conn, reference, case.status, details)
         return replace(case, details=details)
+
     def paying(self, reference: str) -> Case:
         """The request that may move money is about to be sent: until its answer, the outcome is unknown (a
         crash now leaves the case to be reconciled, never paid blindly again)."""

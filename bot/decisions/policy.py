@@ -1,4 +1,5 @@
 """The merchant's policy file: loaded once, checked strictly, so a typo never silently changes a decision."""
+
 from __future__ import annotations
 
 import re
@@ -92,11 +93,20 @@ class Policy:
         return shipped_at.date() + timedelta(days=self.promised_days_for(service, country))
 
 
-_INTS = {"stall_days": (1, 120), "late_after_promised_days": (0, 60), "untracked_grace_days": (0, 120),
-         "delivered_wait_hours": (0, 24 * 30), "pickup_hold_days": (1, 60), "verification_attempts": (1, 10),
-         "return_window_days": (0, 365), "refund_bank_days": (1, 60), "customs_handoff_days": (1, 60),
-         "average_handling_minutes": (1, 240), "repeat_contact_limit": (2, 30),
-         "verification_expiry_minutes": (5, 24 * 60)}
+_INTS = {
+    "stall_days": (1, 120),
+    "late_after_promised_days": (0, 60),
+    "untracked_grace_days": (0, 120),
+    "delivered_wait_hours": (0, 24 * 30),
+    "pickup_hold_days": (1, 60),
+    "verification_attempts": (1, 10),
+    "return_window_days": (0, 365),
+    "refund_bank_days": (1, 60),
+    "customs_handoff_days": (1, 60),
+    "average_handling_minutes": (1, 240),
+    "repeat_contact_limit": (2, 30),
+    "verification_expiry_minutes": (5, 24 * 60),
+}
 _AMOUNTS = {"reship_value_limit", "automatic_value_limit", "no_return_value_limit"}
 _PERCENTS = {"discount_percent", "partial_refund_percent"}
 _SERVICES = ("economy", "standard", "express")  # bot.shop.models.SERVICES (not imported: no cycle)
@@ -113,16 +123,21 @@ def _check_agent_hours(data: dict, source: str) -> Dict[str, Any]:
             raise ValueError
         ZoneInfo(zone)
     except (ValueError, ZoneInfoNotFoundError):
-        raise PolicyError(f"{source}: key 'agent_time_zone' must be an IANA time zone name like Europe/Berlin "
-                          f"or America/New_York, found {zone!r}") from None
+        raise PolicyError(
+            f"{source}: key 'agent_time_zone' must be an IANA time zone name like Europe/Berlin "
+            f"or America/New_York, found {zone!r}"
+        ) from None
     days = data["agent_working_days"]
     if not isinstance(days, list) or not days:
-        raise PolicyError(f"{source}: key 'agent_working_days' must be a non-empty list of days "
-                          f"({', '.join(WEEKDAYS)}), found {days!r}")
+        raise PolicyError(
+            f"{source}: key 'agent_working_days' must be a non-empty list of days "
+            f"({', '.join(WEEKDAYS)}), found {days!r}"
+        )
     for day in days:
         if day not in WEEKDAYS:
-            raise PolicyError(f"{source}: key 'agent_working_days' lists {day!r}, which is not one of "
-                              f"{', '.join(WEEKDAYS)}")
+            raise PolicyError(
+                f"{source}: key 'agent_working_days' lists {day!r}, which is not one of {', '.join(WEEKDAYS)}"
+            )
     if len(set(days)) != len(days):
         raise PolicyError(f"{source}: key 'agent_working_days' lists a day twice: {days!r}")
     clocks = {}
@@ -130,44 +145,56 @@ def _check_agent_hours(data: dict, source: str) -> Dict[str, Any]:
         value = data[key]
         if isinstance(value, int) and not isinstance(value, bool):
             # YAML 1.1 reads an unquoted 18:00 as the number 1080 (base 60)
-            raise PolicyError(f"{source}: key {key!r} must be a time in quotes like '09:00'; unquoted, YAML "
-                              f"reads it as the number {value}")
+            raise PolicyError(
+                f"{source}: key {key!r} must be a time in quotes like '09:00'; unquoted, YAML "
+                f"reads it as the number {value}"
+            )
         match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
         if not match:
-            raise PolicyError(f"{source}: key {key!r} must be a time of day as 'HH:MM' (24-hour clock, in "
-                              f"quotes), found {value!r}")
+            raise PolicyError(
+                f"{source}: key {key!r} must be a time of day as 'HH:MM' (24-hour clock, in quotes), found {value!r}"
+            )
         clocks[key] = time(int(match.group(1)), int(match.group(2)))
     if clocks["agent_closing_time"] <= clocks["agent_opening_time"]:
-        raise PolicyError(f"{source}: key 'agent_closing_time' must be later than 'agent_opening_time' "
-                          f"(hours that run past midnight are not supported)")
+        raise PolicyError(
+            f"{source}: key 'agent_closing_time' must be later than 'agent_opening_time' "
+            f"(hours that run past midnight are not supported)"
+        )
     return {"agent_time_zone": zone, "agent_working_days": tuple(d for d in WEEKDAYS if d in days), **clocks}
 
 
 def _check_promised_days(data: dict, source: str) -> None:
     table, regions = data["promised_days"], data["shipping_regions"]
     if not isinstance(table, dict) or "default" not in table:
-        raise PolicyError(f"{source}: key 'promised_days' must be a mapping with a 'default' entry "
-                          f"(and optionally one per region of 'shipping_regions'), found {table!r}")
+        raise PolicyError(
+            f"{source}: key 'promised_days' must be a mapping with a 'default' entry "
+            f"(and optionally one per region of 'shipping_regions'), found {table!r}"
+        )
     if not isinstance(regions, dict):
-        raise PolicyError(f"{source}: key 'shipping_regions' must be a mapping of region names to lists of "
-                          f"country codes, found {regions!r}")
+        raise PolicyError(
+            f"{source}: key 'shipping_regions' must be a mapping of region names to lists of "
+            f"country codes, found {regions!r}"
+        )
     low, high = _PROMISED_DAYS_RANGE
     for region, days in table.items():
         key = f"promised_days.{region}"
         if not isinstance(days, dict):
-            raise PolicyError(f"{source}: key {key!r} must be a mapping of services ({', '.join(_SERVICES)}) "
-                              f"to days, found {days!r}")
+            raise PolicyError(
+                f"{source}: key {key!r} must be a mapping of services ({', '.join(_SERVICES)}) to days, found {days!r}"
+            )
         for service in days:
             if service not in _SERVICES:
-                raise PolicyError(f"{source}: key '{key}.{service}' is not a service "
-                                  f"(services: {', '.join(_SERVICES)})")
+                raise PolicyError(
+                    f"{source}: key '{key}.{service}' is not a service (services: {', '.join(_SERVICES)})"
+                )
         for service in _SERVICES:
             if service not in days:
                 raise PolicyError(f"{source}: key '{key}.{service}' is missing")
             value = days[service]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise PolicyError(f"{source}: key '{key}.{service}' must be a whole number from {low} to {high}, "
-                                  f"found {value!r}")
+                raise PolicyError(
+                    f"{source}: key '{key}.{service}' must be a whole number from {low} to {high}, found {value!r}"
+                )
         if region != "default" and region not in regions:
             raise PolicyError(f"{source}: key {key!r} names a region that 'shipping_regions' does not define")
     seen: Dict[str, str] = {}
@@ -178,15 +205,17 @@ def _check_promised_days(data: dict, source: str) -> None:
         if region not in table:
             raise PolicyError(f"{source}: key {key!r} has no days in 'promised_days'")
         if not isinstance(countries, list) or not countries:
-            raise PolicyError(f"{source}: key {key!r} must be a non-empty list of country codes, "
-                              f"found {countries!r}")
+            raise PolicyError(f"{source}: key {key!r} must be a non-empty list of country codes, found {countries!r}")
         for country in countries:
             if isinstance(country, bool):
-                raise PolicyError(f"{source}: key {key!r} lists {country!r}: YAML reads a bare NO (Norway), "
-                                  f"YES, ON or OFF as true/false; put the code in quotes, like 'NO'")
+                raise PolicyError(
+                    f"{source}: key {key!r} lists {country!r}: YAML reads a bare NO (Norway), "
+                    f"YES, ON or OFF as true/false; put the code in quotes, like 'NO'"
+                )
             if not (isinstance(country, str) and len(country) == 2 and country.isalpha() and country.isupper()):
-                raise PolicyError(f"{source}: key {key!r} must list ISO 3166-1 alpha-2 codes like PT, "
-                                  f"found {country!r}")
+                raise PolicyError(
+                    f"{source}: key {key!r} must list ISO 3166-1 alpha-2 codes like PT, found {country!r}"
+                )
             if country in seen:
                 raise PolicyError(f"{source}: key {key!r} lists {country}, already in region {seen[country]!r}")
             seen[country] = region
@@ -213,8 +242,12 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
     if not isinstance(rates, dict) or not rates:
         fail("exchange_rates", "a mapping of currency codes to positive numbers")
     for code, rate in rates.items():
-        if not (isinstance(code, str) and len(code) == 3) or isinstance(rate, bool) \
-                or not isinstance(rate, (int, float)) or rate <= 0:
+        if (
+            not (isinstance(code, str) and len(code) == 3)
+            or isinstance(rate, bool)
+            or not isinstance(rate, (int, float))
+            or rate <= 0
+        ):
             raise PolicyError(f"{source}: key 'exchange_rates.{code}' must be a positive number, found {rate!r}")
     if currency not in rates:
         raise PolicyError(f"{source}: key 'exchange_rates' must include the policy currency {currency}")

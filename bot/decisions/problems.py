@@ -3,6 +3,7 @@ stored on tickets and cases. The desk's name for each lives here too, and how Po
 module that looks at which problem it is. The decision (bot/decisions/remedies.py), the explanation
 (actions/problem_replies.py) and the order of the replies (actions/resolve_order.py) each keep one table keyed
 by the handling, so a new problem is a line here, its training data and its replies."""
+
 from __future__ import annotations
 
 from bot.decisions import situations as s
@@ -21,10 +22,17 @@ QUALITY_ISSUE = "quality_issue"
 CUSTOMS_ISSUE = "customs_issue"
 
 LABELS = {
-    WHERE_IS_MY_ORDER: "Where is my order", PARCEL_NOT_RECEIVED: "Parcel not received",
-    DELIVERY_FAILED: "Delivery failed", CHANGE_ADDRESS: "Change of address", CANCEL_ORDER: "Cancel the order",
-    REQUEST_REFUND: "Wants a refund", REFUND_STATUS: "Where is my refund", RETURN_ITEM: "Return an item",
-    DAMAGED_ITEM: "Damaged item", WRONG_ITEM: "Wrong item", QUALITY_ISSUE: "Item does not work",
+    WHERE_IS_MY_ORDER: "Where is my order",
+    PARCEL_NOT_RECEIVED: "Parcel not received",
+    DELIVERY_FAILED: "Delivery failed",
+    CHANGE_ADDRESS: "Change of address",
+    CANCEL_ORDER: "Cancel the order",
+    REQUEST_REFUND: "Wants a refund",
+    REFUND_STATUS: "Where is my refund",
+    RETURN_ITEM: "Return an item",
+    DAMAGED_ITEM: "Damaged item",
+    WRONG_ITEM: "Wrong item",
+    QUALITY_ISSUE: "Item does not work",
     CUSTOMS_ISSUE: "Stuck at customs",
 }
 ALL = tuple(LABELS)
@@ -39,11 +47,17 @@ ITEM = (DAMAGED_ITEM, WRONG_ITEM, QUALITY_ISSUE)
 PARCEL_HANDLING, ADDRESS_HANDLING, ITEM_HANDLING, CANCEL_HANDLING = "parcel", "address", "item", "cancel"
 RETURN_HANDLING, REFUND_STATUS_HANDLING, CUSTOMS_HANDLING = "return", "refund_status", "customs"
 HANDLING = {
-    WHERE_IS_MY_ORDER: PARCEL_HANDLING, PARCEL_NOT_RECEIVED: PARCEL_HANDLING, DELIVERY_FAILED: PARCEL_HANDLING,
-    REQUEST_REFUND: PARCEL_HANDLING,    # once read against the order (effective), a parcel problem at most
+    WHERE_IS_MY_ORDER: PARCEL_HANDLING,
+    PARCEL_NOT_RECEIVED: PARCEL_HANDLING,
+    DELIVERY_FAILED: PARCEL_HANDLING,
+    REQUEST_REFUND: PARCEL_HANDLING,  # once read against the order (effective), a parcel problem at most
     CHANGE_ADDRESS: ADDRESS_HANDLING,
-    DAMAGED_ITEM: ITEM_HANDLING, WRONG_ITEM: ITEM_HANDLING, QUALITY_ISSUE: ITEM_HANDLING,
-    CANCEL_ORDER: CANCEL_HANDLING, RETURN_ITEM: RETURN_HANDLING, REFUND_STATUS: REFUND_STATUS_HANDLING,
+    DAMAGED_ITEM: ITEM_HANDLING,
+    WRONG_ITEM: ITEM_HANDLING,
+    QUALITY_ISSUE: ITEM_HANDLING,
+    CANCEL_ORDER: CANCEL_HANDLING,
+    RETURN_ITEM: RETURN_HANDLING,
+    REFUND_STATUS: REFUND_STATUS_HANDLING,
     CUSTOMS_ISSUE: CUSTOMS_HANDLING,
 }
 # Handlings whose replies offer choices or ask for a photo: on a repeat contact that is a person's to do.

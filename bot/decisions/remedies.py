@@ -4,6 +4,7 @@ The result names the fixes to offer (as buttons), or the next step when no choic
 are the payload values buttons carry (``/inform{"fix":"refund"}``), so they are part of the channel
 contract and stay stable.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,16 +22,25 @@ NOTIFY = "notify"
 DISCOUNT = "discount"
 PERSON = "person"
 NONE = "none"
-REPLACE = "replace"              # send a new item (damaged, wrong, defective)
+REPLACE = "replace"  # send a new item (damaged, wrong, defective)
 PARTIAL_REFUND = "partial_refund"  # part of the price back, the shopper keeps the item
-CANCEL = "cancel"                # cancel before shipment, full refund
-REFUSE = "refuse"                # shipped by post: refuse the parcel, refund once it is back
-RETURN = "return"                # send the item back for a refund
+CANCEL = "cancel"  # cancel before shipment, full refund
+REFUSE = "refuse"  # shipped by post: refuse the parcel, refund once it is back
+RETURN = "return"  # send the item back for a refund
 # What the agent desk calls each fix.
-FIX_LABELS = {REFUND: "Full refund", RESHIP: "Send a new one free", NOTIFY: "Alert when it moves",
-              DISCOUNT: "Discount", PERSON: "A person", NONE: "Nothing", REPLACE: "Replacement item",
-              PARTIAL_REFUND: "Partial refund, keep the item", CANCEL: "Cancel and refund",
-              REFUSE: "Refuse the parcel, refund on return", RETURN: "Return for a refund"}
+FIX_LABELS = {
+    REFUND: "Full refund",
+    RESHIP: "Send a new one free",
+    NOTIFY: "Alert when it moves",
+    DISCOUNT: "Discount",
+    PERSON: "A person",
+    NONE: "Nothing",
+    REPLACE: "Replacement item",
+    PARTIAL_REFUND: "Partial refund, keep the item",
+    CANCEL: "Cancel and refund",
+    REFUSE: "Refuse the parcel, refund on return",
+    RETURN: "Return for a refund",
+}
 FIXES = (REFUND, RESHIP, NOTIFY, DISCOUNT, PERSON, NONE, REPLACE, PARTIAL_REFUND, CANCEL, REFUSE, RETURN)
 
 CHOOSE_FIX = "choose_fix"
@@ -145,8 +155,9 @@ def for_customs(order: Order, situation: s.Situation, policy: Policy) -> Remedy:
     return Remedy(CHOOSE_FIX, (PERSON, NONE), "customs")
 
 
-def decide(problem: str, order: Order, situation: s.Situation, policy: Policy,
-           answers: Optional[Mapping[str, object]] = None) -> Remedy:
+def decide(
+    problem: str, order: Order, situation: s.Situation, policy: Policy, answers: Optional[Mapping[str, object]] = None
+) -> Remedy:
     """The playbook's table: what to do next for this problem, order and tracking situation.
 
     `answers` holds what the details form already collected (photo, cancel_reason, item_unused).
@@ -171,5 +182,8 @@ _DECIDERS = {
 def needs_carrier_claim(situation_kind: str, fix: str, problem: str = problems.PARCEL_NOT_RECEIVED) -> bool:
     """The carrier lost track of the parcel and we paid for it: claim it back. A broken, wrong or unwanted
     item is the shop's matter, not the carrier's, even when the parcel was delivered."""
-    return (problems.handling(problem) == problems.PARCEL_HANDLING and fix in MONEY_FIXES
-            and situation_kind in CLAIM_SITUATIONS)
+    return (
+        problems.handling(problem) == problems.PARCEL_HANDLING
+        and fix in MONEY_FIXES
+        and situation_kind in CLAIM_SITUATIONS
+    )

@@ -3,6 +3,7 @@
 Carriers never report "stalled": it is derived here from the policy's thresholds. Decisions downstream
 read only the situation kind, never raw carrier codes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,15 +26,35 @@ ADDRESS_PROBLEM = "address_problem"
 CUSTOMS_HOLD = "customs_hold"
 LOST = "lost"
 # What the agent desk calls each situation.
-LABELS = {NOT_SHIPPED: "Not shipped yet", CANCELLED: "Cancelled", IN_TRANSIT: "In transit",
-          STALLED: "Stalled: no scan for days or past the promised date",
-          UNTRACKED_IN_WINDOW: "Untracked economy, still within its window",
-          UNTRACKED_OVERDUE: "Untracked economy, overdue", DELIVERED: "Delivered",
-          FAILED_ATTEMPT: "Delivery attempt failed", AT_PICKUP_POINT: "Waiting at a pickup point",
-          ADDRESS_PROBLEM: "Returned: address problem", CUSTOMS_HOLD: "Held at customs", LOST: "Lost"}
+LABELS = {
+    NOT_SHIPPED: "Not shipped yet",
+    CANCELLED: "Cancelled",
+    IN_TRANSIT: "In transit",
+    STALLED: "Stalled: no scan for days or past the promised date",
+    UNTRACKED_IN_WINDOW: "Untracked economy, still within its window",
+    UNTRACKED_OVERDUE: "Untracked economy, overdue",
+    DELIVERED: "Delivered",
+    FAILED_ATTEMPT: "Delivery attempt failed",
+    AT_PICKUP_POINT: "Waiting at a pickup point",
+    ADDRESS_PROBLEM: "Returned: address problem",
+    CUSTOMS_HOLD: "Held at customs",
+    LOST: "Lost",
+}
 
-KINDS = (NOT_SHIPPED, CANCELLED, IN_TRANSIT, STALLED, UNTRACKED_IN_WINDOW, UNTRACKED_OVERDUE, DELIVERED,
-         FAILED_ATTEMPT, AT_PICKUP_POINT, ADDRESS_PROBLEM, CUSTOMS_HOLD, LOST)
+KINDS = (
+    NOT_SHIPPED,
+    CANCELLED,
+    IN_TRANSIT,
+    STALLED,
+    UNTRACKED_IN_WINDOW,
+    UNTRACKED_OVERDUE,
+    DELIVERED,
+    FAILED_ATTEMPT,
+    AT_PICKUP_POINT,
+    ADDRESS_PROBLEM,
+    CUSTOMS_HOLD,
+    LOST,
+)
 
 _CUSTOMS = {"customs_hold", "customs_documents_required", "customs_duties_unpaid"}
 _ADDRESS = {"address_incorrect", "returning_to_sender", "returned_to_sender"}
@@ -63,11 +84,14 @@ def classify(order: Order, now: datetime, policy: Policy) -> Situation:
         return Situation(UNTRACKED_OVERDUE if overdue else UNTRACKED_IN_WINDOW)
 
     last = shipment.last_event
-    since = (now - (last.at if last else shipment.shipped_at))
+    since = now - (last.at if last else shipment.shipped_at)
     days = since.days
     if last is None:
-        kind = STALLED if days >= policy.stall_days or _late(order, now, policy, policy.late_after_promised_days) \
+        kind = (
+            STALLED
+            if days >= policy.stall_days or _late(order, now, policy, policy.late_after_promised_days)
             else IN_TRANSIT
+        )
         return Situation(kind, None, days)
     if last.status == "Delivered" or order.status == "delivered":
         return Situation(DELIVERED, last, days, since.total_seconds() / 3600)
@@ -81,7 +105,10 @@ def classify(order: Order, now: datetime, policy: Policy) -> Situation:
         return Situation(AT_PICKUP_POINT, last, days)
     if last.status == "AttemptFail":
         return Situation(FAILED_ATTEMPT, last, days)
-    if last.status == "Expired" or days >= policy.stall_days \
-            or _late(order, now, policy, policy.late_after_promised_days):
+    if (
+        last.status == "Expired"
+        or days >= policy.stall_days
+        or _late(order, now, policy, policy.late_after_promised_days)
+    ):
         return Situation(STALLED, last, days)
     return Situation(IN_TRANSIT, last, days)

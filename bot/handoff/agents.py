@@ -8,6 +8,7 @@ state-changing request of the desk must carry.
 Accounts are created by an operator (`python -m bot agents add NAME [--role admin]`); the desk has no
 sign-up page.
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,13 +29,14 @@ from bot.storage.schema import agent_sessions, agents
 AGENT, ADMIN = "agent", "admin"
 ROLES = (AGENT, ADMIN)
 MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024   # scrypt happily hashes anything; a megabyte "password" is an attack, not a password
+MAX_PASSWORD_LENGTH = 1024  # scrypt happily hashes anything; a megabyte "password" is an attack, not a password
 MAX_NAME_LENGTH = 64
 SESSION_HOURS = 12
 
 # scrypt with n=2**15, r=8, p=1 takes ~60 ms and 32 MiB here: slow for a guesser, fine for a sign-in.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _KEY_BYTES = 2 ** 15, 8, 1, 32
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P, _KEY_BYTES = 2**15, 8, 1, 32
 _SCRYPT_MAXMEM = 64 * 1024 * 1024
+
 
 class AgentError(ValueError):
     """A request the account store refuses, with a message an operator can act on."""
@@ -79,8 +81,15 @@ def _b64(data: bytes) -> str:
 def hash_password(password: str, salt: Optional[bytes] = None) -> str:
     """'scrypt$n$r$p$salt$key' with a fresh 16-byte salt: the parameters travel with the hash."""
     salt = salt if salt is not None else secrets.token_bytes(16)
-    key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P,
-                         dklen=_KEY_BYTES, maxmem=_SCRYPT_MAXMEM)
+    key = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=_SCRYPT_N,
+        r=_SCRYPT_R,
+        p=_SCRYPT_P,
+        dklen=_KEY_BYTES,
+        maxmem=_SCRYPT_MAXMEM,
+    )
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(key)}"
 
 
@@ -90,8 +99,15 @@ def verify_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(key)
-        actual = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r),
-                                p=int(p), dklen=len(expected), maxmem=_SCRYPT_MAXMEM)
+        actual = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=_SCRYPT_MAXMEM,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
@@ -154,10 +170,11 @@ class AgentStore:
         hashed = hash_password(password)
         try:
             with self.db.writing() as conn:
-                result = conn.execute(insert(agents).values(name=name, role=role, password_hash=hashed,
-                                                            created_at=_iso(_now())))
+                result = conn.execute(
+                    insert(agents).values(name=name, role=role, password_hash=hashed, created_at=_iso(_now()))
+                )
                 row = conn.execute(select(agents).where(agents.c.id == result.inserted_primary_key[0])).one()
-        except IntegrityError:   # the unique index on the name, whatever its case
+        except IntegrityError:  # the unique index on the name, whatever its case
             existing = self.get(name)
             same = f" (names ignore case: {existing.name!r})" if existing and existing.name != name else ""
             raise AgentError(f"an agent named {name!r} already exists{same}") from None
@@ -194,8 +211,15 @@ class AgentStore:
         expires = now + timedelta(hours=self.session_hours)
         with self.db.writing() as conn:
             conn.execute(delete(agent_sessions).where(agent_sessions.c.expires_at <= _iso(now)))
-            conn.execute(insert(agent_sessions).values(token_hash=_token_hash(token), agent_id=agent.id,
-                                                       csrf_token=csrf, created_at=_iso(now), expires_at=_iso(expires)))
+            conn.execute(
+                insert(agent_sessions).values(
+                    token_hash=_token_hash(token),
+                    agent_id=agent.id,
+                    csrf_token=csrf,
+                    created_at=_iso(now),
+                    expires_at=_iso(expires),
+                )
+            )
         return token, Session(agent=agent, csrf_token=csrf, expires_at=expires)
 
     def session(self, token: Optional[str]) -> Optional[Session]:
@@ -206,7 +230,8 @@ class AgentStore:
             row = conn.execute(
                 select(agent_sessions.c.csrf_token, agent_sessions.c.expires_at, agents)
                 .join(agents, agents.c.id == agent_sessions.c.agent_id)
-                .where(agent_sessions.c.token_hash == _token_hash(token))).first()
+                .where(agent_sessions.c.token_hash == _token_hash(token))
+            ).first()
         if row is None:
             return None
         expires = datetime.fromisoformat(row.expires_at)

@@ -19,6 +19,7 @@ to avoid innocent words (垃圾 alone is rubbish, as in 垃圾桶 the bin or 垃
 aimed at the shop counts). Words that are rude in one language and innocent in another (French "con" is
 Spanish "with") are only looked for in the message's own language; ``COMMON`` is looked for everywhere.
 """
+
 from __future__ import annotations
 
 import re
@@ -81,11 +82,11 @@ def _common() -> Tuple[Tuple[str, Pattern[str]], ...]:
 
 @dataclass(frozen=True)
 class Anger:
-    language: str       # the lexicon that matched ("common" for COMMON)
-    entry: str          # the lexicon entry
-    start: int          # where it is in the text
+    language: str  # the lexicon that matched ("common" for COMMON)
+    entry: str  # the lexicon entry
+    start: int  # where it is in the text
     end: int
-    text: str           # what the shopper wrote there
+    text: str  # what the shopper wrote there
 
 
 def _languages_for(language: Optional[str]) -> Sequence[str]:

@@ -9,6 +9,7 @@ count measures a shopper coming back because the problem is still there. When th
 
 Kept in the shop database next to cases and tickets, so every action-server process and restart sees them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,15 +21,17 @@ from sqlalchemy.engine import Connection
 from bot.storage import Where, database
 from bot.storage.schema import order_contacts
 
+
 @dataclass(frozen=True)
 class Contact:
-    created: bool       # False when this session had already raised the order
-    days: int           # different days the order has been raised on, this one included
+    created: bool  # False when this session had already raised the order
+    days: int  # different days the order has been raised on, this one included
 
 
 def _days(conn: Connection, order_number: str) -> int:
-    return conn.execute(select(func.count(order_contacts.c.day.distinct()))
-                        .where(order_contacts.c.order_number == order_number)).scalar()
+    return conn.execute(
+        select(func.count(order_contacts.c.day.distinct())).where(order_contacts.c.order_number == order_number)
+    ).scalar()
 
 
 class ContactLog:
@@ -40,10 +43,20 @@ class ContactLog:
         is locked while it counts, so two sessions at the same moment see each other."""
         with self.db.writing() as conn:
             self.db.lock(conn, f"contacts of order {order_number}")
-            created = conn.execute(self.db.insert(order_contacts).values(
-                order_number=order_number, contact=f"{conversation_id}#{session}", conversation_id=conversation_id,
-                day=day.isoformat(), created_at=at.isoformat(timespec="seconds")).on_conflict_do_nothing()
-            ).rowcount == 1
+            created = (
+                conn.execute(
+                    self.db.insert(order_contacts)
+                    .values(
+                        order_number=order_number,
+                        contact=f"{conversation_id}#{session}",
+                        conversation_id=conversation_id,
+                        day=day.isoformat(),
+                        created_at=at.isoformat(timespec="seconds"),
+                    )
+                    .on_conflict_do_nothing()
+                ).rowcount
+                == 1
+            )
             days = _days(conn, order_number)
         return Contact(created=created, days=days)
 

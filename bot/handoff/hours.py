@@ -4,6 +4,7 @@ or, when nobody is there (or nobody will get to them before closing), when the t
 Everything is computed from the policy (`agent_time_zone`, `agent_working_days`, `agent_opening_time`,
 `agent_closing_time`, `average_handling_minutes`) and a given clock, so it is tested with fixed times.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,22 +14,26 @@ from zoneinfo import ZoneInfo
 
 from bot.decisions.policy import WEEKDAYS, Policy
 
-QUEUE = "queue"                  # the team is in: place in the queue and expected wait
-CLOSING = "closing"              # the team is in, but the expected wait runs past closing time
-AFTER_HOURS = "after_hours"      # the team is out: when it opens again
+QUEUE = "queue"  # the team is in: place in the queue and expected wait
+CLOSING = "closing"  # the team is in, but the expected wait runs past closing time
+AFTER_HOURS = "after_hours"  # the team is out: when it opens again
 
 
 @dataclass(frozen=True)
 class AgentHours:
     zone: ZoneInfo
-    days: FrozenSet[int]         # datetime.weekday() numbers
+    days: FrozenSet[int]  # datetime.weekday() numbers
     opens: time
     closes: time
 
     @classmethod
     def from_policy(cls, policy: Policy) -> "AgentHours":
-        return cls(ZoneInfo(policy.agent_time_zone), frozenset(WEEKDAYS.index(d) for d in policy.agent_working_days),
-                   policy.agent_opening_time, policy.agent_closing_time)
+        return cls(
+            ZoneInfo(policy.agent_time_zone),
+            frozenset(WEEKDAYS.index(d) for d in policy.agent_working_days),
+            policy.agent_opening_time,
+            policy.agent_closing_time,
+        )
 
     def _local(self, at: datetime) -> datetime:
         if at.tzinfo is None:
@@ -58,10 +63,10 @@ class AgentHours:
 
 @dataclass(frozen=True)
 class Availability:
-    kind: str                        # QUEUE, CLOSING or AFTER_HOURS
-    position: Optional[int]          # 1 for the next conversation an agent takes
-    wait: timedelta                  # position × average handling time
-    opening: Optional[datetime]      # CLOSING and AFTER_HOURS: when someone will answer at the latest/earliest
+    kind: str  # QUEUE, CLOSING or AFTER_HOURS
+    position: Optional[int]  # 1 for the next conversation an agent takes
+    wait: timedelta  # position × average handling time
+    opening: Optional[datetime]  # CLOSING and AFTER_HOURS: when someone will answer at the latest/earliest
 
 
 def availability(policy: Policy, position: Optional[int], now: datetime) -> Availability:

@@ -4,17 +4,18 @@ Every module that hands over names its reason from here, so the desk can explain
 is added in one place. A fix the shopper asked for that no rule covers hands over with the situation's own code
 (``bot.decisions.situations``), which the desk names from its situation labels.
 """
+
 from __future__ import annotations
 
-SHOPPER_ASKED = "shopper_asked"              # "I want to talk to a human"
-UPSET = "upset"                              # strong anger in the wording (bot/handoff/anger.py)
-NOT_UNDERSTOOD = "not_understood"            # two messages in a row Porter could not understand
+SHOPPER_ASKED = "shopper_asked"  # "I want to talk to a human"
+UPSET = "upset"  # strong anger in the wording (bot/handoff/anger.py)
+NOT_UNDERSTOOD = "not_understood"  # two messages in a row Porter could not understand
 VERIFICATION_FAILED = "verification_failed"  # three wrong emails for one order
-REPEAT_CONTACT = "repeat_contact"            # the same order raised on several days
-CUSTOMS_STUCK = "customs_stuck"              # held at customs longer than the policy waits
-BACKEND_DOWN = "backend_down"                # the order system or tracking service did not answer in time
-FIX_REFUSED = "fix_refused"                  # a chosen fix cannot be granted now
-ACTION_FAILED = "action_failed"              # an action raised an error
+REPEAT_CONTACT = "repeat_contact"  # the same order raised on several days
+CUSTOMS_STUCK = "customs_stuck"  # held at customs longer than the policy waits
+BACKEND_DOWN = "backend_down"  # the order system or tracking service did not answer in time
+FIX_REFUSED = "fix_refused"  # a chosen fix cannot be granted now
+ACTION_FAILED = "action_failed"  # an action raised an error
 
 LABELS = {
     SHOPPER_ASKED: "The shopper asked for a person",

@@ -15,6 +15,7 @@ ticket is already claimed, the new one goes straight to that agent. Each ticket 
 transcript and page, because the desk replies to, and hands back, one conversation per ticket; a note on each
 names the other.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,12 +31,12 @@ from bot.storage.schema import ticket_messages, tickets
 WAITING, CLAIMED, HANDED_BACK, RESOLVED = "waiting", "claimed", "handed_back", "resolved"
 OPEN_STATUSES = (WAITING, CLAIMED)
 MESSAGE_KINDS = ("reply", "note")
-SENDING, SENT, NOT_CONFIRMED = "sending", "sent", "not_confirmed"   # a reply's delivery; a note has none
+SENDING, SENT, NOT_CONFIRMED = "sending", "sent", "not_confirmed"  # a reply's delivery; a note has none
 # A reply still SENDING this long after its attempt started was cut off (the web server stopped mid-send): the
 # desk waits at most 60 s for Rasa, so nothing is still in flight.
 STALE_SENDING_SECONDS = 150
 
-PORTER = "Porter"   # the author of the notes Porter writes itself
+PORTER = "Porter"  # the author of the notes Porter writes itself
 
 
 def _now() -> str:
@@ -65,7 +66,7 @@ class Ticket:
     closed_at: Optional[str]
     # [{"who": "shopper" | "bot", "text": ..., "at": ISO time}] up to the handoff
     transcript: List[Dict[str, Any]] = field(default_factory=list)
-    verified_order: Optional[str] = None   # the order this conversation proved it owns at the handoff
+    verified_order: Optional[str] = None  # the order this conversation proved it owns at the handoff
 
     @property
     def is_open(self) -> bool:
@@ -79,12 +80,12 @@ class Ticket:
 class TicketMessage:
     id: int
     ticket_id: int
-    kind: str      # "reply" (sent to the shopper) or "note" (agents only)
+    kind: str  # "reply" (sent to the shopper) or "note" (agents only)
     author: str
     text: str
     created_at: str
-    delivery: Optional[str] = None      # replies only: SENDING, SENT or NOT_CONFIRMED
-    delivery_at: Optional[str] = None   # when the current delivery attempt started
+    delivery: Optional[str] = None  # replies only: SENDING, SENT or NOT_CONFIRMED
+    delivery_at: Optional[str] = None  # when the current delivery attempt started
 
     @property
     def settled_delivery(self) -> Optional[str]:
@@ -119,12 +120,21 @@ class TicketStore:
     def __init__(self, where: Where = None):
         self.db = database(where)
 
-    def open_ticket(self, *, conversation_id: str, reason: str, channel: Optional[str] = None,
-                    language: Optional[str] = None, order_number: Optional[str] = None,
-                    problem: Optional[str] = None, situation: Optional[str] = None,
-                    offered: Optional[List[str]] = None, case_reference: Optional[str] = None,
-                    transcript: Optional[List[Dict[str, Any]]] = None,
-                    verified_order: Optional[str] = None) -> Tuple[Ticket, bool]:
+    def open_ticket(
+        self,
+        *,
+        conversation_id: str,
+        reason: str,
+        channel: Optional[str] = None,
+        language: Optional[str] = None,
+        order_number: Optional[str] = None,
+        problem: Optional[str] = None,
+        situation: Optional[str] = None,
+        offered: Optional[List[str]] = None,
+        case_reference: Optional[str] = None,
+        transcript: Optional[List[Dict[str, Any]]] = None,
+        verified_order: Optional[str] = None,
+    ) -> Tuple[Ticket, bool]:
         """(ticket, created): the conversation's open ticket if it has one, else a new one. ``verified_order`` is
         the order the conversation proved it owns just now (never a mere claim): it joins that order's open
         ticket, as the module says. The conversation and the order are locked while this decides, so two
@@ -136,26 +146,57 @@ class TicketStore:
             row = conn.execute(select(tickets).where(_open_of(conversation_id))).first()
             if row is not None:
                 return _ticket(row), False
-            joined = conn.execute(select(tickets.c.id, tickets.c.status, tickets.c.agent).where(
-                tickets.c.verified_order == verified_order, tickets.c.status.in_(OPEN_STATUSES))
-                .order_by(tickets.c.id).limit(1)).first() if verified_order else None
+            joined = (
+                conn.execute(
+                    select(tickets.c.id, tickets.c.status, tickets.c.agent)
+                    .where(tickets.c.verified_order == verified_order, tickets.c.status.in_(OPEN_STATUSES))
+                    .order_by(tickets.c.id)
+                    .limit(1)
+                ).first()
+                if verified_order
+                else None
+            )
             claimed_by = joined.agent if joined and joined.status == CLAIMED else None
             now = _now()
-            ticket_id = conn.execute(insert(tickets).values(
-                conversation_id=conversation_id, channel=channel, language=language, order_number=order_number,
-                problem=problem, situation=situation, offered=json.dumps(offered or []), reason=reason,
-                case_reference=case_reference, status=CLAIMED if claimed_by else WAITING, agent=claimed_by,
-                created_at=now, claimed_at=now if claimed_by else None,
-                transcript=json.dumps(transcript or [], ensure_ascii=False), verified_order=verified_order,
-            )).inserted_primary_key[0]
+            ticket_id = conn.execute(
+                insert(tickets).values(
+                    conversation_id=conversation_id,
+                    channel=channel,
+                    language=language,
+                    order_number=order_number,
+                    problem=problem,
+                    situation=situation,
+                    offered=json.dumps(offered or []),
+                    reason=reason,
+                    case_reference=case_reference,
+                    status=CLAIMED if claimed_by else WAITING,
+                    agent=claimed_by,
+                    created_at=now,
+                    claimed_at=now if claimed_by else None,
+                    transcript=json.dumps(transcript or [], ensure_ascii=False),
+                    verified_order=verified_order,
+                )
+            ).inserted_primary_key[0]
             if joined:
-                notes = ((joined.id, f"Ticket {ticket_id} is another conversation about order "
-                          f"{verified_order} ({channel or 'unknown channel'}). Reply to it from its own page."),
-                         (ticket_id, f"Joined ticket {joined.id}, an earlier conversation about order "
-                          f"{verified_order}: one place in the queue, one agent."))
-                conn.execute(insert(ticket_messages), [
-                    {"ticket_id": t, "kind": "note", "author": PORTER, "text": text, "created_at": now}
-                    for t, text in notes])
+                notes = (
+                    (
+                        joined.id,
+                        f"Ticket {ticket_id} is another conversation about order "
+                        f"{verified_order} ({channel or 'unknown channel'}). Reply to it from its own page.",
+                    ),
+                    (
+                        ticket_id,
+                        f"Joined ticket {joined.id}, an earlier conversation about order "
+                        f"{verified_order}: one place in the queue, one agent.",
+                    ),
+                )
+                conn.execute(
+                    insert(ticket_messages),
+                    [
+                        {"ticket_id": t, "kind": "note", "author": PORTER, "text": text, "created_at": now}
+                        for t, text in notes
+                    ],
+                )
             row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one()
         return _ticket(row), True
 
@@ -174,15 +215,25 @@ class TicketStore:
         others of that order wait behind it, out of the queue."""
         earlier = tickets.alias("earlier")
         with self.db.reading() as conn:
-            rows = conn.execute(select(tickets).where(tickets.c.status == WAITING, ~exists().where(
-                earlier.c.verified_order == tickets.c.verified_order, earlier.c.status == WAITING,
-                earlier.c.id < tickets.c.id)).order_by(tickets.c.created_at, tickets.c.id)).all()
+            rows = conn.execute(
+                select(tickets)
+                .where(
+                    tickets.c.status == WAITING,
+                    ~exists().where(
+                        earlier.c.verified_order == tickets.c.verified_order,
+                        earlier.c.status == WAITING,
+                        earlier.c.id < tickets.c.id,
+                    ),
+                )
+                .order_by(tickets.c.created_at, tickets.c.id)
+            ).all()
         return [_ticket(r) for r in rows]
 
     def list(self, statuses: Tuple[str, ...] = OPEN_STATUSES) -> List[Ticket]:
         with self.db.reading() as conn:
-            rows = conn.execute(select(tickets).where(tickets.c.status.in_(statuses))
-                                .order_by(tickets.c.created_at, tickets.c.id)).all()
+            rows = conn.execute(
+                select(tickets).where(tickets.c.status.in_(statuses)).order_by(tickets.c.created_at, tickets.c.id)
+            ).all()
         return [_ticket(r) for r in rows]
 
     def position(self, ticket_id: int) -> Optional[int]:
@@ -200,22 +251,29 @@ class TicketStore:
         """Gives a waiting ticket, and the others waiting for the same verified order, to an agent; raises
         ValueError when someone else has it or it is closed."""
         with self.db.writing() as conn:
-            verified_order = conn.execute(select(tickets.c.verified_order)
-                                          .where(tickets.c.id == ticket_id)).scalar()
-            if verified_order:   # so that no ticket joins the order's queue place while it is being claimed
+            verified_order = conn.execute(select(tickets.c.verified_order).where(tickets.c.id == ticket_id)).scalar()
+            if verified_order:  # so that no ticket joins the order's queue place while it is being claimed
                 self.db.lock(conn, f"tickets of order {verified_order}")
             now = _now()
-            taken = conn.execute(update(tickets).where(tickets.c.id == ticket_id, tickets.c.status == WAITING)
-                                 .values(status=CLAIMED, agent=agent, claimed_at=now)).rowcount == 1
+            taken = (
+                conn.execute(
+                    update(tickets)
+                    .where(tickets.c.id == ticket_id, tickets.c.status == WAITING)
+                    .values(status=CLAIMED, agent=agent, claimed_at=now)
+                ).rowcount
+                == 1
+            )
             if not taken:
                 row = conn.execute(select(tickets.c.status, tickets.c.agent).where(tickets.c.id == ticket_id)).first()
                 if row is None:
                     raise KeyError(ticket_id)
                 raise ValueError(f"ticket {ticket_id} is {row.status}" + (f" by {row.agent}" if row.agent else ""))
             if verified_order:
-                conn.execute(update(tickets).where(tickets.c.status == WAITING,
-                                                   tickets.c.verified_order == verified_order)
-                             .values(status=CLAIMED, agent=agent, claimed_at=now))
+                conn.execute(
+                    update(tickets)
+                    .where(tickets.c.status == WAITING, tickets.c.verified_order == verified_order)
+                    .values(status=CLAIMED, agent=agent, claimed_at=now)
+                )
         return self.get(ticket_id)
 
     def close(self, ticket_id: int, status: str) -> Ticket:
@@ -223,9 +281,14 @@ class TicketStore:
         if status not in (HANDED_BACK, RESOLVED):
             raise ValueError(f"a ticket closes as {HANDED_BACK} or {RESOLVED}, not {status!r}")
         with self.db.writing() as conn:
-            closed = conn.execute(update(tickets).where(tickets.c.id == ticket_id,
-                                                        tickets.c.status.in_(OPEN_STATUSES))
-                                  .values(status=status, closed_at=_now())).rowcount == 1
+            closed = (
+                conn.execute(
+                    update(tickets)
+                    .where(tickets.c.id == ticket_id, tickets.c.status.in_(OPEN_STATUSES))
+                    .values(status=status, closed_at=_now())
+                ).rowcount
+                == 1
+            )
             if not closed:
                 if conn.execute(select(tickets.c.id).where(tickets.c.id == ticket_id)).first() is None:
                     raise KeyError(ticket_id)
@@ -242,17 +305,27 @@ class TicketStore:
             if conn.execute(select(tickets.c.id).where(tickets.c.id == ticket_id)).first() is None:
                 raise KeyError(ticket_id)
             now, delivery = _now(), SENDING if kind == "reply" else None
-            message_id = conn.execute(insert(ticket_messages).values(
-                ticket_id=ticket_id, kind=kind, author=author, text=text, created_at=now, delivery=delivery,
-                delivery_at=now if delivery else None)).inserted_primary_key[0]
+            message_id = conn.execute(
+                insert(ticket_messages).values(
+                    ticket_id=ticket_id,
+                    kind=kind,
+                    author=author,
+                    text=text,
+                    created_at=now,
+                    delivery=delivery,
+                    delivery_at=now if delivery else None,
+                )
+            ).inserted_primary_key[0]
             row = conn.execute(select(ticket_messages).where(ticket_messages.c.id == message_id)).one()
         return _message(row)
 
     def messages(self, ticket_id: int, after_id: int = 0) -> List[TicketMessage]:
         with self.db.reading() as conn:
-            rows = conn.execute(select(ticket_messages).where(ticket_messages.c.ticket_id == ticket_id,
-                                                              ticket_messages.c.id > after_id)
-                                .order_by(ticket_messages.c.id)).all()
+            rows = conn.execute(
+                select(ticket_messages)
+                .where(ticket_messages.c.ticket_id == ticket_id, ticket_messages.c.id > after_id)
+                .order_by(ticket_messages.c.id)
+            ).all()
         return [_message(r) for r in rows]
 
     def message(self, message_id: int) -> Optional[TicketMessage]:
@@ -263,19 +336,31 @@ class TicketStore:
     def set_delivery(self, message_id: int, delivery: str) -> TicketMessage:
         """SENT once Rasa has the reply; NOT_CONFIRMED when that could not be established."""
         with self.db.writing() as conn:
-            conn.execute(update(ticket_messages).where(ticket_messages.c.id == message_id,
-                                                       ticket_messages.c.kind == "reply")
-                         .values(delivery=delivery))
+            conn.execute(
+                update(ticket_messages)
+                .where(ticket_messages.c.id == message_id, ticket_messages.c.kind == "reply")
+                .values(delivery=delivery)
+            )
         return self.message(message_id)
 
     def start_retry(self, message_id: int) -> Optional[TicketMessage]:
         """Moves a reply that is not confirmed (or stale in SENDING: the server stopped mid-send) back to
         SENDING, for one caller only; None when it is sent or being sent."""
         with self.db.writing() as conn:
-            taken = conn.execute(update(ticket_messages).where(
-                ticket_messages.c.id == message_id, ticket_messages.c.kind == "reply",
-                or_(ticket_messages.c.delivery == NOT_CONFIRMED,
-                    (ticket_messages.c.delivery == SENDING)
-                    & (ticket_messages.c.delivery_at < _ago(STALE_SENDING_SECONDS))))
-                .values(delivery=SENDING, delivery_at=_now())).rowcount == 1
+            taken = (
+                conn.execute(
+                    update(ticket_messages)
+                    .where(
+                        ticket_messages.c.id == message_id,
+                        ticket_messages.c.kind == "reply",
+                        or_(
+                            ticket_messages.c.delivery == NOT_CONFIRMED,
+                            (ticket_messages.c.delivery == SENDING)
+                            & (ticket_messages.c.delivery_at < _ago(STALE_SENDING_SECONDS)),
+                        ),
+                    )
+                    .values(delivery=SENDING, delivery_at=_now())
+                ).rowcount
+                == 1
+            )
         return self.message(message_id) if taken else None

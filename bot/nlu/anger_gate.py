@@ -6,6 +6,7 @@ the intent to ``human_handoff``, whose rules hand over from anywhere, inside eve
 the original intents stay in the ranking below it. Order numbers, emails and other identifiers are not read.
 Runs last, after the FallbackClassifier and the UnsupportedLanguageGate, like them changing only the intent.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -28,8 +29,13 @@ IDENTIFIERS = ("order_number", "email", "phone", "tracking_number")
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class AngerGate(GraphComponent):
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "AngerGate":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "AngerGate":
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -38,13 +44,22 @@ class AngerGate(GraphComponent):
             if not text:
                 continue
             entities = message.get(ENTITIES) or []
-            ignore = [(e["start"], e["end"]) for e in entities
-                      if e.get("entity") in IDENTIFIERS and "start" in e and "end" in e]
+            ignore = [
+                (e["start"], e["end"])
+                for e in entities
+                if e.get("entity") in IDENTIFIERS and "start" in e and "end" in e
+            ]
             anger = find_anger(text, message.get(DETECTED_LANGUAGE), ignore)
             if anger is None:
                 continue
-            entity = {"entity": ANGER_ENTITY, "value": anger.text, "start": anger.start, "end": anger.end,
-                      "confidence_entity": 1.0, "extractor": self.__class__.__name__}
+            entity = {
+                "entity": ANGER_ENTITY,
+                "value": anger.text,
+                "start": anger.start,
+                "end": anger.end,
+                "confidence_entity": 1.0,
+                "extractor": self.__class__.__name__,
+            }
             message.set(ENTITIES, entities + [entity], add_to_output=True)
             ranking = [r for r in message.data.get(INTENT_RANKING_KEY) or [] if r.get("name") != HANDOFF_INTENT]
             message.data[INTENT] = {"name": HANDOFF_INTENT, "confidence": 1.0}

@@ -7,6 +7,7 @@ for each message the cosine similarity to every fix's closest title is put on th
 ``fix_candidates`` ([{"fix": "reship", "score": 0.71}, ...], best first). The action that reads the choice
 (actions/resolution.py) decides whether the best offered one is close enough; this component only measures.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,14 +54,25 @@ class ChoiceMatcher(GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         return {"domain": "domain"}
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 fixes: Optional[List[str]] = None, anchors: Optional[np.ndarray] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        fixes: Optional[List[str]] = None,
+        anchors: Optional[np.ndarray] = None,
+    ) -> None:
         self.config, self._storage, self._resource = config, model_storage, resource
         self.fixes, self.anchors = fixes or [], anchors
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "ChoiceMatcher":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "ChoiceMatcher":
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -75,11 +87,22 @@ class ChoiceMatcher(GraphComponent):
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "ChoiceMatcher":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "ChoiceMatcher":
         with model_storage.read_from(resource) as folder:
-            return cls(config, model_storage, resource, json.loads((folder / "fixes.json").read_text()),
-                       np.load(folder / "anchors.npy"))
+            return cls(
+                config,
+                model_storage,
+                resource,
+                json.loads((folder / "fixes.json").read_text()),
+                np.load(folder / "anchors.npy"),
+            )
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -95,7 +118,8 @@ class ChoiceMatcher(GraphComponent):
             best: Dict[str, float] = {}
             for fix, score in zip(self.fixes, scores):
                 best[fix] = max(best.get(fix, -1.0), float(score))
-            ranked = sorted(({"fix": fix, "score": round(score, 3)} for fix, score in best.items()),
-                            key=lambda item: -item["score"])
+            ranked = sorted(
+                ({"fix": fix, "score": round(score, 3)} for fix, score in best.items()), key=lambda item: -item["score"]
+            )
             message.set(OUTPUT, ranked, add_to_output=True)
         return messages

@@ -4,6 +4,7 @@ These have shapes, not meanings, so patterns find them more reliably than a trai
 language and inside Chinese sentences. The order-number pattern is the shop's setting
 (``order_number_pattern``); the action server reads the same setting from config.yml.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,17 +34,25 @@ class IdentifierExtractor(GraphComponent, EntityExtractorMixin):
             re.compile(self.pattern)
         except re.error as exc:
             raise InvalidConfigException(
-                f"IdentifierExtractor: order_number_pattern is not a valid regex: {exc}") from exc
+                f"IdentifierExtractor: order_number_pattern is not a valid regex: {exc}"
+            ) from exc
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "IdentifierExtractor":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "IdentifierExtractor":
         return cls(config)
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
-            entities = [{"entity": f.entity, "value": f.value, "start": f.start, "end": f.end,
-                         "confidence_entity": 1.0} for f in find_identifiers(text, self.pattern)]
+            entities = [
+                {"entity": f.entity, "value": f.value, "start": f.start, "end": f.end, "confidence_entity": 1.0}
+                for f in find_identifiers(text, self.pattern)
+            ]
             message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name(entities), add_to_output=True)
         return messages

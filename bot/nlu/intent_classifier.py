@@ -10,6 +10,7 @@ text nobody on the team wrote, and it trains in a minute or two instead of tens.
 
 The probabilities it gives are calibrated enough for the FallbackClassifier's threshold that follows it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,11 +45,24 @@ def _written(text: str) -> str:
 class SentenceIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"C": 16.0, "min_ngram": 1, "max_ngram": 4, "max_word_ngram": 2, "min_df": 2, "max_iter": 3000,
-                "ranking_length": 10, "dense_weight": 1.0}
+        return {
+            "C": 16.0,
+            "min_ngram": 1,
+            "max_ngram": 4,
+            "max_word_ngram": 2,
+            "min_df": 2,
+            "max_iter": 3000,
+            "ranking_length": 10,
+            "dense_weight": 1.0,
+        }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 model: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: Optional[Dict[str, Any]] = None,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._storage, self._resource = model_storage, resource
         self.tfidf: Optional[TfidfVectorizer] = model["tfidf"] if model else None
@@ -56,8 +70,13 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
         self.classifier: Optional[LogisticRegression] = model["classifier"] if model else None
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceIntentClassifier":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceIntentClassifier":
         return cls(config, model_storage, resource)
 
     def _features(self, texts: List[str]) -> csr_matrix:
@@ -68,12 +87,20 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(TEXT) and e.get(INTENT)]
         texts, intents = [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples]
-        self.tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(self.config["min_ngram"],
-                                                                      self.config["max_ngram"]),
-                                     min_df=self.config["min_df"], sublinear_tf=True)
+        self.tfidf = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(self.config["min_ngram"], self.config["max_ngram"]),
+            min_df=self.config["min_df"],
+            sublinear_tf=True,
+        )
         # A run of Han text (no spaces) is one "word" here; the character n-grams see inside it
-        self.words = TfidfVectorizer(analyzer="word", ngram_range=(1, self.config["max_word_ngram"]),
-                                     min_df=self.config["min_df"], sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
+        self.words = TfidfVectorizer(
+            analyzer="word",
+            ngram_range=(1, self.config["max_word_ngram"]),
+            min_df=self.config["min_df"],
+            sublinear_tf=True,
+            token_pattern=r"(?u)\b\w+\b",
+        )
         written = [_written(t) for t in texts]
         self.tfidf.fit(written)
         self.words.fit(written)
@@ -83,15 +110,21 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
         # to transform, so they are not saved into the model or held in Rasa's memory.
         self.tfidf.stop_words_ = self.words.stop_words_ = None
         with self._storage.write_to(self._resource) as folder:
-            joblib.dump({"tfidf": self.tfidf, "words": self.words, "classifier": self.classifier},
-                        folder / MODEL_FILE)
-        logger.info("trained on %d examples, %d intents, %d n-grams", len(texts), len(set(intents)),
-                    len(self.tfidf.vocabulary_))
+            joblib.dump({"tfidf": self.tfidf, "words": self.words, "classifier": self.classifier}, folder / MODEL_FILE)
+        logger.info(
+            "trained on %d examples, %d intents, %d n-grams", len(texts), len(set(intents)), len(self.tfidf.vocabulary_)
+        )
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "SentenceIntentClassifier":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "SentenceIntentClassifier":
         try:
             with model_storage.read_from(resource) as folder:
                 model = joblib.load(folder / MODEL_FILE)

@@ -12,6 +12,7 @@ the tokenizer.
 Training counts the words shoppers type in each language from ``lexicon_data`` (data/nlu/<language>.yml)
 and keeps them in the model, which settles most one- and two-word messages ("merci", "valeu", "hallo").
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,8 @@ DETECTED_LANGUAGE = "detected_language"
 LANGUAGE_SUPPORTED = "detected_language_supported"  # False only for a confident unsupported language
 # Entity roles that say how the language is known; the domain lets them switch the conversation's language
 # in more situations than a statistical guess.
-ROLE_SCRIPT = "script"          # the writing system settles it (Han, Cyrillic, kana...)
-ROLE_REQUESTED = "requested"    # the shopper asked for it
+ROLE_SCRIPT = "script"  # the writing system settles it (Han, Cyrillic, kana...)
+ROLE_REQUESTED = "requested"  # the shopper asked for it
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
@@ -43,33 +44,56 @@ class LanguageDetector(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"supported_languages": ["en", "zh"], "detector": "lingua", "min_margin": 0.2, "min_words": 2,
-                "one_word_margin": 0.7, "one_word_max_shared": 0.1,
-                "lexicon_data": "data/nlu"}
+        return {
+            "supported_languages": ["en", "zh"],
+            "detector": "lingua",
+            "min_margin": 0.2,
+            "min_words": 2,
+            "one_word_margin": 0.7,
+            "one_word_max_shared": 0.1,
+            "lexicon_data": "data/nlu",
+        }
 
-    def __init__(self, config: Dict[Text, Any], model_storage: Optional[ModelStorage] = None,
-                 resource: Optional[Resource] = None, lexicon: Optional[Dict[str, Dict[str, int]]] = None) -> None:
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: Optional[ModelStorage] = None,
+        resource: Optional[Resource] = None,
+        lexicon: Optional[Dict[str, Dict[str, int]]] = None,
+    ) -> None:
         self.config = config
         self._model_storage = model_storage
         self._resource = resource
         self.identifier = LanguageIdentifier(config["supported_languages"], config["detector"], lexicon=lexicon)
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "LanguageDetector":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageDetector":
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
         lexicon = build_lexicon(Path(self.config["lexicon_data"]), self.config["supported_languages"])
         with self._model_storage.write_to(self._resource) as folder:
             (Path(folder) / self.LEXICON_FILE).write_text(json.dumps(lexicon, ensure_ascii=False), encoding="utf-8")
-        self.identifier = LanguageIdentifier(self.config["supported_languages"], self.config["detector"],
-                                             lexicon=lexicon)
+        self.identifier = LanguageIdentifier(
+            self.config["supported_languages"], self.config["detector"], lexicon=lexicon
+        )
         return self._resource
 
     @classmethod
-    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> "LanguageDetector":
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "LanguageDetector":
         try:
             with model_storage.read_from(resource) as folder:
                 lexicon = json.loads((Path(folder) / cls.LEXICON_FILE).read_text(encoding="utf-8"))
@@ -86,8 +110,11 @@ class LanguageDetector(GraphComponent):
         # one_word_max_shared).
         if detection.by_script or detection.words >= self.config["min_words"]:
             return detection.margin >= self.config["min_margin"]
-        return (detection.words == 1 and detection.margin >= self.config["one_word_margin"]
-                and not self.identifier.word_shared(text, self.config["one_word_max_shared"]))
+        return (
+            detection.words == 1
+            and detection.margin >= self.config["one_word_margin"]
+            and not self.identifier.word_shared(text, self.config["one_word_max_shared"])
+        )
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         for example in training_data.training_examples:
@@ -109,8 +136,14 @@ class LanguageDetector(GraphComponent):
                 role = ROLE_REQUESTED
             if self._is_confident(detection, text):
                 message.set(LANGUAGE_SUPPORTED, detection.supported)
-                entity = {"entity": "language", "value": detection.language, "start": 0, "end": len(text),
-                          "confidence_entity": round(detection.confidence, 3), "extractor": self.__class__.__name__}
+                entity = {
+                    "entity": "language",
+                    "value": detection.language,
+                    "start": 0,
+                    "end": len(text),
+                    "confidence_entity": round(detection.confidence, 3),
+                    "extractor": self.__class__.__name__,
+                }
                 if role:
                     entity["role"] = role
                 message.set(ENTITIES, message.get(ENTITIES, []) + [entity], add_to_output=True)

@@ -5,6 +5,7 @@ Japanese and so on); a statistical detector restricted to the supported language
 Identifiers (order numbers, emails) and digits are removed before judging, because "A10023" says nothing
 about the shopper's language.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,11 +35,31 @@ _SCRIPT_LANGUAGE = (
 )
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 
-_LINGUA_NAMES = {"en": "ENGLISH", "zh": "CHINESE", "es": "SPANISH", "fr": "FRENCH", "de": "GERMAN",
-                 "ru": "RUSSIAN", "pt": "PORTUGUESE", "it": "ITALIAN", "nl": "DUTCH", "pl": "POLISH",
-                 "tr": "TURKISH", "ja": "JAPANESE", "ko": "KOREAN", "ar": "ARABIC", "sv": "SWEDISH",
-                 "da": "DANISH", "ro": "ROMANIAN", "cs": "CZECH", "hu": "HUNGARIAN", "id": "INDONESIAN",
-                 "vi": "VIETNAMESE", "fi": "FINNISH", "ca": "CATALAN"}
+_LINGUA_NAMES = {
+    "en": "ENGLISH",
+    "zh": "CHINESE",
+    "es": "SPANISH",
+    "fr": "FRENCH",
+    "de": "GERMAN",
+    "ru": "RUSSIAN",
+    "pt": "PORTUGUESE",
+    "it": "ITALIAN",
+    "nl": "DUTCH",
+    "pl": "POLISH",
+    "tr": "TURKISH",
+    "ja": "JAPANESE",
+    "ko": "KOREAN",
+    "ar": "ARABIC",
+    "sv": "SWEDISH",
+    "da": "DANISH",
+    "ro": "ROMANIAN",
+    "cs": "CZECH",
+    "hu": "HUNGARIAN",
+    "id": "INDONESIAN",
+    "vi": "VIETNAMESE",
+    "fi": "FINNISH",
+    "ca": "CATALAN",
+}
 # Latin-script languages shoppers of cross-border shops often write in that Porter does not speak: watched so
 # that such a message gets "I speak ..." instead of a confident guess in a language it is not.
 WATCHED_UNSUPPORTED = ("it", "nl", "pl", "tr", "sv", "da", "ro", "cs", "hu", "id", "vi", "fi", "ca")
@@ -48,7 +69,7 @@ WATCHED_UNSUPPORTED = ("it", "nl", "pl", "tr", "sv", "da", "ro", "cs", "hu", "id
 class Detection:
     language: Optional[str]
     confidence: float
-    words: int          # letter runs (Han characters count one each) left after removing identifiers
+    words: int  # letter runs (Han characters count one each) left after removing identifiers
     by_script: bool
     margin: float = 0.0  # lead of the best language over the runner-up (1.0 when the script decides)
     supported: bool = True
@@ -56,7 +77,7 @@ class Detection:
 
 def strip_identifiers(text: str) -> str:
     for found in reversed(find_identifiers(text)):
-        text = text[:found.start] + " " + text[found.end:]
+        text = text[: found.start] + " " + text[found.end :]
     return re.sub(r"https?://\S+", " ", text)
 
 
@@ -151,8 +172,10 @@ class _Lexicon:
     def shared_share(self, word: str) -> float:
         """How often the second language's shoppers type ``word`` compared with the first's (per word they type):
         0 for "hola" or "obrigado", about a fifth for "si" (Spanish and Italian), more for "no" and "ok"."""
-        rates = sorted((words.get(word.lower(), 0) / (self.totals[language] or 1)
-                        for language, words in self.counts.items()), reverse=True)
+        rates = sorted(
+            (words.get(word.lower(), 0) / (self.totals[language] or 1) for language, words in self.counts.items()),
+            reverse=True,
+        )
         return rates[1] / rates[0] if len(rates) > 1 and rates[0] else 0.0
 
     def rescore(self, text: str, scores: Dict[str, float]) -> Dict[str, float]:
@@ -162,8 +185,10 @@ class _Lexicon:
         combined = {}
         for language, score in scores.items():
             counts, total = self.counts.get(language, {}), self.totals.get(language, 0)
-            likelihood = sum(math.log((counts.get(w, 0) + self.smoothing) / (total + self.smoothing * self.vocabulary))
-                             for w in words)
+            likelihood = sum(
+                math.log((counts.get(w, 0) + self.smoothing) / (total + self.smoothing * self.vocabulary))
+                for w in words
+            )
             combined[language] = math.log(score + 1e-3) + likelihood
         top = max(combined.values())
         exp = {language: math.exp(value - top) for language, value in combined.items()}
@@ -175,10 +200,16 @@ class LanguageIdentifier:
     """Chooses among the supported languages at lingua's high accuracy; a separate, light detector over the
     supported and watched languages only says whether a message is in a language Porter does not speak."""
 
-    def __init__(self, supported: Sequence[str], backend: str = "lingua", watch_unsupported: bool = True,
-                 unsupported_min_words: int = 3, unsupported_min_margin: float = 0.5,
-                 unsupported_max_known_share: float = 2 / 3,
-                 lexicon: Optional[Dict[str, Dict[str, int]]] = None):
+    def __init__(
+        self,
+        supported: Sequence[str],
+        backend: str = "lingua",
+        watch_unsupported: bool = True,
+        unsupported_min_words: int = 3,
+        unsupported_min_margin: float = 0.5,
+        unsupported_max_known_share: float = 2 / 3,
+        lexicon: Optional[Dict[str, Dict[str, int]]] = None,
+    ):
         if backend not in BACKENDS:
             raise ValueError(f"language detector {backend!r} is unknown (choose from {', '.join(BACKENDS)})")
         unknown = [code for code in supported if code not in _LINGUA_NAMES]

@@ -3,6 +3,7 @@
 A short message naming one language is taken as a request for it: in after-sales chats that is what such a
 message almost always means, and the cost of a wrong guess is one reply in a language the shopper named.
 """
+
 from __future__ import annotations
 
 import re

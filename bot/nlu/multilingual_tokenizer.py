@@ -7,6 +7,7 @@ which knows each language's punctuation and elisions ("l'adresse" -> "l'", "adre
 (``__order_number__``), at the identifier's place in the text: which order it is says nothing about what the
 shopper wants, and the featurizers must not learn that "A10023" means `inform`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,7 +50,7 @@ def _spans(text: str, language: Optional[str]) -> List[Tuple[str, int]]:
     spans: List[Tuple[str, int]] = []
     position = 0
     for han in _HAN_RUN.finditer(text):
-        spans.extend(_latin_spans(text[position:han.start()], position, language))
+        spans.extend(_latin_spans(text[position : han.start()], position, language))
         offset = han.start()
         for word in _jieba().lcut(han.group(), HMM=True):
             spans.append((word, offset))
@@ -69,8 +70,12 @@ def _latin_spans(text: str, offset: int, language: Optional[str]) -> List[Tuple[
 class MultilingualTokenizer(Tokenizer):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"intent_tokenization_flag": False, "intent_split_symbol": "_", "token_pattern": None,
-                "prefix_separator_symbol": None}
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
 
     @staticmethod
     def supported_languages() -> Optional[List[Text]]:
@@ -82,8 +87,9 @@ class MultilingualTokenizer(Tokenizer):
         tokens: List[Token] = []
         position = 0
         for found in find_identifiers(text):
-            tokens.extend(Token(t, position + start) for t, start in _spans(text[position:found.start], language)
-                          if t.strip())
+            tokens.extend(
+                Token(t, position + start) for t, start in _spans(text[position : found.start], language) if t.strip()
+            )
             tokens.append(Token(f"__{found.entity}__", found.start, found.end))
             position = found.end
         # offsets from _spans are relative to the slice it was given

@@ -9,6 +9,7 @@ as the message's dense sentence features beside the sparse ones, and DIET learns
 Identifiers are replaced by a word naming their kind before encoding ("where is my order ORDER" rather than
 "... A10024"): a number must not decide what the shopper wants.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,7 +47,7 @@ def encoder():
 
 def with_placeholders(text: str) -> str:
     for found in reversed(find_identifiers(text)):
-        text = text[:found.start] + PLACEHOLDERS[found.entity] + text[found.end:]
+        text = text[: found.start] + PLACEHOLDERS[found.entity] + text[found.end :]
     return text
 
 
@@ -78,15 +79,20 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, config)
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "SentenceEncoderFeaturizer":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceEncoderFeaturizer":
         return cls(config, execution_context.node_name)
 
     def _featurize(self, messages: List[Message]) -> None:
         todo = [m for m in messages if m.get(TEXT)]
         size = int(self._config["batch_size"])
         for start in range(0, len(todo), size):
-            batch = todo[start:start + size]
+            batch = todo[start : start + size]
             for message, vector in zip(batch, vectors([m.get(TEXT) for m in batch])):
                 self.add_features_to_message(None, vector.reshape(1, -1), TEXT, message)
 

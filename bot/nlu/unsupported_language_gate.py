@@ -4,6 +4,7 @@ Intent models trained on the languages Porter speaks still give a confident gues
 on it would answer a question nobody asked. Marking the message as not understood lets the fallback action
 reply in English with the languages Porter speaks. Runs after the FallbackClassifier.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -23,8 +24,13 @@ FALLBACK_INTENT = "nlu_fallback"
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class UnsupportedLanguageGate(GraphComponent):
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> "UnsupportedLanguageGate":
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "UnsupportedLanguageGate":
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:

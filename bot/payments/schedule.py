@@ -7,6 +7,7 @@ before the case is marked for an agent, default 8), ``PORTER_PAYMENT_GRACE`` (se
 ``pending`` with no attempt under way before the worker takes it as interrupted, default 300; the chat pays
 within seconds) and ``PORTER_PAYMENT_POLL`` (seconds between two passes of the looping worker, default 30).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,10 +41,13 @@ class RetrySchedule:
         attempts = _seconds(env, "PORTER_PAYMENT_ATTEMPTS", cls.attempts, least=1)
         if attempts != int(attempts):
             raise ScheduleError(f"PORTER_PAYMENT_ATTEMPTS={attempts:g} must be a whole number")
-        return cls(first_delay=_seconds(env, "PORTER_PAYMENT_RETRY_DELAY", cls.first_delay),
-                   max_delay=_seconds(env, "PORTER_PAYMENT_RETRY_MAX_DELAY", cls.max_delay),
-                   attempts=int(attempts), grace=_seconds(env, "PORTER_PAYMENT_GRACE", cls.grace),
-                   poll=_seconds(env, "PORTER_PAYMENT_POLL", cls.poll, least=1))
+        return cls(
+            first_delay=_seconds(env, "PORTER_PAYMENT_RETRY_DELAY", cls.first_delay),
+            max_delay=_seconds(env, "PORTER_PAYMENT_RETRY_MAX_DELAY", cls.max_delay),
+            attempts=int(attempts),
+            grace=_seconds(env, "PORTER_PAYMENT_GRACE", cls.grace),
+            poll=_seconds(env, "PORTER_PAYMENT_POLL", cls.poll, least=1),
+        )
 
     def next_attempt(self, attempts_made: int, now: datetime) -> Optional[datetime]:
         """When to try again after ``attempts_made`` attempts that did not pay; None once they are used up."""

@@ -6,6 +6,7 @@ refunds are searched for the case reference, which Porter sets as the refund's n
 ``failed`` (certainly not paid) or ``unknown`` (may have been paid: reconciled on the next attempt). A store
 that keeps no payments (the embedded one) leaves the case ``pending`` for the shop to pay out by hand.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,7 @@ def settle(case: Case, store: Any, book: CaseBook, schedule: Optional[RetrySched
     claimed = book.claim_payment(case.reference, now, now + timedelta(seconds=CLAIM_SECONDS))
     if claimed is None:
         return book.get(case.reference) or case
-    if claimed.status != PENDING or claimed.details["attempts"] > 1:   # a refund may have been sent before
+    if claimed.status != PENDING or claimed.details["attempts"] > 1:  # a refund may have been sent before
         try:
             found = store.find_refund(claimed.order_number, claimed.reference)
         except (BackendUnavailable, KeyError) as exc:
@@ -62,16 +63,28 @@ def settle(case: Case, store: Any, book: CaseBook, schedule: Optional[RetrySched
     return book.finish_payment(claimed.reference, PAID, {"refund_id": refund_id})
 
 
-def _not_paid(book: CaseBook, claimed: Case, status: str, exc: BaseException, schedule: RetrySchedule,
-              now: datetime) -> Case:
+def _not_paid(
+    book: CaseBook, claimed: Case, status: str, exc: BaseException, schedule: RetrySchedule, now: datetime
+) -> Case:
     attempts = claimed.details["attempts"]
     retry_at = schedule.next_attempt(attempts, now)
     details = {"failure": _why(exc), "next_attempt_at": retry_at.isoformat(timespec="seconds") if retry_at else None}
     if retry_at is None:
         details["gave_up_at"] = now.isoformat(timespec="seconds")
-        logger.error("payments: case %s %s after %d attempts (%s); retries stopped: an agent must check it",
-                     claimed.reference, status, attempts, details["failure"])
+        logger.error(
+            "payments: case %s %s after %d attempts (%s); retries stopped: an agent must check it",
+            claimed.reference,
+            status,
+            attempts,
+            details["failure"],
+        )
     else:
-        logger.warning("payments: case %s %s (%s); attempt %d, next at %s", claimed.reference, status,
-                       details["failure"], attempts, details["next_attempt_at"])
+        logger.warning(
+            "payments: case %s %s (%s); attempt %d, next at %s",
+            claimed.reference,
+            status,
+            details["failure"],
+            attempts,
+            details["next_attempt_at"],
+        )
     return book.finish_payment(claimed.reference, status, details)

@@ -4,6 +4,7 @@ out is reconciled and, if needed, paid again when its schedule says so (``bot.pa
 A case whose attempts are used up keeps its state and is marked ``gave_up_at``: agents see it on the desk
 ("retries stopped...") and pay it by hand after checking the order system.
 """
+
 from __future__ import annotations
 
 import logging

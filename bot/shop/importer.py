@@ -3,6 +3,7 @@
 Demo files can be written against a fixed instant and re-anchored at import time (``relative_to``), so
 "stalled for 12 days" stays true whenever the demo is loaded.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -28,8 +29,9 @@ def shift_order(order: Order, delta: timedelta) -> Order:
     return replace(order, placed_at=order.placed_at + delta, shipment=shipment)
 
 
-def import_orders(path: Path, store: SQLiteOrderStore, relative_to: Optional[datetime] = None,
-                  now: Optional[datetime] = None) -> List[Order]:
+def import_orders(
+    path: Path, store: SQLiteOrderStore, relative_to: Optional[datetime] = None, now: Optional[datetime] = None
+) -> List[Order]:
     """Validate the whole file, then write it in one transaction. Raises OrderFileError, writing nothing."""
     orders = load_order_file(path)
     if relative_to is not None:

@@ -1,4 +1,5 @@
 """Orders as the assistant sees them, whatever system they come from."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -6,13 +7,29 @@ from datetime import date, datetime
 from typing import List, Optional
 
 TRACKING_TAGS = (
-    "Pending", "InfoReceived", "InTransit", "OutForDelivery", "AttemptFail",
-    "Delivered", "AvailableForPickup", "Exception", "Expired",
+    "Pending",
+    "InfoReceived",
+    "InTransit",
+    "OutForDelivery",
+    "AttemptFail",
+    "Delivered",
+    "AvailableForPickup",
+    "Exception",
+    "Expired",
 )
 SUBSTATUSES = (
-    "customs_hold", "customs_documents_required", "customs_duties_unpaid", "customs_released",
-    "address_incorrect", "recipient_absent", "recipient_refused", "returning_to_sender",
-    "returned_to_sender", "damaged", "lost", "delayed",
+    "customs_hold",
+    "customs_documents_required",
+    "customs_duties_unpaid",
+    "customs_released",
+    "address_incorrect",
+    "recipient_absent",
+    "recipient_refused",
+    "returning_to_sender",
+    "returned_to_sender",
+    "damaged",
+    "lost",
+    "delayed",
 )
 ORDER_STATUSES = ("unfulfilled", "shipped", "delivered", "cancelled")
 SERVICES = ("economy", "standard", "express")
@@ -37,8 +54,14 @@ class Address:
     country: str = ""
 
     def one_line(self) -> str:
-        parts = [self.name, self.line1, self.line2, " ".join(p for p in (self.postal_code, self.city) if p),
-                 self.region, self.country]
+        parts = [
+            self.name,
+            self.line1,
+            self.line2,
+            " ".join(p for p in (self.postal_code, self.city) if p),
+            self.region,
+            self.country,
+        ]
         return ", ".join(p for p in parts if p)
 
 

@@ -3,6 +3,7 @@
 Validation collects every problem with the order number and field it concerns, so a merchant fixing a
 file sees all mistakes at once; one bad order rejects the whole file.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from bot.shop.models import (
-    ORDER_STATUSES, SERVICES, SUBSTATUSES, TRACKING_TAGS,
-    Address, Item, Order, Shipment, TrackingEvent,
+    ORDER_STATUSES,
+    SERVICES,
+    SUBSTATUSES,
+    TRACKING_TAGS,
+    Address,
+    Item,
+    Order,
+    Shipment,
+    TrackingEvent,
 )
 from bot.identifiers import EMAIL_RE
 
@@ -115,12 +123,14 @@ def _parse_order(raw: Any, index: int, problems: List[str], stored: bool = False
             if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
                 check.fail(f"{path}.quantity", "must be a whole number of at least 1")
                 quantity = 1
-            items.append(Item(
-                sku=check.text(item, "sku", f"{path}.sku"),
-                name=check.text(item, "name", f"{path}.name"),
-                quantity=quantity,
-                unit_price=check.number(item, "unit_price", f"{path}.unit_price"),
-            ))
+            items.append(
+                Item(
+                    sku=check.text(item, "sku", f"{path}.sku"),
+                    name=check.text(item, "name", f"{path}.name"),
+                    quantity=quantity,
+                    unit_price=check.number(item, "unit_price", f"{path}.unit_price"),
+                )
+            )
 
     address = Address()
     raw_address = raw.get("shipping_address")
@@ -147,9 +157,18 @@ def _parse_order(raw: Any, index: int, problems: List[str], stored: bool = False
     if language is not None and (not isinstance(language, str) or len(language) != 2):
         check.fail("language", f"{language!r} must be an ISO 639-1 code like 'pt'")
     return Order(
-        order_number=order_number, email=email, phone=phone, customer_name=raw.get("customer_name") or "",
-        language=language, currency=currency, total=total, placed_at=placed_at, status=status or "",
-        items=items, shipping_address=address, shipment=shipment,
+        order_number=order_number,
+        email=email,
+        phone=phone,
+        customer_name=raw.get("customer_name") or "",
+        language=language,
+        currency=currency,
+        total=total,
+        placed_at=placed_at,
+        status=status or "",
+        items=items,
+        shipping_address=address,
+        shipment=shipment,
     )
 
 
@@ -187,11 +206,20 @@ def _parse_shipment(raw: Any, check: _Checker) -> Optional[Shipment]:
         substatus = event.get("substatus")
         if substatus is not None and substatus not in SUBSTATUSES:
             check.fail(f"{path}.substatus", f"{substatus!r} must be null or one of {', '.join(SUBSTATUSES)}")
-        events.append(TrackingEvent(at=at, location=event.get("location") or "", status=status,
-                                    substatus=substatus, description=event.get("description") or ""))
+        events.append(
+            TrackingEvent(
+                at=at,
+                location=event.get("location") or "",
+                status=status,
+                substatus=substatus,
+                description=event.get("description") or "",
+            )
+        )
     return Shipment(
         carrier=check.text(raw, "carrier", "shipment.carrier"),
-        service=service, tracked=bool(tracked), tracking_number=tracking_number,
+        service=service,
+        tracked=bool(tracked),
+        tracking_number=tracking_number,
         shipped_at=check.convert(_datetime, raw.get("shipped_at"), "shipment.shipped_at"),
         promised_by=check.convert(_date, raw.get("promised_by"), "shipment.promised_by"),
         events=events,

@@ -31,6 +31,7 @@ Token scopes: ``read_orders`` and ``write_orders`` (address changes, refunds); `
 older than 60 days. Settings: ``SHOPIFY_SHOP_URL``, ``SHOPIFY_ACCESS_TOKEN``, ``SHOPIFY_API_VERSION``
 (default 2024-07), ``SHOPIFY_TRACKING_SCAN_PAGES``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,12 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from bot.http_client import (
-    BackendConfigError, BackendRejected, BackendUnavailable, JsonApi, checked_base_url, require_env,
+    BackendConfigError,
+    BackendRejected,
+    BackendUnavailable,
+    JsonApi,
+    checked_base_url,
+    require_env,
 )
 from bot.identifiers import normalize_order_number
 from bot.shop.models import Address, Item, Order, Shipment, TrackingEvent
@@ -69,7 +75,7 @@ EVENT_STATUSES: Dict[str, Tuple[str, Optional[str]]] = {
     "out_for_delivery": ("OutForDelivery", None),
     "attempted_delivery": ("AttemptFail", "recipient_absent"),
     "ready_for_pickup": ("AvailableForPickup", None),
-    "picked_up": ("Delivered", None),   # collected by the customer
+    "picked_up": ("Delivered", None),  # collected by the customer
     "delivered": ("Delivered", None),
     "failure": ("Exception", None),
 }
@@ -95,8 +101,10 @@ def _money(value: Any) -> float:
 def _money_moved(refund: Mapping[str, Any]) -> bool:
     """A refund whose money went out or is on its way: one of its refund transactions succeeded or is
     pending (a failed or errored transaction returned nothing)."""
-    return any(isinstance(t, dict) and t.get("kind") == "refund" and t.get("status") in ("success", "pending")
-               for t in refund.get("transactions") or [])
+    return any(
+        isinstance(t, dict) and t.get("kind") == "refund" and t.get("status") in ("success", "pending")
+        for t in refund.get("transactions") or []
+    )
 
 
 def _language(locale: Any) -> Optional[str]:
@@ -125,16 +133,26 @@ def service_of(shipping_lines: Any) -> str:
 def address_from_shopify(raw: Any) -> Address:
     raw = raw if isinstance(raw, dict) else {}
     name = raw.get("name") or " ".join(p for p in (raw.get("first_name"), raw.get("last_name")) if p)
-    return Address(name=name or "", line1=raw.get("address1") or "", line2=raw.get("address2") or "",
-                   city=raw.get("city") or "", region=raw.get("province_code") or raw.get("province") or "",
-                   postal_code=raw.get("zip") or "", country=(raw.get("country_code") or "").upper())
+    return Address(
+        name=name or "",
+        line1=raw.get("address1") or "",
+        line2=raw.get("address2") or "",
+        city=raw.get("city") or "",
+        region=raw.get("province_code") or raw.get("province") or "",
+        postal_code=raw.get("zip") or "",
+        country=(raw.get("country_code") or "").upper(),
+    )
 
 
 def address_to_shopify(address: Address, current: Mapping[str, Any]) -> Dict[str, Any]:
     """Every field set, so nothing of the old address survives next to the new one."""
     fields: Dict[str, Any] = {
-        "address1": address.line1, "address2": address.line2, "city": address.city, "province": address.region,
-        "zip": address.postal_code, "country_code": address.country or current.get("country_code") or "",
+        "address1": address.line1,
+        "address2": address.line2,
+        "city": address.city,
+        "province": address.region,
+        "zip": address.postal_code,
+        "country_code": address.country or current.get("country_code") or "",
     }
     if address.name and address.name != current.get("name"):
         first, _, last = address.name.partition(" ")
@@ -160,18 +178,30 @@ def event_from_shopify(raw: Mapping[str, Any]) -> Optional[TrackingEvent]:
     parts = (raw.get("city"), raw.get("province"), raw.get("country"))
     location = ", ".join(p for p in parts if isinstance(p, str) and p)
     message = raw.get("message")
-    return TrackingEvent(at=at, location=location, status=status[0], substatus=status[1],
-                         description=message if isinstance(message, str) and message
-                         else str(raw.get("status")).replace("_", " "))
+    return TrackingEvent(
+        at=at,
+        location=location,
+        status=status[0],
+        substatus=status[1],
+        description=message if isinstance(message, str) and message else str(raw.get("status")).replace("_", " "),
+    )
 
 
 class ShopifyOrderStore:
     """An OrderStore on a Shopify shop. Every method raises BackendUnavailable when Shopify cannot answer."""
 
-    def __init__(self, shop_url: str, access_token: str, api_version: str = API_VERSION, policy: Any = None,
-                 api: Optional[JsonApi] = None, tracking_scan_pages: int = 4):
-        self.api = api or JsonApi(BACKEND, shop_url, {"X-Shopify-Access-Token": access_token},
-                                  credentials_hint="SHOPIFY_ACCESS_TOKEN")
+    def __init__(
+        self,
+        shop_url: str,
+        access_token: str,
+        api_version: str = API_VERSION,
+        policy: Any = None,
+        api: Optional[JsonApi] = None,
+        tracking_scan_pages: int = 4,
+    ):
+        self.api = api or JsonApi(
+            BACKEND, shop_url, {"X-Shopify-Access-Token": access_token}, credentials_hint="SHOPIFY_ACCESS_TOKEN"
+        )
         self.prefix = f"/admin/api/{api_version}"
         self._policy = policy
         self.tracking_scan_pages = tracking_scan_pages
@@ -183,10 +213,12 @@ class ShopifyOrderStore:
         pages = (env.get("SHOPIFY_TRACKING_SCAN_PAGES") or "4").strip()
         if not pages.isdigit() or not 1 <= int(pages) <= 40:
             raise BackendConfigError(f"SHOPIFY_TRACKING_SCAN_PAGES={pages!r} must be a whole number from 1 to 40")
-        return cls(shop_url=checked_base_url(require_env("SHOPIFY_SHOP_URL", needed_by, env), "SHOPIFY_SHOP_URL"),
-                   access_token=require_env("SHOPIFY_ACCESS_TOKEN", needed_by, env),
-                   api_version=(env.get("SHOPIFY_API_VERSION") or API_VERSION).strip(),
-                   tracking_scan_pages=int(pages))
+        return cls(
+            shop_url=checked_base_url(require_env("SHOPIFY_SHOP_URL", needed_by, env), "SHOPIFY_SHOP_URL"),
+            access_token=require_env("SHOPIFY_ACCESS_TOKEN", needed_by, env),
+            api_version=(env.get("SHOPIFY_API_VERSION") or API_VERSION).strip(),
+            tracking_scan_pages=int(pages),
+        )
 
     @property
     def policy(self):
@@ -224,16 +256,26 @@ class ShopifyOrderStore:
 
     def _events(self, raw: Mapping[str, Any], fulfillment: Mapping[str, Any]) -> List[TrackingEvent]:
         response = self.api.get(self._path(f"orders/{raw.get('id')}/fulfillments/{fulfillment.get('id')}/events.json"))
-        events = [event_from_shopify(e) for e in (self._body(response, "fulfillment_events", list) if response else [])
-                  if isinstance(e, dict)]
+        events = [
+            event_from_shopify(e)
+            for e in (self._body(response, "fulfillment_events", list) if response else [])
+            if isinstance(e, dict)
+        ]
         found = sorted((e for e in events if e), key=lambda e: e.at)
         if not found and fulfillment.get("shipment_status") in EVENT_STATUSES:
             # No scans recorded, only the fulfillment's latest state: one event for it, at its last update.
             at = _datetime(fulfillment.get("updated_at")) or _datetime(fulfillment.get("created_at"))
             status, substatus = EVENT_STATUSES[fulfillment["shipment_status"]]
             if at:
-                found = [TrackingEvent(at=at, location="", status=status, substatus=substatus,
-                                       description=fulfillment["shipment_status"].replace("_", " "))]
+                found = [
+                    TrackingEvent(
+                        at=at,
+                        location="",
+                        status=status,
+                        substatus=substatus,
+                        description=fulfillment["shipment_status"].replace("_", " "),
+                    )
+                ]
         return found
 
     def _shipment(self, raw: Mapping[str, Any], country: str) -> Optional[Shipment]:
@@ -247,8 +289,11 @@ class ShopifyOrderStore:
         service = service_of(raw.get("shipping_lines"))
         numbers = _tracking_numbers(latest)
         return Shipment(
-            carrier=latest.get("tracking_company") or "", service=service, tracked=bool(numbers),
-            tracking_number=numbers[0] if numbers else None, shipped_at=shipped_at,
+            carrier=latest.get("tracking_company") or "",
+            service=service,
+            tracked=bool(numbers),
+            tracking_number=numbers[0] if numbers else None,
+            shipped_at=shipped_at,
             promised_by=self.policy.promised_by(shipped_at, service, country),
             events=self._events(raw, latest),
         )
@@ -262,26 +307,41 @@ class ShopifyOrderStore:
             status = "cancelled"
         elif shipment is None:
             status = "unfulfilled"
-        elif (shipment.events and shipment.events[-1].status == "Delivered") \
-                or _successful_fulfillments(raw)[-1].get("shipment_status") == "delivered":
+        elif (shipment.events and shipment.events[-1].status == "Delivered") or _successful_fulfillments(raw)[-1].get(
+            "shipment_status"
+        ) == "delivered":
             status = "delivered"
         else:
             status = "shipped"
         placed_at = _datetime(raw.get("created_at"))
         if placed_at is None:
             raise BackendUnavailable(BACKEND, "answered an order without a creation time")
-        items = [Item(sku=li.get("sku") or "", name=li.get("name") or li.get("title") or "",
-                      quantity=int(li.get("quantity") or 1), unit_price=_money(li.get("price")))
-                 for li in raw.get("line_items") or [] if isinstance(li, dict)]
+        items = [
+            Item(
+                sku=li.get("sku") or "",
+                name=li.get("name") or li.get("title") or "",
+                quantity=int(li.get("quantity") or 1),
+                unit_price=_money(li.get("price")),
+            )
+            for li in raw.get("line_items") or []
+            if isinstance(li, dict)
+        ]
         customer_name = address.name or " ".join(
-            p for p in (customer.get("first_name"), customer.get("last_name")) if p)
+            p for p in (customer.get("first_name"), customer.get("last_name")) if p
+        )
         return Order(
             order_number=str(raw.get("name") or raw.get("order_number") or ""),
             email=raw.get("email") or raw.get("contact_email") or customer.get("email") or "",
             phone=_phone(raw.get("phone"), shipping.get("phone"), customer.get("phone")),
-            customer_name=customer_name, language=_language(raw.get("customer_locale")),
-            currency=raw.get("currency") or "", total=_money(raw.get("total_price")), placed_at=placed_at,
-            status=status, items=items, shipping_address=address, shipment=shipment,
+            customer_name=customer_name,
+            language=_language(raw.get("customer_locale")),
+            currency=raw.get("currency") or "",
+            total=_money(raw.get("total_price")),
+            placed_at=placed_at,
+            status=status,
+            items=items,
+            shipping_address=address,
+            shipment=shipment,
         )
 
     def _order(self, raw: Mapping[str, Any]) -> Order:
@@ -309,8 +369,11 @@ class ShopifyOrderStore:
                 return None
             for raw in self._body(response, "orders", list):
                 fulfillments = raw.get("fulfillments") if isinstance(raw, dict) else None
-                if any(wanted in (n.upper() for n in _tracking_numbers(f))
-                       for f in fulfillments or [] if isinstance(f, dict)):
+                if any(
+                    wanted in (n.upper() for n in _tracking_numbers(f))
+                    for f in fulfillments or []
+                    if isinstance(f, dict)
+                ):
                     full = self.api.get(self._path(f"orders/{raw.get('id')}.json"))
                     return self._order(self._body(full, "order", dict)) if full else None
             path, params = (response.links.get("next") or {}).get("url"), None
@@ -348,23 +411,33 @@ class ShopifyOrderStore:
         raw = self._require(order_number)
         order_id = raw.get("id")
         currency = raw.get("currency")
-        line_items = [{"line_item_id": li.get("id"), "quantity": li.get("quantity"), "restock_type": "no_restock"}
-                      for li in raw.get("line_items") or [] if isinstance(li, dict) and li.get("id")]
+        line_items = [
+            {"line_item_id": li.get("id"), "quantity": li.get("quantity"), "restock_type": "no_restock"}
+            for li in raw.get("line_items") or []
+            if isinstance(li, dict) and li.get("id")
+        ]
         full = {"shipping": {"full_refund": True}, "refund_line_items": line_items}
-        calculated = self.api.post(self._path(f"orders/{order_id}/refunds/calculate.json"),
-                                   {"refund": {"currency": currency, **full}}, idempotent=True)
+        calculated = self.api.post(
+            self._path(f"orders/{order_id}/refunds/calculate.json"),
+            {"refund": {"currency": currency, **full}},
+            idempotent=True,
+        )
         if calculated is None:
             raise KeyError(order_number)
         suggestion = self._body(calculated, "refund", dict)
         transactions = self._refund_transactions(suggestion.get("transactions"), amount)
         if not transactions:
             raise BackendRejected(BACKEND, f"has nothing left to refund on order {raw.get('name')}")
-        refundable = sum(_money(t.get("maximum_refundable") or t.get("amount"))
-                         for t in suggestion.get("transactions") or [] if isinstance(t, dict))
+        refundable = sum(
+            _money(t.get("maximum_refundable") or t.get("amount"))
+            for t in suggestion.get("transactions") or []
+            if isinstance(t, dict)
+        )
         refund: Dict[str, Any] = {"currency": currency, "notify": True, "note": note, "transactions": transactions}
         if amount >= refundable - 0.005:
-            refund.update(shipping={"full_refund": True},
-                          refund_line_items=suggestion.get("refund_line_items") or line_items)
+            refund.update(
+                shipping={"full_refund": True}, refund_line_items=suggestion.get("refund_line_items") or line_items
+            )
         refund_id = self._create_refund(order_number, order_id, refund)
         logger.info("Shopify: refund %s created on order %s", refund_id, raw.get("name"))
         return refund_id
@@ -392,14 +465,19 @@ class ShopifyOrderStore:
         """Shopify's id of the order's refund whose note names ``reference`` and whose money went out (or is
         going out), else None. Raises KeyError for an unknown order."""
         raw = self._require(order_number)
-        response = self.api.get(self._path(f"orders/{raw.get('id')}/refunds.json"),
-                                params={"limit": 250, "fields": "id,note,transactions"})
+        response = self.api.get(
+            self._path(f"orders/{raw.get('id')}/refunds.json"), params={"limit": 250, "fields": "id,note,transactions"}
+        )
         if response is None:
             raise KeyError(order_number)
         names = re.compile(rf"(?<![A-Z0-9]){re.escape(reference.strip().upper())}(?![A-Z0-9])")
         for refund in self._body(response, "refunds", list):
-            if isinstance(refund, dict) and names.search(str(refund.get("note") or "").upper()) \
-                    and _money_moved(refund) and refund.get("id") is not None:
+            if (
+                isinstance(refund, dict)
+                and names.search(str(refund.get("note") or "").upper())
+                and _money_moved(refund)
+                and refund.get("id") is not None
+            ):
                 return str(refund["id"])
         return None
 
@@ -415,7 +493,13 @@ class ShopifyOrderStore:
             take = round(min(left, most), 2)
             if take <= 0:
                 continue
-            transactions.append({"parent_id": t.get("parent_id"), "amount": f"{take:.2f}", "kind": "refund",
-                                 "gateway": t.get("gateway")})
+            transactions.append(
+                {
+                    "parent_id": t.get("parent_id"),
+                    "amount": f"{take:.2f}",
+                    "kind": "refund",
+                    "gateway": t.get("gateway"),
+                }
+            )
             left = round(left - take, 2)
         return transactions

@@ -1,5 +1,6 @@
 """The embedded order store: each order kept as its orders/v1 document in Porter's own database (SQLite by
 default, bot/storage)."""
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,17 @@ class SQLiteOrderStore:
         for o in orders:
             tracking = o.shipment.tracking_number if o.shipment else None
             rows[normalize_order_number(o.order_number)] = {
-                "order_key": normalize_order_number(o.order_number), "order_number": o.order_number,
-                "tracking_number": tracking.upper() if tracking else None, "updated_at": now,
-                "document": json.dumps(order_to_document(o), ensure_ascii=False, sort_keys=True)}
+                "order_key": normalize_order_number(o.order_number),
+                "order_number": o.order_number,
+                "tracking_number": tracking.upper() if tracking else None,
+                "updated_at": now,
+                "document": json.dumps(order_to_document(o), ensure_ascii=False, sort_keys=True),
+            }
         if rows:
             insert = self.db.insert(orders_table)
-            overwrite = {name: insert.excluded[name] for name in ("order_number", "tracking_number", "document",
-                                                                  "updated_at")}
+            overwrite = {
+                name: insert.excluded[name] for name in ("order_number", "tracking_number", "document", "updated_at")
+            }
             upsert = insert.on_conflict_do_update(index_elements=[orders_table.c.order_key], set_=overwrite)
             with self.db.writing() as conn:
                 conn.execute(upsert, list(rows.values()))
@@ -53,8 +58,7 @@ class SQLiteOrderStore:
 
     def all(self) -> List[Order]:
         with self.db.reading() as conn:
-            documents = conn.execute(select(orders_table.c.document)
-                                     .order_by(orders_table.c.order_key)).scalars().all()
+            documents = conn.execute(select(orders_table.c.document).order_by(orders_table.c.order_key)).scalars().all()
         return [order_from_document(json.loads(d)) for d in documents]
 
     def update_shipping_address(self, order_number: str, address: Address) -> Order:

@@ -8,6 +8,7 @@ system (or the tracking service) cannot answer; a missing or wrong setting raise
 ``refund`` raises ``RefundOutcomeUnknown`` (a BackendUnavailable) when the refund may have been made all the
 same: find it with ``find_refund`` before ever trying again (``bot.payments``).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -27,11 +28,9 @@ class OrderStore(Protocol):
     def get(self, order_number: str) -> Optional[Order]:
         """The order, or None. Callers must verify the shopper before revealing anything from it."""
 
-    def find_by_tracking_number(self, tracking_number: str) -> Optional[Order]:
-        ...
+    def find_by_tracking_number(self, tracking_number: str) -> Optional[Order]: ...
 
-    def update_shipping_address(self, order_number: str, address: Address) -> Order:
-        ...
+    def update_shipping_address(self, order_number: str, address: Address) -> Order: ...
 
     def refund(self, order_number: str, amount: float, note: str) -> Optional[str]:
         """Returns the money in the order system; its refund id, or None when the store keeps no payments

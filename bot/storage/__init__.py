@@ -4,6 +4,7 @@
 brought up to date the first time (bot/storage/migrate.py), so every process that writes (the servers, the
 CLI, a test) finds its tables in place. Stores keep their rules in the database itself (bot/storage/engine.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,7 @@ def database(where: Where = None) -> Database:
 
 def _after_fork_in_child() -> None:
     global _opening
-    _opening = threading.Lock()   # another thread of the parent may have held it at the fork
+    _opening = threading.Lock()  # another thread of the parent may have held it at the fork
     for db in _databases.values():
         db.forget_connections()
 

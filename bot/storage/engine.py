@@ -7,6 +7,7 @@ row (``SELECT ... FOR UPDATE``, which SQLite ignores), or a name (``lock``: an a
 transaction ends). Uniqueness (one case per key, one refund per order...) is the database's, through unique
 indexes, whichever engine it is. ``reading()`` is a transaction that only reads and never waits for writers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,9 +27,9 @@ from sqlalchemy.pool import NullPool
 from bot.env_seconds import seconds_setting
 from bot.storage.location import StorageError, sqlite_file
 
-SQLITE_BUSY_SECONDS = 10   # how long a SQLite writer waits for the write lock before giving up
-DATABASE_WAIT_SECONDS = 10.0   # how long a PostgreSQL that refuses connections is waited for
-POOL_SETTINGS = {"PORTER_DATABASE_POOL_SIZE": 5, "PORTER_DATABASE_MAX_OVERFLOW": 15}   # per process
+SQLITE_BUSY_SECONDS = 10  # how long a SQLite writer waits for the write lock before giving up
+DATABASE_WAIT_SECONDS = 10.0  # how long a PostgreSQL that refuses connections is waited for
+POOL_SETTINGS = {"PORTER_DATABASE_POOL_SIZE": 5, "PORTER_DATABASE_MAX_OVERFLOW": 15}  # per process
 
 
 def _wait_seconds() -> float:
@@ -62,12 +63,13 @@ def write_ahead_log(dbapi_connection: sqlite3.Connection) -> None:
 def _sqlite_engine(url: str, path: Path) -> Engine:
     path.parent.mkdir(parents=True, exist_ok=True)
     # A connection per transaction, as sqlite3 gives it: nothing stays open between turns.
-    engine = create_engine(url, future=True, poolclass=NullPool, hide_parameters=True,
-                           connect_args={"timeout": SQLITE_BUSY_SECONDS})
+    engine = create_engine(
+        url, future=True, poolclass=NullPool, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_SECONDS}
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None   # no implicit BEGIN from sqlite3: _begin below says which one
+        dbapi_connection.isolation_level = None  # no implicit BEGIN from sqlite3: _begin below says which one
         write_ahead_log(dbapi_connection)
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
@@ -80,14 +82,26 @@ def _sqlite_engine(url: str, path: Path) -> Engine:
 
 
 def _server_engine(url: str) -> Engine:
-    return create_engine(url, future=True, hide_parameters=True,   # shoppers' data stays out of error messages
-                         pool_size=_pool_setting("PORTER_DATABASE_POOL_SIZE"),
-                         max_overflow=_pool_setting("PORTER_DATABASE_MAX_OVERFLOW"),
-                         pool_timeout=30, pool_pre_ping=True, pool_recycle=1800,   # survives a server restart
-                         # a vanished server (no refusal) noticed in about 10 s, not after TCP's two hours
-                         connect_args={"connect_timeout": 10, "application_name": "porter", "keepalives": 1,
-                                       "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-                                       "tcp_user_timeout": 10000})
+    return create_engine(
+        url,
+        future=True,
+        hide_parameters=True,  # shoppers' data stays out of error messages
+        pool_size=_pool_setting("PORTER_DATABASE_POOL_SIZE"),
+        max_overflow=_pool_setting("PORTER_DATABASE_MAX_OVERFLOW"),
+        pool_timeout=30,
+        pool_pre_ping=True,
+        pool_recycle=1800,  # survives a server restart
+        # a vanished server (no refusal) noticed in about 10 s, not after TCP's two hours
+        connect_args={
+            "connect_timeout": 10,
+            "application_name": "porter",
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 10000,
+        },
+    )
 
 
 def _lock_key(name: str) -> int:

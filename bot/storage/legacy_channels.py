@@ -1,6 +1,7 @@
 """The channels' tables of an older Porter, which kept them in a file of their own (``PORTER_CHANNELS_DB``,
 default var/channels.db): moved once into Porter's database, so that no update waiting in the inbox, no
 resend marker and no undelivered reply is lost by upgrading. The file is then renamed ``*.imported``."""
+
 from __future__ import annotations
 
 import os
@@ -29,14 +30,14 @@ def import_legacy_channels(db: Database) -> Optional[Dict[str, int]]:
     counts: Dict[str, int] = {}
     with db.writing() as conn:
         db.lock(conn, "porter legacy channels import")
-        if not source.exists():   # another process imported it while this one waited
+        if not source.exists():  # another process imported it while this one waited
             return None
-        with closing(sqlite3.connect(source)) as old:   # closing it folds its write-ahead log back into the file
+        with closing(sqlite3.connect(source)) as old:  # closing it folds its write-ahead log back into the file
             old.row_factory = sqlite3.Row
             present = {name for (name,) in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             for name in (table for table in TABLES if table in present):
                 rows = [dict(row) for row in old.execute(f"SELECT * FROM {name} ORDER BY rowid")]
-                if name == "undelivered_messages":   # numbered anew after the rows already here
+                if name == "undelivered_messages":  # numbered anew after the rows already here
                     rows = [{key: value for key, value in row.items() if key != "id"} for row in rows]
                 if rows:
                     conn.execute(db.insert(metadata.tables[name]).on_conflict_do_nothing(), rows)

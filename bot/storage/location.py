@@ -3,6 +3,7 @@
 One URL holds everything Porter writes (orders, cases, tickets, agents, the channels' inbox...). Unset, it is
 the SQLite file ``PORTER_SHOP_DB`` (default ``var/shop.db``), so ``make run`` needs no database server.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from bot.paths import shop_db_path
 
 DIALECTS = ("sqlite", "postgresql")
-Where = Union[str, Path, None]   # a database URL, a SQLite file, or None for the configured database
+Where = Union[str, Path, None]  # a database URL, a SQLite file, or None for the configured database
 
 
 class StorageError(RuntimeError):
@@ -28,15 +29,14 @@ def database_url(where: Where = None) -> str:
         where = (os.environ.get("PORTER_DATABASE_URL") or "").strip() or shop_db_path()
     if isinstance(where, Path) or "://" not in where:
         return f"sqlite:///{Path(where).resolve()}"
-    if where.startswith("postgres://"):   # what Heroku-style platforms hand out; SQLAlchemy wants postgresql://
-        where = "postgresql://" + where[len("postgres://"):]
+    if where.startswith("postgres://"):  # what Heroku-style platforms hand out; SQLAlchemy wants postgresql://
+        where = "postgresql://" + where[len("postgres://") :]
     try:
         url = make_url(where)
     except ArgumentError:
         raise StorageError("PORTER_DATABASE_URL is not a database URL (e.g. postgresql://porter@db/porter)") from None
     if url.get_backend_name() not in DIALECTS:
-        raise StorageError(f"PORTER_DATABASE_URL: Porter runs on {' or '.join(DIALECTS)}, "
-                           f"not {url.get_backend_name()}")
+        raise StorageError(f"PORTER_DATABASE_URL: Porter runs on {' or '.join(DIALECTS)}, not {url.get_backend_name()}")
     if url.get_backend_name() == "sqlite" and not url.database:
         raise StorageError("PORTER_DATABASE_URL: a SQLite database must be a file (sqlite:////path/to/porter.db)")
     return where

@@ -4,6 +4,7 @@ An upgrade runs in one transaction that holds the schema lock (SQLite's write lo
 PostgreSQL), so processes starting together migrate once: the others wait, then find the work done. It is
 safe to repeat, and safe on a database made before migrations existed (the first revision completes it).
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,8 +58,10 @@ def upgrade(db: Database) -> Tuple[Optional[str], str]:
             try:
                 _scripts().get_revision(before)
             except CommandError:
-                raise StorageError(f"the database {shown(db.url)} is at schema revision {before!r}, which this "
-                                   "Porter does not know: a newer Porter upgraded it. Run that version.") from None
+                raise StorageError(
+                    f"the database {shown(db.url)} is at schema revision {before!r}, which this "
+                    "Porter does not know: a newer Porter upgraded it. Run that version."
+                ) from None
         if before != head():
             command.upgrade(_config(connection), "head")
     return before, head()

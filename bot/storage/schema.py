@@ -4,11 +4,29 @@ Times are ISO 8601 text or epoch seconds as the stores have always kept them, an
 so the same rows read the same on SQLite and PostgreSQL. A change here needs a new migration;
 tests/test_storage.py fails until the migrations build exactly this.
 """
-from sqlalchemy import (Column, Float, ForeignKey, Index, Integer, MetaData, PrimaryKeyConstraint, Table, Text,
-                        UniqueConstraint, func, text)
 
-metadata = MetaData(naming_convention={"pk": "%(table_name)s_pkey", "uq": "%(table_name)s_%(column_0_name)s_key",
-                                       "fk": "%(table_name)s_%(column_0_name)s_fkey"})
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "pk": "%(table_name)s_pkey",
+        "uq": "%(table_name)s_%(column_0_name)s_key",
+        "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    }
+)
 
 
 def _only_where(condition: str) -> dict:
@@ -18,7 +36,8 @@ def _only_where(condition: str) -> dict:
 
 # --- the embedded order store (bot/shop/sqlite_store.py): each order as its orders/v1 document ---------------
 orders = Table(
-    "orders", metadata,
+    "orders",
+    metadata,
     Column("order_key", Text, primary_key=True),
     Column("order_number", Text, nullable=False),
     Column("tracking_number", Text),
@@ -29,7 +48,8 @@ orders = Table(
 
 # --- cases (bot/decisions/cases.py): one per key, and one refund or reshipment per order whatever the key -------------
 cases = Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     Column("reference", Text, primary_key=True),
     Column("order_number", Text),
     Column("type", Text, nullable=False),
@@ -42,13 +62,13 @@ cases = Table(
     Column("details", Text, nullable=False, server_default="{}"),
     UniqueConstraint("idempotency_key"),
     Index("cases_order", "order_number"),
-    Index("cases_one_payout_per_order", "order_number", unique=True,
-          **_only_where("type IN ('refund', 'reshipment')")),
+    Index("cases_one_payout_per_order", "order_number", unique=True, **_only_where("type IN ('refund', 'reshipment')")),
 )
 
 # --- agents and their desk sessions (bot/handoff/agents.py) ---------------------------------------------------
 agents = Table(
-    "agents", metadata,
+    "agents",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("name", Text, nullable=False),
     Column("role", Text, nullable=False),
@@ -56,10 +76,11 @@ agents = Table(
     Column("created_at", Text, nullable=False),
     sqlite_autoincrement=True,
 )
-Index("agents_name_folded", func.lower(agents.c.name), unique=True)   # a name is taken once whatever its case
+Index("agents_name_folded", func.lower(agents.c.name), unique=True)  # a name is taken once whatever its case
 
 agent_sessions = Table(
-    "agent_sessions", metadata,
+    "agent_sessions",
+    metadata,
     Column("token_hash", Text, primary_key=True),
     Column("agent_id", Integer, ForeignKey("agents.id"), nullable=False),
     Column("csrf_token", Text, nullable=False),
@@ -70,7 +91,8 @@ agent_sessions = Table(
 
 # --- handoff tickets and what agents write on them (bot/handoff/tickets.py) -----------------------------------
 tickets = Table(
-    "tickets", metadata,
+    "tickets",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("conversation_id", Text, nullable=False),
     Column("channel", Text),
@@ -95,7 +117,8 @@ tickets = Table(
 )
 
 ticket_messages = Table(
-    "ticket_messages", metadata,
+    "ticket_messages",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False),
     Column("kind", Text, nullable=False),
@@ -110,7 +133,8 @@ ticket_messages = Table(
 
 # --- repeat contacts (bot/handoff/contacts.py): one row per conversation session and order -------------------
 order_contacts = Table(
-    "order_contacts", metadata,
+    "order_contacts",
+    metadata,
     Column("order_number", Text, nullable=False),
     Column("contact", Text, nullable=False),
     Column("conversation_id", Text, nullable=False),
@@ -122,7 +146,8 @@ order_contacts = Table(
 
 # --- what the action server recorded itself (bot/authorization/) --------------------------------------------
 offers = Table(
-    "offers", metadata,
+    "offers",
+    metadata,
     Column("conversation_id", Text, nullable=False),
     Column("order_number", Text, nullable=False),
     Column("problem", Text, nullable=False),
@@ -134,7 +159,8 @@ offers = Table(
 )
 
 verifications = Table(
-    "verifications", metadata,
+    "verifications",
+    metadata,
     Column("conversation_id", Text, nullable=False),
     Column("order_number", Text, nullable=False),
     Column("method", Text, nullable=False),
@@ -145,7 +171,8 @@ verifications = Table(
 
 # --- the channels (bot/channels/): the durable inbox, WhatsApp's window and the undelivered replies ---------
 inbox = Table(
-    "inbox", metadata,
+    "inbox",
+    metadata,
     Column("channel", Text, nullable=False),
     Column("message_id", Text, nullable=False),
     Column("conversation", Text, nullable=False),
@@ -162,13 +189,15 @@ inbox = Table(
 )
 
 whatsapp_last_inbound = Table(
-    "whatsapp_last_inbound", metadata,
+    "whatsapp_last_inbound",
+    metadata,
     Column("wa_id", Text, primary_key=True),
     Column("last_inbound_at", Float, nullable=False),
 )
 
 undelivered_messages = Table(
-    "undelivered_messages", metadata,
+    "undelivered_messages",
+    metadata,
     Column("id", Integer, primary_key=True),
     Column("channel", Text, nullable=False),
     Column("recipient", Text, nullable=False),

@@ -4,6 +4,7 @@
 fulfillment events). ``aftership`` or ``17track``: every order read from the store, whatever the store,
 gets its shipment events from that service (``TrackedOrderStore``; see ``bot.backends.open_store``).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,5 +32,6 @@ def open_tracking(environ: Optional[Mapping[str, str]] = None) -> Optional[Track
         from bot.tracking.seventeen_track import SeventeenTrack
 
         return SeventeenTrack.from_env(env)
-    raise BackendConfigError(f"PORTER_TRACKING_BACKEND={backend!r} is not a known tracking backend "
-                             f"(known: {', '.join(BACKENDS)})")
+    raise BackendConfigError(
+        f"PORTER_TRACKING_BACKEND={backend!r} is not a known tracking backend (known: {', '.join(BACKENDS)})"
+    )

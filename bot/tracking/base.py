@@ -4,6 +4,7 @@ Services (AfterShip, 17TRACK) name parcel states in their own codes; adapters ma
 data next to each adapter, onto the one vocabulary of ``bot.shop.models`` (``TRACKING_TAGS`` for the status,
 ``SUBSTATUSES`` for the reason). Decisions downstream read only that vocabulary.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Tracking:
     """A parcel as a tracking service sees it: its current normalized status and its events, oldest first."""
+
     status: str
     substatus: Optional[str]
     events: List[TrackingEvent] = field(default_factory=list)

@@ -14,6 +14,7 @@
 
 Settings: ``TRACK17_API_KEY`` (required), ``TRACK17_API_URL`` (default https://api.17track.net/track/v2.2).
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,7 @@ SUB_STATUSES: Dict[str, str] = {
     "InTransit_CustomsReleased": "customs_released",
     "InTransit_CustomsRequiringInformation": "customs_documents_required",
     "DeliveryFailure_NoBody": "recipient_absent",
-    "DeliveryFailure_Security": "customs_hold",     # security, customs clearance or fees
+    "DeliveryFailure_Security": "customs_hold",  # security, customs clearance or fees
     "DeliveryFailure_Rejected": "recipient_refused",
     "DeliveryFailure_InvalidAddress": "address_incorrect",
     "Exception_Returning": "returning_to_sender",
@@ -58,7 +59,7 @@ SUB_STATUSES: Dict[str, str] = {
     "Exception_Rejected": "recipient_refused",
     "Exception_Delayed": "delayed",
     "Exception_Lost": "lost",
-    "Exception_Destroyed": "lost",                  # destroyed counts as lost
+    "Exception_Destroyed": "lost",  # destroyed counts as lost
 }
 # An event's milestone stage, for events that come without a sub_status.
 STAGES: Dict[str, Tuple[str, Optional[str]]] = {
@@ -75,8 +76,12 @@ STAGES: Dict[str, Tuple[str, Optional[str]]] = {
 
 NOT_REGISTERED = -18019902
 ALREADY_REGISTERED = -18019901
-CREDENTIAL_ERRORS = {-18010001: "this server's IP is not allowed", -18010002: "the key is not valid",
-                     -18010004: "the account is disabled", -18010005: "access is not authorized"}
+CREDENTIAL_ERRORS = {
+    -18010001: "this server's IP is not allowed",
+    -18010002: "the key is not valid",
+    -18010004: "the account is disabled",
+    -18010005: "access is not authorized",
+}
 
 
 def normalize(status: Optional[str], sub_status: Optional[str]) -> Tuple[str, Optional[str]]:
@@ -110,10 +115,18 @@ def parse_track_info(info: Mapping[str, Any]) -> Tracking:
             else:
                 event_status, event_substatus = STAGES.get(event.get("stage") or "", ("InTransit", None))
             address = event.get("address") or {}
-            location = text(event.get("location")) or place(address.get("city"), address.get("state"),
-                                                             address.get("country"))
-            events.append(TrackingEvent(at=at, location=location, status=event_status, substatus=event_substatus,
-                                        description=text(event.get("description"))))
+            location = text(event.get("location")) or place(
+                address.get("city"), address.get("state"), address.get("country")
+            )
+            events.append(
+                TrackingEvent(
+                    at=at,
+                    location=location,
+                    status=event_status,
+                    substatus=event_substatus,
+                    description=text(event.get("description")),
+                )
+            )
     return Tracking(status=status, substatus=substatus, events=sort_events(events), carrier=carrier)
 
 
@@ -126,8 +139,10 @@ class SeventeenTrack:
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "SeventeenTrack":
         env = environ if environ is not None else os.environ
-        return cls(api_key=require_env("TRACK17_API_KEY", "PORTER_TRACKING_BACKEND=17track", env),
-                   api_url=checked_base_url(env.get("TRACK17_API_URL") or DEFAULT_API_URL, "TRACK17_API_URL"))
+        return cls(
+            api_key=require_env("TRACK17_API_KEY", "PORTER_TRACKING_BACKEND=17track", env),
+            api_url=checked_base_url(env.get("TRACK17_API_URL") or DEFAULT_API_URL, "TRACK17_API_URL"),
+        )
 
     def track(self, carrier: str, tracking_number: str) -> Optional[Tracking]:
         number = tracking_number.strip()
@@ -152,8 +167,9 @@ class SeventeenTrack:
             raise BackendUnavailable(self.name, "answered without the expected 'code'")
         code = body["code"]
         if code in CREDENTIAL_ERRORS:
-            raise BackendCredentialsError(self.name, f"refused the credentials ({CREDENTIAL_ERRORS[code]}): "
-                                                     f"check TRACK17_API_KEY")
+            raise BackendCredentialsError(
+                self.name, f"refused the credentials ({CREDENTIAL_ERRORS[code]}): check TRACK17_API_KEY"
+            )
         if code != 0:
             raise BackendUnavailable(self.name, f"answered error {code} to /{endpoint}")
         data = body.get("data")

@@ -15,6 +15,7 @@ origin, with the session cookie HttpOnly and SameSite=Strict. Shopper text only 
 JSON data that desk.js puts in with textContent; templates autoescape. Logs name agents as `m***` and
 tickets by number, never by conversation id (on WhatsApp that is the shopper's phone number).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,17 @@ from bot.decisions import problems, remedies, situations
 from bot.catalogs import catalog
 from bot.languages import english_name, supported_languages
 from bot.handoff import reasons
-from bot.handoff.tickets import (CLAIMED, HANDED_BACK, NOT_CONFIRMED, RESOLVED, SENT, WAITING, Ticket, TicketMessage,
-                                  TicketStore)
+from bot.handoff.tickets import (
+    CLAIMED,
+    HANDED_BACK,
+    NOT_CONFIRMED,
+    RESOLVED,
+    SENT,
+    WAITING,
+    Ticket,
+    TicketMessage,
+    TicketStore,
+)
 from bot.paths import var_dir
 from bot.storage.location import database_url
 from bot.web.pages import render
@@ -54,13 +64,18 @@ blueprint = Blueprint("desk", url_prefix="/desk")
 COOKIE = "porter_desk"
 CSRF_HEADER = "X-CSRF-Token"
 SIGN_IN = "/desk/sign-in"
-PUBLIC_PATHS = (SIGN_IN,)       # the only desk routes a visitor without a session may use
-MAX_TEXT = 4000                 # a reply or note; WhatsApp takes 4096 characters, Telegram 4096
-DESK_MESSAGE_KEY = "porter_desk_message"   # metadata on the bot event of an agent's reply: the message id
-DEFAULT_RASA_TIMEOUT, MAX_RASA_TIMEOUT = 15.0, 60.0   # seconds the desk waits for Rasa (PORTER_DESK_RASA_TIMEOUT)
+PUBLIC_PATHS = (SIGN_IN,)  # the only desk routes a visitor without a session may use
+MAX_TEXT = 4000  # a reply or note; WhatsApp takes 4096 characters, Telegram 4096
+DESK_MESSAGE_KEY = "porter_desk_message"  # metadata on the bot event of an agent's reply: the message id
+DEFAULT_RASA_TIMEOUT, MAX_RASA_TIMEOUT = 15.0, 60.0  # seconds the desk waits for Rasa (PORTER_DESK_RASA_TIMEOUT)
 
-CHANNELS = {"socketio": "Storefront chat", "rest": "REST API", "whatsapp": "WhatsApp", "telegram": "Telegram",
-            "twilio": "WhatsApp (Twilio)"}
+CHANNELS = {
+    "socketio": "Storefront chat",
+    "rest": "REST API",
+    "whatsapp": "WhatsApp",
+    "telegram": "Telegram",
+    "twilio": "WhatsApp (Twilio)",
+}
 PROBLEMS = problems.LABELS
 SITUATIONS = situations.LABELS
 FIXES = remedies.FIX_LABELS
@@ -75,25 +90,31 @@ def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
 
 # --- settings and Rasa ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DeskConfig:
-    rasa_url: str                    # Rasa's HTTP API, as this server reaches it
-    rasa_token: Optional[str]        # Rasa's --auth-token
-    canned_replies: Optional[Path]   # None: each language catalog's canned_replies
-    secure_cookie: bool              # Secure cookies: set it when the desk is served over HTTPS
-    rasa_timeout: float = DEFAULT_RASA_TIMEOUT   # at most MAX_RASA_TIMEOUT: tickets.STALE_SENDING_SECONDS relies on it
+    rasa_url: str  # Rasa's HTTP API, as this server reaches it
+    rasa_token: Optional[str]  # Rasa's --auth-token
+    canned_replies: Optional[Path]  # None: each language catalog's canned_replies
+    secure_cookie: bool  # Secure cookies: set it when the desk is served over HTTPS
+    rasa_timeout: float = DEFAULT_RASA_TIMEOUT  # at most MAX_RASA_TIMEOUT: tickets.STALE_SENDING_SECONDS relies on it
 
     @classmethod
     def from_env(cls) -> "DeskConfig":
         url = os.environ.get("PORTER_RASA_URL") or f"http://localhost:{os.environ.get('RASA_PORT', '5005')}"
         token = os.environ.get("RASA_AUTH_TOKEN")
         stored = var_dir() / "rasa_auth_token"
-        if not token and stored.exists():   # `python -m bot web` on its own, next to a `make run`
+        if not token and stored.exists():  # `python -m bot web` on its own, next to a `make run`
             token = stored.read_text().strip()
         canned = Path(os.environ["PORTER_CANNED_REPLIES"]) if os.environ.get("PORTER_CANNED_REPLIES") else None
         secure = os.environ.get("PORTER_DESK_SECURE_COOKIE", "").lower() in ("1", "true", "yes")
-        return cls(rasa_url=url.rstrip("/"), rasa_token=token or None, canned_replies=canned,
-                   secure_cookie=secure, rasa_timeout=_rasa_timeout())
+        return cls(
+            rasa_url=url.rstrip("/"),
+            rasa_token=token or None,
+            canned_replies=canned,
+            secure_cookie=secure,
+            rasa_timeout=_rasa_timeout(),
+        )
 
 
 def _rasa_timeout() -> float:
@@ -132,8 +153,9 @@ class RasaConversations:
         if not self.config.rasa_token:
             raise RasaUnavailable("the web server has no Rasa API token (RASA_AUTH_TOKEN)")
         try:
-            async with self._http().request(method, url, params={**params, "token": self.config.rasa_token},
-                                            json=body) as answer:
+            async with self._http().request(
+                method, url, params={**params, "token": self.config.rasa_token}, json=body
+            ) as answer:
                 if answer.status != 200:
                     raise RasaUnavailable(f"Rasa answered {answer.status}")
                 return await answer.json()
@@ -151,19 +173,29 @@ class RasaConversations:
         """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel.
         The message id rides on the event, so the conversation itself can tell later whether it arrived."""
         event = {"event": "bot", "text": text, "metadata": {DESK_MESSAGE_KEY: message_id}}
-        await self._call("POST", self._url(conversation_id, "tracker/events"),
-                         {"output_channel": "latest", "execute_side_effects": "true"}, [event])
+        await self._call(
+            "POST",
+            self._url(conversation_id, "tracker/events"),
+            {"output_channel": "latest", "execute_side_effects": "true"},
+            [event],
+        )
 
     async def delivered(self, conversation_id: str, message_id: int) -> bool:
         """True when the conversation holds the bot event of this desk message: Rasa took it and sent it."""
-        return any(event.get("event") == "bot" and (event.get("metadata") or {}).get(DESK_MESSAGE_KEY) == message_id
-                   for event in await self.events(conversation_id))
+        return any(
+            event.get("event") == "bot" and (event.get("metadata") or {}).get(DESK_MESSAGE_KEY) == message_id
+            for event in await self.events(conversation_id)
+        )
 
     async def resume(self, conversation_id: str) -> None:
         """Porter answers again. The action_listen makes the next message a fresh turn: after a pause Rasa
         never logged one, and without it the policies see the handoff as the last thing that happened."""
-        await self._call("POST", self._url(conversation_id, "tracker/events"), {},
-                         [{"event": "resume"}, {"event": "action", "name": "action_listen"}])
+        await self._call(
+            "POST",
+            self._url(conversation_id, "tracker/events"),
+            {},
+            [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+        )
 
 
 def _desk(app) -> Tuple[DeskConfig, RasaConversations]:
@@ -207,8 +239,11 @@ def canned_replies(path: Optional[Path]) -> Dict[str, List[Dict[str, str]]]:
     """{language: [{title, text}]}: the language catalogs' (languages/<code>.yml), or those of the merchant's own
     file when PORTER_CANNED_REPLIES names one, read again when it changes; {} when that file is broken."""
     if path is None:
-        return {code: list(catalog(code).get("canned_replies") or []) for code in supported_languages()
-                if catalog(code).get("canned_replies")}
+        return {
+            code: list(catalog(code).get("canned_replies") or [])
+            for code in supported_languages()
+            if catalog(code).get("canned_replies")
+        }
     try:
         stat = path.stat()
     except OSError:
@@ -225,8 +260,12 @@ def canned_replies(path: Optional[Path]) -> Dict[str, List[Dict[str, str]]]:
             if not isinstance(entries, list):
                 raise ValueError(f"{language}: expected a list of replies")
             for number, entry in enumerate(entries, start=1):
-                if not (isinstance(entry, dict) and isinstance(entry.get("title"), str)
-                        and isinstance(entry.get("text"), str) and entry["text"].strip()):
+                if not (
+                    isinstance(entry, dict)
+                    and isinstance(entry.get("title"), str)
+                    and isinstance(entry.get("text"), str)
+                    and entry["text"].strip()
+                ):
                     raise ValueError(f"{language}, reply {number}: needs a title and a text")
             replies[str(language)] = [{"title": e["title"], "text": e["text"]} for e in entries]
     except (ValueError, yaml.YAMLError) as exc:
@@ -239,12 +278,16 @@ def canned_replies(path: Optional[Path]) -> Dict[str, List[Dict[str, str]]]:
 def canned_for(path: Optional[Path], language: Optional[str], agent: str) -> Dict[str, Any]:
     replies = canned_replies(path)
     chosen = language if language in replies else "en"
-    return {"language": chosen if chosen in replies else None,
-            "replies": [{"title": r["title"], "text": r["text"].replace("{agent}", agent)}
-                        for r in replies.get(chosen, [])]}
+    return {
+        "language": chosen if chosen in replies else None,
+        "replies": [
+            {"title": r["title"], "text": r["text"].replace("{agent}", agent)} for r in replies.get(chosen, [])
+        ],
+    }
 
 
 # --- sessions, CSRF and the gate in front of every desk route ----------------------------------------------
+
 
 def _is_api(request: Request) -> bool:
     return request.path.startswith("/desk/api/")
@@ -297,9 +340,11 @@ async def _gate(request: Request):
 async def _page_headers(request: Request, resp) -> None:
     resp.headers["Cache-Control"] = "no-store"
     resp.headers.setdefault("X-Frame-Options", "DENY")
-    resp.headers.setdefault("Content-Security-Policy",
-                            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    resp.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    )
 
 
 def _set_cookie(resp, token: str, config: DeskConfig, max_age: int) -> None:
@@ -352,18 +397,27 @@ async def sign_in(request: Request):
     address, throttle = client_address.of_request(request), _throttle(request.app)
     pause = throttle.attempt(name, address)
     if pause:
-        logger.warning("desk: sign-in for %s refused for %d s: too many failed attempts %s", mask_name(name),
-                       pause.seconds, "from its address" if pause.because == ADDRESS else "for this name")
+        logger.warning(
+            "desk: sign-in for %s refused for %d s: too many failed attempts %s",
+            mask_name(name),
+            pause.seconds,
+            "from its address" if pause.because == ADDRESS else "for this name",
+        )
         source = "from your network" if pause.because == ADDRESS else "for this name"
-        page = _page(request, "desk_sign_in.html", status=429, next=target, name=name,
-                     error=f"Too many failed sign-ins {source}. Try again in {_in_words(pause.seconds)}.")
+        page = _page(
+            request,
+            "desk_sign_in.html",
+            status=429,
+            next=target,
+            name=name,
+            error=f"Too many failed sign-ins {source}. Try again in {_in_words(pause.seconds)}.",
+        )
         page.headers["Retry-After"] = str(pause.seconds)
         return page
     agent = await asyncio.get_running_loop().run_in_executor(None, _agents().authenticate, name, password)
     if agent is None:
         logger.info("desk: failed sign-in for %s", mask_name(name))
-        return _page(request, "desk_sign_in.html", status=401, next=target, name=name,
-                     error="Wrong name or password.")
+        return _page(request, "desk_sign_in.html", status=401, next=target, name=name, error="Wrong name or password.")
     throttle.succeeded(name, address)
     token, session = _agents().start_session(agent)
     logger.info("desk: %s signed in", mask_name(agent.name))
@@ -384,6 +438,7 @@ async def sign_out(request: Request):
 
 # --- pages ---------------------------------------------------------------------------------------------------
 
+
 @blueprint.get("")
 async def queue_page(request: Request):
     session: Session = request.ctx.session
@@ -394,20 +449,26 @@ async def queue_page(request: Request):
 async def ticket_page(request: Request, ticket_id: int):
     session: Session = request.ctx.session
     if _tickets().get(ticket_id) is None:
-        return _page(request, "desk_missing.html", status=404, agent=session.agent, csrf_token=session.csrf_token,
-                     ticket_id=ticket_id)
-    return _page(request, "desk_ticket.html", agent=session.agent, csrf_token=session.csrf_token,
-                 ticket_id=ticket_id)
+        return _page(
+            request,
+            "desk_missing.html",
+            status=404,
+            agent=session.agent,
+            csrf_token=session.csrf_token,
+            ticket_id=ticket_id,
+        )
+    return _page(request, "desk_ticket.html", agent=session.agent, csrf_token=session.csrf_token, ticket_id=ticket_id)
 
 
 # --- JSON ----------------------------------------------------------------------------------------------------
+
 
 def _epoch(iso: Optional[str]) -> Optional[float]:
     return datetime.fromisoformat(iso).timestamp() if iso else None
 
 
 def _reason_name(reason: str) -> Optional[str]:
-    if reason in SITUATIONS:   # a person was one of the fixes offered for this situation, and was chosen
+    if reason in SITUATIONS:  # a person was one of the fixes offered for this situation, and was chosen
         return f"Chose a person ({SITUATIONS[reason][:1].lower()}{SITUATIONS[reason][1:]})"
     return _label(REASONS, reason)
 
@@ -415,28 +476,44 @@ def _reason_name(reason: str) -> Optional[str]:
 def _summary(ticket: Ticket, position: Optional[int] = None) -> Dict[str, Any]:
     created = _epoch(ticket.created_at)
     return {
-        "id": ticket.id, "status": ticket.status, "agent": ticket.agent, "position": position,
-        "language": ticket.language, "language_name": english_name(ticket.language) if ticket.language else None,
-        "channel": ticket.channel, "channel_name": _label(CHANNELS, ticket.channel) or "unknown",
+        "id": ticket.id,
+        "status": ticket.status,
+        "agent": ticket.agent,
+        "position": position,
+        "language": ticket.language,
+        "language_name": english_name(ticket.language) if ticket.language else None,
+        "channel": ticket.channel,
+        "channel_name": _label(CHANNELS, ticket.channel) or "unknown",
         "order_number": ticket.order_number,
-        "problem": ticket.problem, "problem_name": _label(PROBLEMS, ticket.problem),
-        "situation": ticket.situation, "situation_name": _label(SITUATIONS, ticket.situation),
+        "problem": ticket.problem,
+        "problem_name": _label(PROBLEMS, ticket.problem),
+        "situation": ticket.situation,
+        "situation_name": _label(SITUATIONS, ticket.situation),
         "offered": [_label(FIXES, fix) for fix in ticket.offered],
-        "reason": ticket.reason, "reason_name": _reason_name(ticket.reason),
+        "reason": ticket.reason,
+        "reason_name": _reason_name(ticket.reason),
         "case_reference": ticket.case_reference,
-        "created_at": created, "claimed_at": _epoch(ticket.claimed_at), "closed_at": _epoch(ticket.closed_at),
+        "created_at": created,
+        "claimed_at": _epoch(ticket.claimed_at),
+        "closed_at": _epoch(ticket.closed_at),
         "waiting_seconds": max(0, int(time.time() - created)) if created else None,
     }
 
 
-def _timeline(ticket: Ticket, events: Optional[List[Dict[str, Any]]], messages: List[TicketMessage]
-              ) -> List[Dict[str, Any]]:
+def _timeline(
+    ticket: Ticket, events: Optional[List[Dict[str, Any]]], messages: List[TicketMessage]
+) -> List[Dict[str, Any]]:
     """The conversation as the agent reads it: the ticket's transcript up to the handoff, then what was
     said since (from the tracker), the agents' replies and the internal notes, in time order."""
     items: List[Dict[str, Any]] = []
     for line in ticket.transcript:
-        items.append({"kind": "shopper" if line.get("who") == "shopper" else "bot", "text": line.get("text", ""),
-                      "at": line.get("at")})
+        items.append(
+            {
+                "kind": "shopper" if line.get("who") == "shopper" else "bot",
+                "text": line.get("text", ""),
+                "at": line.get("at"),
+            }
+        )
     stamps = [line.get("at") for line in ticket.transcript if isinstance(line.get("at"), (int, float))]
     cutoff = max(stamps) if stamps else (_epoch(ticket.created_at) or 0) - 1
     replies = {m.id: m for m in messages if m.kind == "reply"}
@@ -446,7 +523,7 @@ def _timeline(ticket: Ticket, events: Optional[List[Dict[str, Any]]], messages: 
         if at <= cutoff:
             continue
         if event.get("event") == "resume" and not ticket.is_open:
-            break   # Porter's conversation goes on from here: not this ticket's any more
+            break  # Porter's conversation goes on from here: not this ticket's any more
         text = (event.get("text") or "").strip()
         if event.get("event") == "user" and text:
             items.append({"kind": "shopper", "text": event["text"], "at": at})
@@ -457,12 +534,19 @@ def _timeline(ticket: Ticket, events: Optional[List[Dict[str, Any]]], messages: 
             elif text and desk_id is None:
                 items.append({"kind": "bot", "text": event["text"], "at": at})
     previous = 0.0
-    for message in messages:   # in the order they were written; created_at only has whole seconds
+    for message in messages:  # in the order they were written; created_at only has whole seconds
         at = max(reply_times.get(message.id) or _epoch(message.created_at) or 0.0, previous)
         previous = at
-        items.append({"kind": "agent" if message.kind == "reply" else "note", "text": message.text,
-                      "author": message.author, "at": at, "id": message.id,
-                      "delivery": SENT if message.id in reply_times else message.settled_delivery})
+        items.append(
+            {
+                "kind": "agent" if message.kind == "reply" else "note",
+                "text": message.text,
+                "author": message.author,
+                "at": at,
+                "id": message.id,
+                "delivery": SENT if message.id in reply_times else message.settled_delivery,
+            }
+        )
     order = sorted(enumerate(items), key=lambda pair: (pair[1]["at"] or 0, pair[0]))
     return [item for _, item in order]
 
@@ -514,12 +598,14 @@ async def api_queue(request: Request):
     store = _tickets()
     waiting = [_summary(t, place) for place, t in enumerate(store.queue(), start=1)]
     claimed = [t for t in store.list((CLAIMED,))]
-    return response.json({
-        "agent": {"name": session.agent.name, "role": session.agent.role},
-        "waiting": waiting,
-        "mine": [_summary(t) for t in claimed if t.agent == session.agent.name],
-        "others": [_summary(t) for t in claimed if t.agent != session.agent.name],
-    })
+    return response.json(
+        {
+            "agent": {"name": session.agent.name, "role": session.agent.role},
+            "waiting": waiting,
+            "mine": [_summary(t) for t in claimed if t.agent == session.agent.name],
+            "others": [_summary(t) for t in claimed if t.agent != session.agent.name],
+        }
+    )
 
 
 @blueprint.get("/api/tickets/<ticket_id:int>")
@@ -536,19 +622,23 @@ async def api_ticket(request: Request, ticket_id: int):
     except RasaUnavailable as exc:
         events, problem = None, f"What the shopper wrote after the handoff cannot be shown: {exc}."
     position = store.position(ticket.id) if ticket.status == WAITING else None
-    from bot.decisions.cases import CaseBook, agent_view   # the order's cases: what was done and where its money stands
+    from bot.decisions.cases import CaseBook, agent_view  # the order's cases: what was done and where its money stands
 
     order_cases = CaseBook().list(order_number=ticket.order_number) if ticket.order_number else []
-    return response.json({
-        "ticket": _summary(ticket, position),
-        "cases": [agent_view(case) for case in order_cases],
-        "timeline": _timeline(ticket, events, store.messages(ticket.id)),
-        "live": problem is None, "problem": problem,
-        "may_act": _may_act(session, ticket) is None, "why_not": _may_act(session, ticket),
-        "may_claim": ticket.status == WAITING,
-        "canned": canned_for(config.canned_replies, ticket.language, session.agent.name),
-        "agent": {"name": session.agent.name, "role": session.agent.role},
-    })
+    return response.json(
+        {
+            "ticket": _summary(ticket, position),
+            "cases": [agent_view(case) for case in order_cases],
+            "timeline": _timeline(ticket, events, store.messages(ticket.id)),
+            "live": problem is None,
+            "problem": problem,
+            "may_act": _may_act(session, ticket) is None,
+            "why_not": _may_act(session, ticket),
+            "may_claim": ticket.status == WAITING,
+            "canned": canned_for(config.canned_replies, ticket.language, session.agent.name),
+            "agent": {"name": session.agent.name, "role": session.agent.role},
+        }
+    )
 
 
 @blueprint.post("/api/tickets/<ticket_id:int>/claim")
@@ -579,8 +669,12 @@ async def api_reply(request: Request, ticket_id: int):
     message, failure = await _deliver(rasa, store, ticket, message)
     if failure:
         return _not_confirmed(message, failure)
-    logger.info("desk: %s replied on ticket %s (%s)", mask_name(session.agent.name), ticket.id,
-                ticket.channel or "unknown channel")
+    logger.info(
+        "desk: %s replied on ticket %s (%s)",
+        mask_name(session.agent.name),
+        ticket.id,
+        ticket.channel or "unknown channel",
+    )
     return response.json({"message": message.to_dict()})
 
 
@@ -596,12 +690,11 @@ async def api_retry_reply(request: Request, ticket_id: int, message_id: int):
     message = store.message(message_id)
     if message is None or message.ticket_id != ticket.id or message.kind != "reply":
         return response.json({"error": f"ticket {ticket.id} has no reply {message_id}"}, status=404)
-    if store.start_retry(message.id) is None:   # sent, or another attempt is under way
-        return response.json({"error": "this reply is sent or being sent", "message": message.to_dict()},
-                             status=409)
+    if store.start_retry(message.id) is None:  # sent, or another attempt is under way
+        return response.json({"error": "this reply is sent or being sent", "message": message.to_dict()}, status=409)
     try:
         arrived = await rasa.delivered(ticket.conversation_id, message.id)
-    except RasaUnavailable as exc:   # without knowing, sending again could say it twice
+    except RasaUnavailable as exc:  # without knowing, sending again could say it twice
         return _not_confirmed(store.set_delivery(message.id, NOT_CONFIRMED), f"{exc}; it was not sent again")
     if arrived:
         logger.info("desk: reply %s on ticket %s had arrived; not sent again", message.id, ticket.id)
@@ -613,8 +706,9 @@ async def api_retry_reply(request: Request, ticket_id: int, message_id: int):
     return response.json({"message": message.to_dict()})
 
 
-async def _deliver(rasa: RasaConversations, store: TicketStore, ticket: Ticket, message: TicketMessage
-                   ) -> Tuple[TicketMessage, Optional[str]]:
+async def _deliver(
+    rasa: RasaConversations, store: TicketStore, ticket: Ticket, message: TicketMessage
+) -> Tuple[TicketMessage, Optional[str]]:
     """Sends a kept reply and settles its state: SENT when Rasa took it, even if Rasa failed to say so (its
     conversation holds the reply); else NOT_CONFIRMED with the reason, for the agent to retry."""
     try:
@@ -624,8 +718,12 @@ async def _deliver(rasa: RasaConversations, store: TicketStore, ticket: Ticket, 
         failure = str(exc)
     try:
         if await rasa.delivered(ticket.conversation_id, message.id):
-            logger.warning("desk: Rasa did not answer in time (%s), yet reply %s on ticket %s arrived", failure,
-                           message.id, ticket.id)
+            logger.warning(
+                "desk: Rasa did not answer in time (%s), yet reply %s on ticket %s arrived",
+                failure,
+                message.id,
+                ticket.id,
+            )
             return store.set_delivery(message.id, SENT), None
     except RasaUnavailable as exc:
         failure = f"{failure}, and whether it arrived cannot be read ({exc})"
@@ -634,9 +732,14 @@ async def _deliver(rasa: RasaConversations, store: TicketStore, ticket: Ticket, 
 
 
 def _not_confirmed(message: TicketMessage, failure: str):
-    return response.json({"error": f"not sent: {failure}. The reply is kept on the ticket as not sent; Retry "
-                                   f"checks whether it arrived before sending it again.",
-                          "message": message.to_dict()}, status=502)
+    return response.json(
+        {
+            "error": f"not sent: {failure}. The reply is kept on the ticket as not sent; Retry "
+            f"checks whether it arrived before sending it again.",
+            "message": message.to_dict(),
+        },
+        status=502,
+    )
 
 
 @blueprint.post("/api/tickets/<ticket_id:int>/notes")

@@ -1,5 +1,6 @@
 """What every page of the web server shares: where templates, static files and the widget bundle are, and how a
 template is rendered. The pages (storefront, desk) and the app that mounts them import it, never each other."""
+
 from __future__ import annotations
 
 from pathlib import Path

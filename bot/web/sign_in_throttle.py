@@ -21,6 +21,7 @@ recently touched forgotten first; a record also lapses after an hour without a f
 This is one process's memory. With ``PORTER_REDIS_URL`` set, ``from_env`` gives the same throttle kept in Redis
 (bot/web/sign_in_throttle_redis.py), shared by every web server.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,16 +34,17 @@ from typing import Callable, Optional, Tuple
 ACCOUNT, ADDRESS = "account", "address"
 ACCOUNT_FREE_FAILURES, ACCOUNT_FIRST_WAIT, ACCOUNT_LONGEST_WAIT = 3, 2.0, 15 * 60.0
 ADDRESS_FREE_FAILURES, ADDRESS_FIRST_WAIT, ADDRESS_LONGEST_WAIT = 50, 1.0, 60.0
-FORGET_AFTER = 60 * 60.0   # seconds without a failure after which a name or an address starts afresh
+FORGET_AFTER = 60 * 60.0  # seconds without a failure after which a name or an address starts afresh
 MAX_KEYS = 10_000
-NAME_KEY_LENGTH = 80       # longer than any agent's name (64); a megabyte of name is kept as 80 characters
+NAME_KEY_LENGTH = 80  # longer than any agent's name (64); a megabyte of name is kept as 80 characters
 
 
 @dataclass(frozen=True)
 class Pause:
     """Why an attempt is refused and for how long: the seconds for a Retry-After header."""
+
     seconds: int
-    because: str   # ACCOUNT or ADDRESS
+    because: str  # ACCOUNT or ADDRESS
 
 
 @dataclass
@@ -62,7 +64,7 @@ class SignInThrottle:
         self.clock = clock
         self.max_keys = max_keys
         self._failures: "OrderedDict[str, _Failures]" = OrderedDict()
-        self._signed_in: "OrderedDict[Tuple[str, str], None]" = OrderedDict()   # (address, name) that signed in
+        self._signed_in: "OrderedDict[Tuple[str, str], None]" = OrderedDict()  # (address, name) that signed in
 
     @staticmethod
     def _name(name: str) -> str:
@@ -107,11 +109,13 @@ class SignInThrottle:
         long the name or the address still has to wait."""
         now = self.clock()
         account, client = self._name(name), self._address(address)
-        waits = [(self._remaining(account, now, ACCOUNT_FREE_FAILURES, ACCOUNT_FIRST_WAIT, ACCOUNT_LONGEST_WAIT),
-                  ACCOUNT)]
+        waits = [
+            (self._remaining(account, now, ACCOUNT_FREE_FAILURES, ACCOUNT_FIRST_WAIT, ACCOUNT_LONGEST_WAIT), ACCOUNT)
+        ]
         if (client, account) not in self._signed_in:
-            waits.append((self._remaining(client, now, ADDRESS_FREE_FAILURES, ADDRESS_FIRST_WAIT,
-                                          ADDRESS_LONGEST_WAIT), ADDRESS))
+            waits.append(
+                (self._remaining(client, now, ADDRESS_FREE_FAILURES, ADDRESS_FIRST_WAIT, ADDRESS_LONGEST_WAIT), ADDRESS)
+            )
         remaining, because = max(waits)
         if remaining > 0:
             return Pause(max(1, math.ceil(remaining)), because)

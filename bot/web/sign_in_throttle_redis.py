@@ -9,17 +9,26 @@ failure, as in memory; a name that signed in from an address stays exempt from t
 ``SIGNED_IN_FOR``. Names and addresses are hashed into the keys. While Redis does not answer, this process
 throttles on its own, in memory.
 """
+
 from __future__ import annotations
 
 import math
 from typing import Optional
 
 from bot.shared_redis import Unavailable, key, shared
-from bot.web.sign_in_throttle import (ACCOUNT_FIRST_WAIT, ACCOUNT_FREE_FAILURES, ACCOUNT_LONGEST_WAIT,
-                                      ADDRESS_FIRST_WAIT, ADDRESS_FREE_FAILURES, ADDRESS_LONGEST_WAIT,
-                                      FORGET_AFTER, Pause, SignInThrottle)
+from bot.web.sign_in_throttle import (
+    ACCOUNT_FIRST_WAIT,
+    ACCOUNT_FREE_FAILURES,
+    ACCOUNT_LONGEST_WAIT,
+    ADDRESS_FIRST_WAIT,
+    ADDRESS_FREE_FAILURES,
+    ADDRESS_LONGEST_WAIT,
+    FORGET_AFTER,
+    Pause,
+    SignInThrottle,
+)
 
-SIGNED_IN_FOR = 30 * 24 * 3600   # seconds a name stays exempt from an address's wait after signing in there
+SIGNED_IN_FOR = 30 * 24 * 3600  # seconds a name stays exempt from an address's wait after signing in there
 
 _CLOCK = """
 local clock = redis.call('TIME')
@@ -35,7 +44,9 @@ end
 
 # KEYS: the name's record, the address's record, the (address, name) exemption.
 # ARGV: forget, then free failures, first wait and longest wait for the name, then for the address.
-_ATTEMPT = _CLOCK + """
+_ATTEMPT = (
+    _CLOCK
+    + """
 local function remaining(record, free, first, longest)
   local count, last = failures(record)
   if count <= free then return 0 end
@@ -54,15 +65,19 @@ for _, record in ipairs({KEYS[1], KEYS[2]}) do
 end
 return {'0', ''}
 """
+)
 
 # KEYS: the name's record, the address's record, the (address, name) exemption. ARGV: forget, exemption time.
-_SUCCEEDED = _CLOCK + """
+_SUCCEEDED = (
+    _CLOCK
+    + """
 redis.call('DEL', KEYS[1])
 local count = failures(KEYS[2])
 if count > 0 then redis.call('HSET', KEYS[2], 'count', count - 1) end
 redis.call('SET', KEYS[3], '1', 'EX', ARGV[2])
 return 1
 """
+)
 
 
 class SharedSignInThrottle:
@@ -72,7 +87,7 @@ class SharedSignInThrottle:
         self.redis = shared(url)
         self._attempt = self.redis.script(_ATTEMPT)
         self._succeeded = self.redis.script(_SUCCEEDED)
-        self.local = SignInThrottle()   # while Redis does not answer
+        self.local = SignInThrottle()  # while Redis does not answer
 
     @staticmethod
     def _keys(name: str, address: str):
@@ -81,9 +96,18 @@ class SharedSignInThrottle:
 
     def attempt(self, name: str, address: str) -> Optional[Pause]:
         try:
-            wait, because = self._attempt(self._keys(name, address), [
-                FORGET_AFTER, ACCOUNT_FREE_FAILURES, ACCOUNT_FIRST_WAIT, ACCOUNT_LONGEST_WAIT,
-                ADDRESS_FREE_FAILURES, ADDRESS_FIRST_WAIT, ADDRESS_LONGEST_WAIT])
+            wait, because = self._attempt(
+                self._keys(name, address),
+                [
+                    FORGET_AFTER,
+                    ACCOUNT_FREE_FAILURES,
+                    ACCOUNT_FIRST_WAIT,
+                    ACCOUNT_LONGEST_WAIT,
+                    ADDRESS_FREE_FAILURES,
+                    ADDRESS_FIRST_WAIT,
+                    ADDRESS_LONGEST_WAIT,
+                ],
+            )
         except Unavailable:
             return self.local.attempt(name, address)
         wait = float(wait)

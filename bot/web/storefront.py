@@ -11,6 +11,7 @@ the widget then sends with every message (customData, the message metadata):
   customer, and only in demo mode (PORTER_DEMO=1, which `make run` sets): a real shop signs in its customers
   itself and signs their identity the same way on its own server.
 """
+
 from __future__ import annotations
 
 import re
@@ -77,27 +78,30 @@ async def widget_session(request: Request):
     if not config.identity_secret:
         return response.json({"error": "PORTER_IDENTITY_SECRET is not set on the web server"}, status=503)
     if (request.headers.get("content-type") or "").split(";")[0].strip() != "application/json":
-        return response.json({"error": "send JSON: {\"session\": <handle or null>}"}, status=415)
+        return response.json({"error": 'send JSON: {"session": <handle or null>}'}, status=415)
     try:
         body = request.json
     except Exception:  # noqa: BLE001 - sanic's own error for a body that is not JSON
         body = None
     if not isinstance(body, dict):
-        return response.json({"error": "send JSON: {\"session\": <handle or null>}"}, status=400)
+        return response.json({"error": 'send JSON: {"session": <handle or null>}'}, status=400)
     handle = body.get("session")
     conversation = widget_sessions.conversation_of(handle, config.identity_secret)
     if conversation is None:
         refused = _new_sessions().new_conversation(of_request(request))
         if refused:
-            return response.json({"error": "too many new chats from this address; try again later"}, status=429,
-                                 headers={"Retry-After": str(max(1, round(refused.retry_after)))})
+            return response.json(
+                {"error": "too many new chats from this address; try again later"},
+                status=429,
+                headers={"Retry-After": str(max(1, round(refused.retry_after)))},
+            )
         handle = widget_sessions.issue(config.identity_secret)
         conversation = widget_sessions.conversation_of(handle, config.identity_secret)
     customer = signed_in_customer(body.get("customer"))
-    identity = signed("email", customer, conversation, ttl=PAGE_TTL, secret=config.identity_secret) \
-        if customer else None
-    return response.json({"session": handle, "identity": identity},
-                         headers={"Cache-Control": "no-store"})
+    identity = (
+        signed("email", customer, conversation, ttl=PAGE_TTL, secret=config.identity_secret) if customer else None
+    )
+    return response.json({"session": handle, "identity": identity}, headers={"Cache-Control": "no-store"})
 
 
 def _language_choices():
@@ -111,25 +115,36 @@ async def storefront(request: Request):
     customer = signed_in_customer(request.args.get("customer"))
     widget = {
         "socketUrl": config.socket_url,
-        "sessionUrl": "/widget/session",   # where the page gets its chat session (and signed identity)
-        "locale": locale,        # null: the browser's language (navigator.language)
-        "customer": customer,    # null: an anonymous shopper, who verifies with the order's email
-        "storage": "local",      # the conversation survives reloads and new tabs
+        "sessionUrl": "/widget/session",  # where the page gets its chat session (and signed identity)
+        "locale": locale,  # null: the browser's language (navigator.language)
+        "customer": customer,  # null: an anonymous shopper, who verifies with the order's email
+        "storage": "local",  # the conversation survives reloads and new tabs
         # The widget's own labels in every language Porter speaks (languages/<code>.yml, `widget`).
         "labels": {code: section("widget", code) for code in supported_languages()},
     }
     query = {"lang": locale, "customer": customer}
-    html = render(request, "storefront.html", widget=widget, widget_url=WIDGET_URL, customer=customer,
-                  demo=run_mode.demo(),
-                  products=PRODUCTS, keep_query=_query(query), sign_out_href="/" + _query(query, customer=None),
-                  customer_links=[(email, "/" + _query(query, customer=email)) for email in DEMO_CUSTOMERS],
-                  language_links=[(name, "/" + _query(query, lang=code)) for code, name in _language_choices()])
+    html = render(
+        request,
+        "storefront.html",
+        widget=widget,
+        widget_url=WIDGET_URL,
+        customer=customer,
+        demo=run_mode.demo(),
+        products=PRODUCTS,
+        keep_query=_query(query),
+        sign_out_href="/" + _query(query, customer=None),
+        customer_links=[(email, "/" + _query(query, customer=email)) for email in DEMO_CUSTOMERS],
+        language_links=[(name, "/" + _query(query, lang=code)) for code, name in _language_choices()],
+    )
     # The page carries a per-customer signature: never cache it, never let another site frame it.
-    return response.html(html, headers={
-        "Cache-Control": "no-store",
-        "X-Frame-Options": "DENY",
-        "Content-Security-Policy": _content_security_policy(config.socket_url),
-    })
+    return response.html(
+        html,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": _content_security_policy(config.socket_url),
+        },
+    )
 
 
 def _query(current: Dict[str, Optional[str]], **changes: Optional[str]) -> str:
@@ -142,7 +157,9 @@ def _content_security_policy(socket_url: str) -> str:
     websocket = re.sub(r"^http", "ws", socket_url)
     # The widget injects its own stylesheet and data: fonts and images; its request for a web font from a
     # CDN is refused on purpose: the shopper's browser talks to the shop and to Porter, nobody else.
-    return ("default-src 'self'; script-src 'self'; img-src 'self' data:; font-src 'self' data:; "
-            "style-src 'self' 'unsafe-inline'; "
-            f"connect-src 'self' {socket_url} {websocket}; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    return (
+        "default-src 'self'; script-src 'self'; img-src 'self' data:; font-src 'self' data:; "
+        "style-src 'self' 'unsafe-inline'; "
+        f"connect-src 'self' {socket_url} {websocket}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )

@@ -1,5 +1,6 @@
 """The agent desk from a test's side: agents created with the operator CLI, and an HTTP client that signs in
 like a browser (session cookie, CSRF token from the page) and calls the desk's JSON endpoints."""
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,15 @@ CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
 def agents_cli(env: Mapping[str, str], *args: str, password: Optional[str] = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "agents", *args], cwd=PROJECT_ROOT, env=dict(env),
-                          input=None if password is None else password + "\n", capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "agents", *args],
+        cwd=PROJECT_ROOT,
+        env=dict(env),
+        input=None if password is None else password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def add_agent(env: Mapping[str, str], prefix: str = "agent", role: str = "agent") -> tuple[str, str]:
@@ -54,8 +61,9 @@ class Desk:
     def __init__(self, web: str, name: str, password: str) -> None:
         self.web, self.name = web, name
         self.http = requests.Session()
-        signed_in = self.http.post(f"{web}/desk/sign-in", data={"name": name, "password": password},
-                                   allow_redirects=False, timeout=30)
+        signed_in = self.http.post(
+            f"{web}/desk/sign-in", data={"name": name, "password": password}, allow_redirects=False, timeout=30
+        )
         assert signed_in.status_code == 303, signed_in.text
         self.cookie_header = signed_in.headers["Set-Cookie"]
         page = self.http.get(f"{web}/desk", timeout=30)
@@ -65,8 +73,13 @@ class Desk:
     def get(self, path: str) -> requests.Response:
         return self.http.get(self.web + path, timeout=60, allow_redirects=False)
 
-    def post(self, path: str, body: Optional[Dict[str, Any]] = None, csrf: Optional[str] = "session",
-             headers: Optional[Dict[str, str]] = None) -> requests.Response:
+    def post(
+        self,
+        path: str,
+        body: Optional[Dict[str, Any]] = None,
+        csrf: Optional[str] = "session",
+        headers: Optional[Dict[str, str]] = None,
+    ) -> requests.Response:
         sent = dict(headers or {})
         if csrf is not None:
             sent["X-CSRF-Token"] = self.csrf if csrf == "session" else csrf
@@ -111,9 +124,13 @@ class DeskWeb:
 
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "web", "--port", str(port)], cwd=PROJECT_ROOT,
-                                        env=dict(env, PORTER_RASA_URL=rasa_url, PORTER_WEB_PORT=str(port), **settings),
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "web", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=dict(env, PORTER_RASA_URL=rasa_url, PORTER_WEB_PORT=str(port), **settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:

@@ -1,6 +1,7 @@
 """Databases as Porter wrote them before it had migrations, made with plain sqlite3 and the DDL each store ran
 when it opened the file (bot/decisions/cases.py, bot/handoff/*.py, bot/authorization/*.py, bot/shop/sqlite_store.py, and
 for var/channels.db bot/channels/inbox.py and whatsapp_window.py), with a few rows a shop would have."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -152,12 +153,20 @@ def make_channels_db(path: Path, now: float) -> None:
     unhandled, a shopper's WhatsApp window and a reply that was never delivered."""
     with closing(sqlite3.connect(path)) as db, db:
         db.executescript(CHANNELS_DDL)
-        db.execute("INSERT INTO inbox (channel, message_id, conversation, received_at, handled_at, outcome) "
-                   "VALUES ('telegram', 'bot:1', 'telegram:555', ?, ?, 'handled')", (now - 60, now - 59))
-        db.execute("INSERT INTO inbox (channel, message_id, conversation, payload, received_at, claimed_by, "
-                   "claimed_until) VALUES ('telegram', 'bot:2', 'telegram:555', '{\"text\": \"hello\"}', ?, "
-                   "'stopped', ?)", (now - 30, now - 1))
+        db.execute(
+            "INSERT INTO inbox (channel, message_id, conversation, received_at, handled_at, outcome) "
+            "VALUES ('telegram', 'bot:1', 'telegram:555', ?, ?, 'handled')",
+            (now - 60, now - 59),
+        )
+        db.execute(
+            "INSERT INTO inbox (channel, message_id, conversation, payload, received_at, claimed_by, "
+            "claimed_until) VALUES ('telegram', 'bot:2', 'telegram:555', '{\"text\": \"hello\"}', ?, "
+            "'stopped', ?)",
+            (now - 30, now - 1),
+        )
         db.execute("INSERT INTO whatsapp_last_inbound VALUES ('447700900011', ?)", (now - 3600,))
-        db.execute("INSERT INTO undelivered_messages (channel, recipient, text, reason, created_at) VALUES "
-                   "('whatsapp', '447700900011', 'Your refund is done.', 'outside the 24-hour window', "
-                   "'2026-11-01T12:00:00Z')")
+        db.execute(
+            "INSERT INTO undelivered_messages (channel, recipient, text, reason, created_at) VALUES "
+            "('whatsapp', '447700900011', 'Your refund is done.', 'outside the 24-hour window', "
+            "'2026-11-01T12:00:00Z')"
+        )

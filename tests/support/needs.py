@@ -5,6 +5,7 @@ trained model, browser or server; the helpers that start one refuse to in that r
 fails there instead of slowing it down. conftest.py marks the tests that use the fixtures named here; a test
 that starts a server by other means carries the marker itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,12 +20,19 @@ MARKERS = {
 UNIT_ONLY = "PORTER_UNIT_TESTS"
 
 # The shared fixtures that start something, and the marker a test using them gets (conftest.py).
-FIXTURE_MARKERS = {"porter": "live", "porter_cluster": "cluster", "postgres": "engines", "redis_server": "engines",
-                   "browser": "browser"}
+FIXTURE_MARKERS = {
+    "porter": "live",
+    "porter_cluster": "cluster",
+    "postgres": "engines",
+    "redis_server": "engines",
+    "browser": "browser",
+}
 
 
 def starting(marker: str) -> None:
     """Called by each helper before it starts what ``marker`` stands for; refuses during `make unit`."""
     if os.environ.get(UNIT_ONLY):
-        raise RuntimeError(f"this test starts {MARKERS[marker]}: mark it @pytest.mark.{marker} "
-                           "(tests/support/needs.py), `make unit` runs without it")
+        raise RuntimeError(
+            f"this test starts {MARKERS[marker]}: mark it @pytest.mark.{marker} "
+            "(tests/support/needs.py), `make unit` runs without it"
+        )

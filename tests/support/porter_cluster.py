@@ -7,6 +7,7 @@ their owner can enter): run as root, PostgreSQL runs as the user postgres and mu
 HAProxy's admin socket what it thinks of each server, so tests can kill a replica or restart PostgreSQL and
 wait for the load balancer to notice.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,15 +31,19 @@ from bot.paths import PROJECT_ROOT
 from tests.support import needs
 from tests.support.porter_server import IDENTITY_SECRET, MODEL, TOKEN, free_port
 
-START_TIMEOUT = 600   # seconds: two Rasa replicas load the model side by side on 2 cores
-TURN_TIMEOUT = 180    # seconds for one REST turn: it may wait out a killed replica's conversation lock
+START_TIMEOUT = 600  # seconds: two Rasa replicas load the model side by side on 2 cores
+TURN_TIMEOUT = 180  # seconds for one REST turn: it may wait out a killed replica's conversation lock
 
 
 def _free_base(replicas: int) -> int:
     """A PORTER_CLUSTER_PORT_BASE whose ports (base+1, +2, +101.., +201..) are all free."""
     for base in range(20000, 60000, 1000):
-        ports = [base + 1, base + 2, *range(base + 101, base + 101 + replicas),
-                 *range(base + 201, base + 201 + replicas)]
+        ports = [
+            base + 1,
+            base + 2,
+            *range(base + 101, base + 101 + replicas),
+            *range(base + 201, base + 201 + replicas),
+        ]
         if all(_free(port) for port in ports):
             return base
     raise RuntimeError("no free range of ports for the cluster")
@@ -90,8 +95,9 @@ class RunningCluster:
 
     def pid(self, name: str) -> int:
         """The pid of the cluster's process ``name`` (``rasa-1``, ``postgres``...), as last (re)started."""
-        started = re.findall(rf"^\[cluster\] {re.escape(name)} started \(pid (\d+)\)$", self.log.read_text(),
-                             re.MULTILINE)
+        started = re.findall(
+            rf"^\[cluster\] {re.escape(name)} started \(pid (\d+)\)$", self.log.read_text(), re.MULTILINE
+        )
         if not started:
             raise AssertionError(f"the cluster has not started {name}")
         return int(started[-1])
@@ -134,14 +140,18 @@ class RunningCluster:
 
     def say(self, sender: str, message: str, base: Optional[str] = None) -> requests.Response:
         """One REST turn, through the balancer unless ``base`` names a replica."""
-        return requests.post(f"{base or self.balancer}/webhooks/rest/webhook",
-                             json={"sender": sender, "message": message}, timeout=TURN_TIMEOUT)
+        return requests.post(
+            f"{base or self.balancer}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+            timeout=TURN_TIMEOUT,
+        )
 
     def tracker(self, conversation: str) -> dict:
         """The conversation as Rasa keeps it; asked again when the request reached a replica that was dying (502)."""
         for _ in range(5):
-            answer = requests.get(f"{self.balancer}/conversations/{conversation}/tracker",
-                                  params={"token": self.token}, timeout=60)
+            answer = requests.get(
+                f"{self.balancer}/conversations/{conversation}/tracker", params={"token": self.token}, timeout=60
+            )
             if answer.status_code not in (502, 503):
                 break
             time.sleep(1)
@@ -154,35 +164,50 @@ class RunningCluster:
                 self.process.send_signal(signal.SIGINT)
                 self.process.wait(timeout=120)
         finally:
-            kept = PROJECT_ROOT / "var" / "test-logs"   # what the cluster printed, for a failure's reader
+            kept = PROJECT_ROOT / "var" / "test-logs"  # what the cluster printed, for a failure's reader
             kept.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.log, kept / "cluster.log")
             shutil.rmtree(self.var, ignore_errors=True)
 
 
-def start_cluster(rasa_replicas: int = 2, action_replicas: int = 2,
-                  extra_env: Optional[Dict[str, str]] = None) -> RunningCluster:
+def start_cluster(
+    rasa_replicas: int = 2, action_replicas: int = 2, extra_env: Optional[Dict[str, str]] = None
+) -> RunningCluster:
     needs.starting("cluster")
     if not MODEL.exists():
         raise RuntimeError(f"no trained model at {MODEL}: run `make train` (make test does it for you)")
     var = Path(tempfile.mkdtemp(prefix="porter-cluster-"))
-    env = dict(os.environ, PORTER_VAR_DIR=str(var), RASA_AUTH_TOKEN=TOKEN, PORTER_IDENTITY_SECRET=IDENTITY_SECRET,
-               RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), PORTER_WEB_PORT=str(free_port()),
-               PORTER_CLUSTER_PORT_BASE=str(_free_base(max(rasa_replicas, action_replicas))),
-               RASA_TELEMETRY_ENABLED="false",
-               PYTHONWARNINGS="ignore::DeprecationWarning",
-               # the tests share one client address (this machine): limits a shop would never reach
-               PORTER_RATE_CLIENT_PER_MINUTE="100000", PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",
-               PORTER_RATE_CONVERSATION_PER_MINUTE="600",
-               # a killed replica's conversation lock lapses after this (Rasa's default: 60 s)
-               TICKET_LOCK_LIFETIME="30", PORTER_CLUSTER_RASA_REPLICAS=str(rasa_replicas),
-               PORTER_CLUSTER_ACTION_REPLICAS=str(action_replicas))
+    env = dict(
+        os.environ,
+        PORTER_VAR_DIR=str(var),
+        RASA_AUTH_TOKEN=TOKEN,
+        PORTER_IDENTITY_SECRET=IDENTITY_SECRET,
+        RASA_PORT=str(free_port()),
+        ACTION_PORT=str(free_port()),
+        PORTER_WEB_PORT=str(free_port()),
+        PORTER_CLUSTER_PORT_BASE=str(_free_base(max(rasa_replicas, action_replicas))),
+        RASA_TELEMETRY_ENABLED="false",
+        PYTHONWARNINGS="ignore::DeprecationWarning",
+        # the tests share one client address (this machine): limits a shop would never reach
+        PORTER_RATE_CLIENT_PER_MINUTE="100000",
+        PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",
+        PORTER_RATE_CONVERSATION_PER_MINUTE="600",
+        # a killed replica's conversation lock lapses after this (Rasa's default: 60 s)
+        TICKET_LOCK_LIFETIME="30",
+        PORTER_CLUSTER_RASA_REPLICAS=str(rasa_replicas),
+        PORTER_CLUSTER_ACTION_REPLICAS=str(action_replicas),
+    )
     for inherited in ("PORTER_SHOP_DB", "PORTER_DATABASE_URL", "PORTER_TRACKER_DB", "PORTER_REDIS_URL"):
         env.pop(inherited, None)
     env.update(extra_env or {})
     log = var / "cluster.log"
-    process = subprocess.Popen([sys.executable, "-m", "bot", "cluster", "--model", str(MODEL), "--demo"],
-                               cwd=PROJECT_ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "cluster", "--model", str(MODEL), "--demo"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + START_TIMEOUT
     while "[cluster] ready:" not in log.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -191,8 +216,13 @@ def start_cluster(rasa_replicas: int = 2, action_replicas: int = 2,
             shutil.rmtree(var, ignore_errors=True)
             raise RuntimeError(f"the cluster did not start:\n{tail}")
         time.sleep(1)
-    settings = ClusterSettings(rasa_replicas=rasa_replicas, action_replicas=action_replicas,
-                               rasa_port=int(env["RASA_PORT"]),
-                               action_port=int(env["ACTION_PORT"]), web_port=int(env["PORTER_WEB_PORT"]),
-                               port_base=int(env["PORTER_CLUSTER_PORT_BASE"]), state=var / "cluster")
+    settings = ClusterSettings(
+        rasa_replicas=rasa_replicas,
+        action_replicas=action_replicas,
+        rasa_port=int(env["RASA_PORT"]),
+        action_port=int(env["ACTION_PORT"]),
+        web_port=int(env["PORTER_WEB_PORT"]),
+        port_base=int(env["PORTER_CLUSTER_PORT_BASE"]),
+        state=var / "cluster",
+    )
     return RunningCluster(var, env, process, log, settings)

@@ -3,6 +3,7 @@
 Channel and backend settings point at a local Recorder, so tests see what Porter sends to Telegram, the
 WhatsApp Graph API and the rest, without leaving this machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,11 +41,14 @@ def free_port() -> int:
 
 def channel_env(api_url: str) -> Dict[str, str]:
     return {
-        "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN, "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_BOT_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_WEBHOOK_SECRET,
         "TELEGRAM_WEBHOOK_URL": "https://shop.example/webhooks/telegram/webhook",
         "TELEGRAM_API_BASE": f"{api_url}/telegram",
-        "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET, "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN,
-        "WHATSAPP_ACCESS_TOKEN": WHATSAPP_ACCESS_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,
+        "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET,
+        "WHATSAPP_VERIFY_TOKEN": WHATSAPP_VERIFY_TOKEN,
+        "WHATSAPP_ACCESS_TOKEN": WHATSAPP_ACCESS_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": WHATSAPP_PHONE_NUMBER_ID,
         "WHATSAPP_API_BASE": f"{api_url}/graph",
         "PORTER_IDENTITY_SECRET": IDENTITY_SECRET,
     }
@@ -52,8 +56,8 @@ def channel_env(api_url: str) -> Dict[str, str]:
 
 @dataclass
 class RunningPorter:
-    base: str          # the Rasa server: REST, socket.io, channel webhooks, HTTP API
-    web: str           # the web server: storefront demo page (and, later, the agent desk)
+    base: str  # the Rasa server: REST, socket.io, channel webhooks, HTTP API
+    web: str  # the web server: storefront demo page (and, later, the agent desk)
     env: Dict[str, str]
     process: subprocess.Popen
     log: Path
@@ -64,27 +68,56 @@ class RunningPorter:
             self.process.wait(timeout=30)
 
 
-def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None,
-                 model: Path = MODEL) -> RunningPorter:
+def start_porter(
+    var: Path, api_url: Optional[str] = None, extra_env: Optional[Dict[str, str]] = None, model: Path = MODEL
+) -> RunningPorter:
     needs.starting("live")
     if not model.exists():
         raise RuntimeError(f"no trained model at {model}: run `make train` (make test does it for you)")
-    env = dict(os.environ, PORTER_VAR_DIR=str(var), PORTER_SHOP_DB=str(var / "shop.db"), RASA_AUTH_TOKEN=TOKEN,
-               RASA_PORT=str(free_port()), ACTION_PORT=str(free_port()), PORTER_WEB_PORT=str(free_port()),
-               RASA_TELEMETRY_ENABLED="false", PORTER_TRACKER_DB=str(var / "tracker.db"), PORTER_DEMO="1",
-               # the live tests share one client address (this machine): limits a shop would never reach
-               PORTER_RATE_CLIENT_PER_MINUTE="100000", PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",
-               PORTER_RATE_CONVERSATION_PER_MINUTE="600")
+    env = dict(
+        os.environ,
+        PORTER_VAR_DIR=str(var),
+        PORTER_SHOP_DB=str(var / "shop.db"),
+        RASA_AUTH_TOKEN=TOKEN,
+        RASA_PORT=str(free_port()),
+        ACTION_PORT=str(free_port()),
+        PORTER_WEB_PORT=str(free_port()),
+        RASA_TELEMETRY_ENABLED="false",
+        PORTER_TRACKER_DB=str(var / "tracker.db"),
+        PORTER_DEMO="1",
+        # the live tests share one client address (this machine): limits a shop would never reach
+        PORTER_RATE_CLIENT_PER_MINUTE="100000",
+        PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",
+        PORTER_RATE_CONVERSATION_PER_MINUTE="600",
+    )
     if api_url:
         env.update(channel_env(api_url))
     env.update(extra_env or {})
-    subprocess.run([sys.executable, "-m", "bot", "orders", "import", "data/demo/orders.json",
-                    "--relative-to", "2026-11-01T00:00:00Z"], cwd=PROJECT_ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "orders",
+            "import",
+            "data/demo/orders.json",
+            "--relative-to",
+            "2026-11-01T00:00:00Z",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     log_path = var / "serve.log"
     log = open(log_path, "wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--model", str(model)], cwd=PROJECT_ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--model", str(model)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -95,11 +128,13 @@ def start_porter(var: Path, api_url: Optional[str] = None, extra_env: Optional[D
     else:
         process.kill()
         raise RuntimeError(f"porter did not become ready within 300 s:\n{log_path.read_text()[-3000:]}")
-    return RunningPorter(f"http://localhost:{env['RASA_PORT']}", f"http://localhost:{env['PORTER_WEB_PORT']}",
-                         env, process, log_path)
+    return RunningPorter(
+        f"http://localhost:{env['RASA_PORT']}", f"http://localhost:{env['PORTER_WEB_PORT']}", env, process, log_path
+    )
 
 
 # --- pulling the plug: tests that a crash loses nothing ------------------------------------------------------
+
 
 def porter_processes(running: RunningPorter) -> List[int]:
     """The `bot serve` process and every process under it (its servers run in sessions of their own)."""
@@ -109,7 +144,7 @@ def porter_processes(running: RunningPorter) -> List[int]:
             try:
                 parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
-                continue   # gone meanwhile
+                continue  # gone meanwhile
             children.setdefault(parent, []).append(int(entry.name))
     found, todo = [], [running.process.pid]
     while todo:
@@ -169,8 +204,9 @@ def saved_user_events(running: RunningPorter, conversation: str, count: int, wai
     deadline = time.monotonic() + wait
     while True:
         with sqlite3.connect(running.env["PORTER_TRACKER_DB"], timeout=10) as database:
-            rows = database.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' "
-                                    "ORDER BY id", (conversation,)).fetchall()
+            rows = database.execute(
+                "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (conversation,)
+            ).fetchall()
         events = [json.loads(data) for (data,) in rows]
         if len(events) >= count or time.monotonic() > deadline:
             return events

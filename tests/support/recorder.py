@@ -1,5 +1,6 @@
 """A local stand-in for a remote API (Telegram, WhatsApp Graph, Shopify...): records every request and answers
 with what the test registered, so tests see exactly what a connector or adapter sent out."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,13 @@ class Recorder:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 parts = urlsplit(self.path)
-                request = Recorded(self.command, parts.path, parse_qs(parts.query),
-                                   {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
+                request = Recorded(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
+                )
                 with recorder._lock:
                     recorder.requests.append(request)
                 status, body = recorder._reply(request)
@@ -79,8 +85,7 @@ class Recorder:
         with self._lock:
             return [r for r in self.requests if path_part in r.path and r.at >= since]
 
-    def wait_for(self, path_part: str, count: int = 1, since: float = 0.0, timeout: float = 30.0
-                 ) -> List[Recorded]:
+    def wait_for(self, path_part: str, count: int = 1, since: float = 0.0, timeout: float = 30.0) -> List[Recorded]:
         """Requests matching path_part once at least `count` arrived; the connector sends asynchronously."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

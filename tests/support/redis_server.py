@@ -1,5 +1,6 @@
 """A throwaway Redis from Debian's package for tests that need the real engine: loopback, a free port, a password,
 nothing written to disk; stopped at the end. Stop it mid-test to play an outage."""
+
 from __future__ import annotations
 
 import shutil
@@ -26,9 +27,23 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.process = subprocess.Popen([binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--requirepass", PASSWORD, "--save", "", "--appendonly", "no"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--requirepass",
+                PASSWORD,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as probe:

@@ -11,6 +11,7 @@ gives up after its timeout. Through this proxy a reply can be:
 
 With ``reads="fail"`` every read of a conversation gets a 503, as when Rasa is down.
 """
+
 from __future__ import annotations
 
 import threading
@@ -40,7 +41,7 @@ class SlowRasa:
                     self.end_headers()
                     self.wfile.write(payload)
                 except OSError:
-                    pass   # the desk gave up waiting and closed the connection: that is the point
+                    pass  # the desk gave up waiting and closed the connection: that is the point
 
             do_GET = do_POST = _handle
 
@@ -69,8 +70,13 @@ class SlowRasa:
                 return 503, b'{"error": "Rasa is down"}'
             if self.replies == "late":
                 self._forwarded.wait(HANG_GUARD)
-        answer = requests.request(method, self.target + path, data=body, timeout=HANG_GUARD,
-                                  headers={"Content-Type": content_type or "application/json"})
+        answer = requests.request(
+            method,
+            self.target + path,
+            data=body,
+            timeout=HANG_GUARD,
+            headers={"Content-Type": content_type or "application/json"},
+        )
         if is_reply and self.replies == "late":
             self._forwarded.set()
             self._released.wait(HANG_GUARD)

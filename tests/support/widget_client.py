@@ -4,6 +4,7 @@ speaking the same protocol as rasa-webchat (session_request / session_confirm, u
 Used by the security tests and the fuzz benchmark to play several browsers at once, including ones that lie
 about their session.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,23 +39,29 @@ class WidgetClient:
             self.events.append((name, data))
             if name == "session_refused":
                 self._confirmed.set()
+
         return record
 
     async def open(self, session_id: Any = None, timeout: float = 30) -> Optional[str]:
         """Connects and asks for ``session_id``; returns the handle Porter confirmed (None if refused)."""
-        await self.sio.connect(self.url, headers=self.headers, socketio_path="/socket.io",
-                               transports=["polling"], wait_timeout=timeout)  # aiohttp 3.9 has no WS client here
+        await self.sio.connect(
+            self.url, headers=self.headers, socketio_path="/socket.io", transports=["polling"], wait_timeout=timeout
+        )  # aiohttp 3.9 has no WS client here
         await self.sio.emit("session_request", {"session_id": session_id})
         await asyncio.wait_for(self._confirmed.wait(), timeout)
         return self.handle
 
-    async def say(self, text: Any, metadata: Any = None, session_id: Any = None, wait_for: int = 1,
-                  timeout: float = 60) -> List[Dict[str, Any]]:
+    async def say(
+        self, text: Any, metadata: Any = None, session_id: Any = None, wait_for: int = 1, timeout: float = 60
+    ) -> List[Dict[str, Any]]:
         """Sends a message and returns what Porter pushed back (at least ``wait_for`` messages, or what
         arrived before ``timeout``; Porter's messages for one turn arrive together)."""
         before = len(self.received)
-        payload = {"message": text, "customData": {"locale": "en"} if metadata is None else metadata,
-                   "session_id": session_id if session_id is not None else self.handle}
+        payload = {
+            "message": text,
+            "customData": {"locale": "en"} if metadata is None else metadata,
+            "session_id": session_id if session_id is not None else self.handle,
+        }
         await self.sio.emit("user_uttered", payload)
         deadline = asyncio.get_running_loop().time() + timeout
         while len(self.received) - before < wait_for and asyncio.get_running_loop().time() < deadline:
