@@ -185,6 +185,23 @@ def encode_endpoint_requests_with_ujson() -> None:
     EndpointConfig.session = session
 
 
+def read_trackers_under_the_conversation_lock() -> None:
+    """Rasa's ``GET /conversations/<id>/tracker`` reads a conversation without its lock, and for one that has no
+    events yet it starts a session (running ``action_session_start``) beside the turn that may be starting it
+    too. The route's one call, ``MessageProcessor.fetch_full_tracker_with_initial_session``, now holds the
+    conversation's lock, as a turn does: the read waits for the turn in progress, so the desk and the widget's
+    history (bot/web/widget_history.py) see its replies, and only one writer ever starts a session."""
+    from rasa.core.processor import MessageProcessor
+
+    fetch = MessageProcessor.fetch_full_tracker_with_initial_session
+
+    async def locked(self, conversation_id, output_channel=None, metadata=None):
+        async with self.lock_store.lock(conversation_id):
+            return await fetch(self, conversation_id, output_channel, metadata)
+
+    MessageProcessor.fetch_full_tracker_with_initial_session = locked
+
+
 def run(rasa_args: List[str]) -> int:
     """`rasa run` with ``rasa_args`` and the API token from RASA_AUTH_TOKEN."""
     if any(arg in _TOKEN_OPTIONS or arg.startswith("--auth-token=") for arg in rasa_args):
@@ -207,6 +224,7 @@ def run(rasa_args: List[str]) -> int:
     validate_action_responses_once_compiled()
     find_event_types_by_name()
     encode_endpoint_requests_with_ujson()
+    read_trackers_under_the_conversation_lock()
     from rasa.__main__ import main
 
     # "--auth-token=T", not "--auth-token T": a token may begin with "-", which argparse takes for an option

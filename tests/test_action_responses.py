@@ -106,3 +106,40 @@ def test_the_action_server_receives_the_conversation_rasa_sent(monkeypatch):
         server.shutdown()
     assert answer == VALID
     assert received == [("/webhook?token=s3cret", "application/json", body)]
+
+
+def test_reading_a_conversation_waits_for_the_turn_in_progress(monkeypatch):
+    """The tracker API (the desk, the widget's history) reads a conversation only once the turn holding its
+    lock has finished: it then sees that turn's replies, and never starts a session beside it."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from rasa.core.lock_store import InMemoryLockStore
+    from rasa.core.processor import MessageProcessor
+
+    from bot.rasa_server import read_trackers_under_the_conversation_lock
+
+    seen = []
+
+    async def read(self, conversation_id, output_channel=None, metadata=None):
+        seen.append(("read", conversation_id))
+        return conversation_id
+
+    monkeypatch.setattr(MessageProcessor, "fetch_full_tracker_with_initial_session", read)
+    read_trackers_under_the_conversation_lock()
+    processor = SimpleNamespace(lock_store=InMemoryLockStore())
+
+    async def turn():
+        async with processor.lock_store.lock("web:abc"):
+            await asyncio.sleep(0.2)
+            seen.append(("turn done", "web:abc"))
+
+    async def both():
+        running = asyncio.ensure_future(turn())
+        await asyncio.sleep(0.05)  # the turn holds the lock
+        got = await MessageProcessor.fetch_full_tracker_with_initial_session(processor, "web:abc")
+        await running
+        return got
+
+    assert asyncio.run(both()) == "web:abc"
+    assert seen == [("turn done", "web:abc"), ("read", "web:abc")]

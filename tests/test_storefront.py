@@ -22,7 +22,7 @@ from bot.channels.identity import trusted
 from bot.paths import PROJECT_ROOT, var_dir
 from bot.web.pages import WIDGET_BUNDLE
 from tests.support import needs
-from tests.support.porter_server import IDENTITY_SECRET
+from tests.support.porter_server import IDENTITY_SECRET, TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the networking flags Chromium keeps trying to reach Google's hosts, which this machine refuses.
@@ -63,6 +63,16 @@ def new_shopper(browser: Browser, locale: str = "en-US") -> Page:
 def open_chat(page: Page) -> None:
     page.locator("button.rw-launcher").first.click()
     expect(page.locator("textarea.rw-new-message")).to_be_visible()
+
+
+def chat_again(page: Page) -> None:
+    """After a reload or on return: once the widget has started (it first reads the conversation back), the
+    chat as the shopper left it, opened if it was closed."""
+    expect(page.locator("button.rw-launcher").first).to_be_attached()
+    try:  # the widget reopens by itself if it was open; a click now would close it
+        expect(page.locator("textarea.rw-new-message")).to_be_visible(timeout=3000)
+    except AssertionError:
+        open_chat(page)
 
 
 def say(page: Page, text: str) -> None:
@@ -144,8 +154,7 @@ def test_a_shopper_gets_a_refund_in_the_chat_widget_and_keeps_the_conversation_a
 
     page.reload()
     expect(page.get_by_role("heading", name="Quiet things for the home, shipped worldwide.")).to_be_visible()
-    if not page.locator("textarea.rw-new-message").is_visible():
-        open_chat(page)
+    chat_again(page)
     for shown in ("my parcel never arrived", "A10029", "diego.hernandez@example.mx", "your parcel was lost", reference):
         expect(conversation(page)).to_contain_text(shown)
     # the reloaded page continues the conversation; it does not greet the shopper a second time
@@ -212,3 +221,47 @@ def test_the_page_signs_the_customer_for_its_own_conversation_and_escapes_what_i
 
     bundle = requests.get(f"{porter.web}/widget/webchat.js", timeout=30)
     assert bundle.status_code == 200 and "WebChat" in bundle.text[:2000]
+
+
+def test_a_reload_while_porter_answers_loses_nothing(porter, browser):
+    page = new_shopper(browser)
+    page.goto(f"{porter.web}/")
+    open_chat(page)
+    porter_says(page, "Hi, I'm Porter")
+    say(page, "my parcel never arrived")
+    page.reload()  # at once: the widget has shown none of the answer yet
+    chat_again(page)
+    porter_says(page, "What is your order number?")
+    expect(page.locator(".rw-response", has_text="What is your order number?")).to_have_count(1)
+    expect(page.locator(".rw-client", has_text="my parcel never arrived")).to_have_count(1)
+    expect(page.locator(".rw-response", has_text="Hi, I'm Porter")).to_have_count(1)
+    shoot(page, "storefront-after-reload.png")
+    page.context.close()
+
+
+def test_a_reply_sent_while_the_page_was_closed_is_there_on_return(porter, browser):
+    page = new_shopper(browser)
+    context = page.context
+    page.goto(f"{porter.web}/")
+    open_chat(page)
+    porter_says(page, "Hi, I'm Porter")
+    conversation_id = widget_session(page)
+    page.close()  # the shopper leaves; the browser keeps the chat session, as it would for a later visit
+    requests.post(  # what the desk does with an agent's reply (bot/web/desk.py, RasaConversations.send)
+        f"{porter.base}/conversations/{conversation_id}/tracker/events",
+        params={"token": TOKEN},
+        json=[{"event": "bot", "text": "Hi, this is Maria from the shop: your parcel left today."}],
+        timeout=60,
+    ).raise_for_status()
+    page = context.new_page()
+    page.goto(f"{porter.web}/")
+    chat_again(page)
+    porter_says(page, "this is Maria from the shop")
+    expect(page.locator(".rw-response", has_text="Hi, I'm Porter")).to_have_count(1)
+    context.close()
+
+
+def test_the_history_is_only_given_for_a_chat_session_porter_issued(porter):
+    forged = requests.post(f"{porter.web}/widget/history", json={"session": "web-abc.123.xyz"}, timeout=30)
+    assert forged.status_code == 404 and "messages" not in forged.json()
+    assert requests.post(f"{porter.web}/widget/history", data="nonsense", timeout=30).status_code == 404

@@ -206,6 +206,11 @@ def _desk(app) -> Tuple[DeskConfig, RasaConversations]:
     return app.ctx.desk_config, app.ctx.desk_rasa
 
 
+def conversations(app) -> RasaConversations:
+    """The web server's client of Rasa's HTTP API (the widget's history reads through it too)."""
+    return _desk(app)[1]
+
+
 @blueprint.listener("after_server_stop")
 async def _close_rasa(app, _loop) -> None:
     if hasattr(app.ctx, "desk_rasa"):

@@ -14,6 +14,7 @@ the widget then sends with every message (customData, the message metadata):
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlencode
@@ -29,9 +30,12 @@ from bot.client_address import of_request
 from bot.identifiers import EMAIL_RE, normalize_email
 from bot.catalogs import section
 from bot.languages import native_name, supported_languages
+from bot.web import desk
 from bot.web.pages import WIDGET_URL, render
+from bot.web.widget_history import widget_messages
 
 blueprint = Blueprint("storefront")
+logger = logging.getLogger(__name__)
 
 LOCALE_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")
 DEMO_CUSTOMERS = ("james.miller@example.com", "claire.dubois@example.fr", "li.wei@example.com")
@@ -68,6 +72,24 @@ def _new_sessions() -> RateLimits:
     if _limits is None:
         _limits = RateLimits.from_env()
     return _limits
+
+
+@blueprint.post("/widget/history")
+async def widget_history(request: Request):
+    """The conversation of a chat session Porter issued, as the widget shows it (bot/web/widget_history.py):
+    the page puts it in place before the widget starts, so nothing Porter or an agent sent is ever missing."""
+    config = request.app.ctx.porter
+    body = request.json if (request.headers.get("content-type") or "").startswith("application/json") else None
+    handle = body.get("session") if isinstance(body, dict) else None
+    conversation = widget_sessions.conversation_of(handle, config.identity_secret) if config.identity_secret else None
+    if conversation is None:
+        return response.json({"error": "not a chat session of this shop"}, status=404)
+    try:
+        events = await desk.conversations(request.app).events(conversation)
+    except desk.RasaUnavailable as exc:
+        logger.warning("widget history not read: %s", exc)
+        return response.json({"error": "the conversation cannot be read right now"}, status=503)
+    return response.json({"messages": widget_messages(events)}, headers={"Cache-Control": "no-store"})
 
 
 @blueprint.post("/widget/session")
@@ -115,6 +137,7 @@ async def storefront(request: Request):
     customer = signed_in_customer(request.args.get("customer"))
     widget = {
         "socketUrl": config.socket_url,
+        "historyUrl": "/widget/history",  # the conversation so far, read back from Rasa
         "sessionUrl": "/widget/session",  # where the page gets its chat session (and signed identity)
         "locale": locale,  # null: the browser's language (navigator.language)
         "customer": customer,  # null: an anonymous shopper, who verifies with the order's email

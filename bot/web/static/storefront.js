@@ -60,23 +60,67 @@
     request.send(JSON.stringify({ session: handle, customer: config.customer }));
   }
 
-  window.WebChat.default({
-    socketUrl: config.socketUrl,
-    socketPath: "/socket.io/",
-    customData: customData,
-    initPayload: "/greet",
-    title: "Porter",
-    subtitle: labels.subtitle,
-    inputTextFieldHint: labels.hint,
-    params: { storage: config.storage },
-    mainColor: "#2f5d62",            // the shop's colours (storefront.css)
-    userBackgroundColor: "#2f5d62",
-    userTextColor: "#ffffff",
-    withRules: false,
-    hideWhenNotConnected: false,
-    displayUnreadCount: true,
-    showMessageDate: false
-  }, null);
+  // What the shopper sees is what the server has: the widget keeps only the messages it has shown, so a reload
+  // while Porter was answering, or an agent's reply sent while the page was closed, would be missing. The
+  // conversation is read back (POST /widget/history) and put where the widget keeps it before it starts.
+  function restoreThenStart() {
+    var session = stored();
+    if (!session || !session.session_id) {
+      start();
+      return;
+    }
+    var started = false;
+    function once() {
+      if (!started) {
+        started = true;
+        start();
+      }
+    }
+    var request = new XMLHttpRequest();
+    request.open("POST", config.historyUrl);
+    request.setRequestHeader("Content-Type", "application/json");
+    request.timeout = 8000;
+    request.onload = function () {
+      var answer = null;
+      try {
+        answer = request.status === 200 ? JSON.parse(request.responseText) : null;
+      } catch (e) {
+        answer = null;
+      }
+      var current = stored();
+      if (answer && answer.messages && current && current.session_id === session.session_id) {
+        current.conversation = answer.messages;
+        window.localStorage.setItem(SESSION_KEY, JSON.stringify(current));
+      }
+      once();
+    };
+    request.onerror = once;
+    request.ontimeout = once;
+    request.send(JSON.stringify({ session: session.session_id }));
+  }
+
+  function start() {
+    window.WebChat.default({
+      socketUrl: config.socketUrl,
+      socketPath: "/socket.io/",
+      customData: customData,
+      initPayload: "/greet",
+      title: "Porter",
+      subtitle: labels.subtitle,
+      inputTextFieldHint: labels.hint,
+      params: { storage: config.storage },
+      mainColor: "#2f5d62",            // the shop's colours (storefront.css)
+      userBackgroundColor: "#2f5d62",
+      userTextColor: "#ffffff",
+      withRules: false,
+      hideWhenNotConnected: false,
+      displayUnreadCount: true,
+      showMessageDate: false,
+      // A short typing hint, not a pause: the widget's default waits 0.8 to 3 s per message.
+      customMessageDelay: function () { return 300; }
+    }, null);
+  }
+  restoreThenStart();
   if (config.customer) {
     window.setInterval(signIdentity, 500);
   }
