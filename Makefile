@@ -119,9 +119,10 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# The tests that need no trained model, browser or server (tests/support/needs.py): a minute, for every edit.
+# The tests that need no trained model, browser or server (tests/support/needs.py), a file per core: under a
+# minute, for every edit.
 unit: $(VENV)/.installed
-	PORTER_UNIT_TESTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	PORTER_UNIT_TESTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadfile tests
 
 eval: install ## train ours and Rasa's default pipeline, score on held-out data, write var/eval/report.md
 	$(BIN)/python benchmarks/nlu_report.py --out $(PORTER_VAR_DIR)/eval $(EVAL_ARGS)

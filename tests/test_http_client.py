@@ -341,6 +341,7 @@ def hanging(api_server, prefix):
     route.release.set()
 
 
+@pytest.mark.slow
 def test_a_hanging_call_and_its_retries_stop_when_the_budget_is_spent(api_server, prefix, hanging):
     api = JsonApi(
         "Shopify",
@@ -362,6 +363,7 @@ def test_a_hanging_call_and_its_retries_stop_when_the_budget_is_spent(api_server
     assert len(api_server.received(prefix)) == 1
 
 
+@pytest.mark.slow
 def test_a_refund_cut_short_by_the_budget_is_reported_not_repeated(api_server, prefix, hanging):
     api = JsonApi(
         "Shopify",
@@ -385,6 +387,7 @@ def test_no_call_starts_when_too_little_of_the_budget_is_left(api, api_server, p
     assert api_server.received(prefix) == []
 
 
+@pytest.mark.slow
 def test_backoff_waits_are_cut_to_the_time_left(api_server, prefix):
     waited = []
 

@@ -69,6 +69,7 @@ def test_the_manifests_are_found():
     assert names >= {"porter-rasa", "porter-actions", "porter-web", "porter-payments", "porter-balancer"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("document", [document for _, document in DOCUMENTS], ids=[name for name, _ in DOCUMENTS])
 def test_every_object_matches_the_kubernetes_schema(document):
     try:

@@ -152,6 +152,7 @@ def test_var_and_everything_in_it_are_the_owners_alone(porter, conversation):
         (["--enable-api"], {"RASA_AUTH_TOKEN": ""}),
     ],
 )
+@pytest.mark.slow
 def test_rasa_starts_only_with_the_token_from_the_environment(arguments, environment):
     done = subprocess.run(
         [sys.executable, "-m", "bot", "rasa", *arguments],

@@ -1,3 +1,4 @@
+import pytest
 import json
 import subprocess
 import sys
@@ -54,6 +55,7 @@ def test_a_bad_file_is_rejected_whole_naming_order_and_field(var, demo_document,
     assert store.all() == []
 
 
+@pytest.mark.slow
 def test_cli_reports_errors_clearly_and_writes_nothing(var, demo_document, order_file):
     del demo_document["orders"][2]["email"]
     result = cli("orders", "import", str(order_file(demo_document)), env_var=var)
@@ -63,6 +65,7 @@ def test_cli_reports_errors_clearly_and_writes_nothing(var, demo_document, order
     assert json.loads(cli("cases", "list", "--format", "json", env_var=var).stdout) == []
 
 
+@pytest.mark.slow
 def test_cli_rejects_files_that_are_not_orders(var, tmp_path):
     path = tmp_path / "broken.json"
     path.write_text("{not json")

@@ -181,6 +181,7 @@ def test_asking_where_the_refund_is_tells_the_truth_about_money_not_yet_out(shop
     assert said(dispatcher.messages)[0] == "utter_refund_payment_checking"  # not "issued on <date>"
 
 
+@pytest.mark.slow
 def test_the_worker_reconciles_an_unknown_refund_without_paying_it_again(shop):
     shop.refunds_answer = "slow"
     choose_refund()
@@ -193,6 +194,7 @@ def test_the_worker_reconciles_an_unknown_refund_without_paying_it_again(shop):
     assert shop.refund_posts() == 1 and len(shop.made) == 1
 
 
+@pytest.mark.slow
 def test_a_refund_shopify_turned_away_fails_and_the_worker_pays_it_exactly_once(shop):
     shop.refunds_answer = "unavailable"
     first = choose_refund()
@@ -210,6 +212,7 @@ def test_a_refund_shopify_turned_away_fails_and_the_worker_pays_it_exactly_once(
     assert said(choose_refund()) == ["utter_already_done", "utter_anything_else"]
 
 
+@pytest.mark.slow
 def test_a_refund_left_pending_by_a_crash_is_paid_once_by_the_worker(shop):
     # What a crash between recording the refund and paying it leaves behind.
     case, _ = CaseBook().open_case(
@@ -244,6 +247,7 @@ def test_a_cancellation_whose_refund_did_not_go_out_says_so_then_pays_it_when_as
     assert the_refund_case().status == PAID and len(shop.made) == 1
 
 
+@pytest.mark.slow
 def test_retries_stop_after_the_last_attempt_and_say_so(shop):
     shop.refunds_answer = "unavailable"
     choose_refund()
@@ -257,6 +261,7 @@ def test_retries_stop_after_the_last_attempt_and_say_so(shop):
     assert shop.refund_posts() == posts and not shop.made  # an agent takes it from here
 
 
+@pytest.mark.slow
 def test_the_embedded_store_leaves_the_refund_to_the_shop_and_the_worker_never_touches_it(actions_env):
     from actions.fixes import carry_out
 
@@ -276,6 +281,7 @@ def _catches_sigterm(pid: int) -> bool:
     return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
 
 
+@pytest.mark.slow
 def test_the_worker_stops_when_told_to_terminate(actions_env):
     """Kubernetes and the cluster stop processes with SIGTERM; as PID 1 a worker without a handler would ignore
     it and be killed after the grace period, maybe in the middle of paying."""
@@ -325,6 +331,7 @@ def web(var):
         process.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_agents_see_where_the_money_of_the_order_stands(web):
     base, env = web
     book = CaseBook()

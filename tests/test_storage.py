@@ -109,6 +109,7 @@ def differences(url: str) -> list:
 # --- the schema and its migrations ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_db_upgrade_builds_the_schema_on_an_empty_database_and_is_safe_to_run_again(url):
     first, again = cli("db", "upgrade"), cli("db", "upgrade")
     assert first.returncode == 0, first.stderr
@@ -138,6 +139,7 @@ def test_processes_starting_together_upgrade_the_database_once(url):
     assert sum("the current one" in out for out in said) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("release", ["today", "first release"])
 def test_db_upgrade_completes_a_shop_db_made_before_migrations_and_keeps_its_rows(var, release):
     now = time.time()

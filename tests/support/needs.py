@@ -15,7 +15,7 @@ MARKERS = {
     "browser": "Debian's Chromium driven by Playwright (`make browser`)",
     "engines": "Debian's PostgreSQL or Redis started for the test (`make engines`)",
     "cluster": "Porter on PostgreSQL, Redis and HAProxy with several replicas (`make run-cluster`)",
-    "slow": "waits out real time (sign-in throttling) for several seconds",
+    "slow": "takes a second or more: real waits (throttling, time budgets), the CLI in a subprocess, migrations",
 }
 UNIT_ONLY = "PORTER_UNIT_TESTS"
 
