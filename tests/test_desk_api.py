@@ -367,17 +367,28 @@ def test_an_agent_reply_reaches_the_telegram_chat(porter, remote_api, agent):
     ticket = wait_for_ticket(porter.env, f"telegram:{chat}")
     assert ticket.channel == "telegram"
     desk = Desk(porter.web, *agent)
+    claimed = time.time()
     assert desk.claim(ticket.id).status_code == 200
+    # the shopper is told who answers now, in their language
+    joined = f"{agent[0]} from the shop's team has joined the conversation."
+    assert wait_for_telegram(remote_api, chat, claimed) == [joined]
 
     since = time.time()
     assert desk.reply(ticket.id, "Hello from the shop's team on Telegram.").status_code == 200
+    assert wait_for_telegram(remote_api, chat, since) == ["Hello from the shop's team on Telegram."]
+    resolved = time.time()
+    assert desk.resolve(ticket.id).json()["ticket"]["status"] == "resolved"
+    assert wait_for_telegram(remote_api, chat, resolved) == [
+        "You're back with Porter, the shop's assistant. Write to me any time."
+    ]
+
+
+def wait_for_telegram(remote_api, chat: int, since: float) -> list[str]:
     deadline = time.monotonic() + 30
     while not telegram_sent(remote_api, chat, since):
-        assert time.monotonic() < deadline, "the reply never reached Telegram"
+        assert time.monotonic() < deadline, "nothing reached Telegram"
         time.sleep(0.1)
-    [sent] = telegram_sent(remote_api, chat, since)
-    assert sent["text"] == "Hello from the shop's team on Telegram."
-    assert desk.resolve(ticket.id).json()["ticket"]["status"] == "resolved"
+    return [sent["text"] for sent in telegram_sent(remote_api, chat, since)]
 
 
 # --- a restart loses nothing ---------------------------------------------------------------------------------

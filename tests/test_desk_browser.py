@@ -69,6 +69,7 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     row.get_by_role("button", name="Claim").click()
     expect(desk).to_have_url(f"{porter.web}/desk/tickets/{ticket.id}")
     expect(desk.locator("#status")).to_have_text("claimed")
+    porter_says(shopper, f"{name} from the shop's team has joined the conversation.")  # who answers now
 
     # the summary and the whole conversation, the shopper's script shown as text
     expect(summary_field(desk, "Language")).to_have_text("English")
@@ -110,6 +111,7 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     desk.get_by_role("button", name="Hand back to Porter").click()
     expect(desk.locator("#status")).to_have_text("handed back to Porter")
     expect(desk.get_by_role("button", name="Send reply")).to_be_disabled()
+    porter_says(shopper, "You're back with Porter, the shop's assistant.")
     say(shopper, "where is my order")
     expect(shopper.locator(".rw-response", has_text="What is your order number?")).to_have_count(2)
     expect(shopper.locator("#rw-messages")).not_to_contain_text("Shopper is patient")

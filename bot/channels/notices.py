@@ -1,6 +1,7 @@
 """What a channel says itself, in the shopper's language, when a message never reaches Rasa (too long, sent
 faster than Porter reads, a voice note Porter cannot read) or Rasa could not finish its turn. (Rasa's own
-replies live in the domain; these are answered around it.) The texts are each catalog's ``notices``."""
+replies live in the domain; these are answered around it.) The desk's notices of who is talking (an agent joined,
+Porter is back) are here too. The texts are each catalog's ``notices``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ TOO_LONG = "too_long"  # {length} and {limit} in characters
 SLOW_DOWN = "slow_down"
 TRY_AGAIN = "try_again"
 CANNOT_READ = "cannot_read"  # a voice note, video, sticker or location on WhatsApp
+AGENT_JOINED = "agent_joined"  # an agent claimed the shopper's ticket in the desk ({agent}: the agent's name)
+BACK_WITH_PORTER = "back_with_porter"  # the agent handed back or resolved: Porter answers again
 
 
 def spoken(language: Optional[str]) -> bool:

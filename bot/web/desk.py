@@ -38,6 +38,7 @@ from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
 from bot.decisions import problems, remedies, situations
 from bot.catalogs import catalog
+from bot.channels import notices
 from bot.languages import english_name, supported_languages
 from bot.handoff import reasons
 from bot.handoff.tickets import (
@@ -66,6 +67,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SIGN_IN = "/desk/sign-in"
 PUBLIC_PATHS = (SIGN_IN,)  # the only desk routes a visitor without a session may use
 MAX_TEXT = 4000  # a reply or note; WhatsApp takes 4096 characters, Telegram 4096
+DESK_NOTICE_KEY = "porter_desk_notice"  # metadata on a notice the desk sent: notices.AGENT_JOINED or BACK_WITH_PORTER
 DESK_MESSAGE_KEY = "porter_desk_message"  # metadata on the bot event of an agent's reply: the message id
 DEFAULT_RASA_TIMEOUT, MAX_RASA_TIMEOUT = 15.0, 60.0  # seconds the desk waits for Rasa (PORTER_DESK_RASA_TIMEOUT)
 
@@ -173,6 +175,16 @@ class RasaConversations:
         """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel.
         The message id rides on the event, so the conversation itself can tell later whether it arrived."""
         event = {"event": "bot", "text": text, "metadata": {DESK_MESSAGE_KEY: message_id}}
+        await self._call(
+            "POST",
+            self._url(conversation_id, "tracker/events"),
+            {"output_channel": "latest", "execute_side_effects": "true"},
+            [event],
+        )
+
+    async def announce(self, conversation_id: str, text: str, kind: str) -> None:
+        """Tells the shopper who is talking now (an agent joined, Porter is back), on their latest channel."""
+        event = {"event": "bot", "text": text, "metadata": {DESK_NOTICE_KEY: kind}}
         await self._call(
             "POST",
             self._url(conversation_id, "tracker/events"),
@@ -656,7 +668,18 @@ async def api_claim(request: Request, ticket_id: int):
     except ValueError as exc:
         return response.json({"error": f"cannot claim: {exc}"}, status=409)
     logger.info("desk: %s claimed ticket %s", mask_name(session.agent.name), ticket_id)
+    await _announce(request, ticket, notices.AGENT_JOINED, agent=session.agent.name)
     return response.json({"ticket": _summary(ticket)})
+
+
+async def _announce(request: Request, ticket: Ticket, notice: str, **values: str) -> None:
+    """The shopper's notice of who answers now, in their language. The ticket has changed hands already: a
+    notice Rasa could not take is logged, not a reason to undo it."""
+    _, rasa = _desk(request.app)
+    try:
+        await rasa.announce(ticket.conversation_id, notices.say(notice, ticket.language, **values), notice)
+    except RasaUnavailable as exc:
+        logger.warning("desk: ticket %s: the shopper was not told (%s): %s", ticket.id, notice, exc)
 
 
 @blueprint.post("/api/tickets/<ticket_id:int>/reply")
@@ -767,6 +790,7 @@ async def _close(request: Request, ticket_id: int, status: str):
     ticket, error = _ticket_to_act_on(session, ticket_id)
     if error:
         return error
+    await _announce(request, ticket, notices.BACK_WITH_PORTER)
     try:
         await rasa.resume(ticket.conversation_id)
     except RasaUnavailable as exc:
