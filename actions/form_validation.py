@@ -14,10 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Text
 
-import yaml
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from bot.domain_files import domain_dict
 from bot.paths import PROJECT_ROOT
 
 DOMAIN = PROJECT_ROOT / "domain"
@@ -25,14 +25,9 @@ DOMAIN = PROJECT_ROOT / "domain"
 
 @lru_cache(maxsize=None)
 def required_slots_of_forms(domain: Path = DOMAIN) -> Dict[Text, List[Text]]:
-    """Each form's ``required_slots``, as the domain file declares them (a file, or a folder Rasa merges)."""
-    files = sorted(domain.rglob("*.yml")) if domain.is_dir() else [domain]
-    forms: Dict[Text, List[Text]] = {}
-    for path in files:
-        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for name, form in (content.get("forms") or {}).items():
-            forms[name] = list((form or {}).get("required_slots") or [])
-    return forms
+    """Each form's ``required_slots``, as the domain declares them (a file, or a folder Rasa merges)."""
+    forms = domain_dict(domain).get("forms") or {}
+    return {name: list((form or {}).get("required_slots") or []) for name, form in forms.items()}
 
 
 class DomainFileFormValidation(FormValidationAction, metaclass=ABCMeta):

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
-import yaml
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -25,6 +24,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.domain_files import domain_dict
 from bot.nlu.sentence_encoder import vectors
 
 OUTPUT = "fix_candidates"
@@ -34,12 +34,8 @@ _FIX_PAYLOAD = re.compile(r'^/inform\{+"fix":"([a-z_]+)"\}+$')  # the domain dou
 def button_titles(domain_path: Path) -> List[Tuple[str, str]]:
     """(fix, title) for every button of the domain (a file, or a folder Rasa merges) whose payload chooses a
     fix, in every language."""
-    files = sorted(domain_path.glob("*.yml")) if domain_path.is_dir() else [domain_path]
-    responses: Dict[str, Any] = {}
-    for path in files:
-        responses.update((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {})
     pairs = set()
-    for variations in responses.values():
+    for variations in (domain_dict(domain_path).get("responses") or {}).values():
         for variation in variations:
             for button in variation.get("buttons") or []:
                 match = _FIX_PAYLOAD.match(str(button.get("payload", "")).replace(" ", ""))

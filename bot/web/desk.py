@@ -174,22 +174,18 @@ class RasaConversations:
     async def send(self, conversation_id: str, text: str, message_id: int) -> None:
         """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel.
         The message id rides on the event, so the conversation itself can tell later whether it arrived."""
-        event = {"event": "bot", "text": text, "metadata": {DESK_MESSAGE_KEY: message_id}}
-        await self._call(
-            "POST",
-            self._url(conversation_id, "tracker/events"),
-            {"output_channel": "latest", "execute_side_effects": "true"},
-            [event],
-        )
+        await self._say(conversation_id, text, {DESK_MESSAGE_KEY: message_id})
 
     async def announce(self, conversation_id: str, text: str, kind: str) -> None:
         """Tells the shopper who is talking now (an agent joined, Porter is back), on their latest channel."""
-        event = {"event": "bot", "text": text, "metadata": {DESK_NOTICE_KEY: kind}}
+        await self._say(conversation_id, text, {DESK_NOTICE_KEY: kind})
+
+    async def _say(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> None:
         await self._call(
             "POST",
             self._url(conversation_id, "tracker/events"),
             {"output_channel": "latest", "execute_side_effects": "true"},
-            [event],
+            [{"event": "bot", "text": text, "metadata": metadata}],
         )
 
     async def delivered(self, conversation_id: str, message_id: int) -> bool:
