@@ -9,7 +9,6 @@ from the case); otherwise the shopper hears it is recorded, not gone out yet and
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
@@ -17,12 +16,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import services, wording
+from actions import services
+from bot import wording
 from actions.authorization import grant_fix
 from actions.handoff import hand_over
 from bot.decisions import cases as case_types
-from bot.decisions import problems, remedies
-from bot.decisions.cases import FAILED, ON_RETURN, PAID, Case, may_confirm, needs_payment
+from bot.decisions import fix_cases, problems, remedies
+from bot.decisions.cases import FAILED, PAID, Case, may_confirm, needs_payment
+from bot.decisions.fix_cases import FixRequest
 from bot.handoff import reasons
 from bot.payments.settle import settle
 from bot.shop.models import Order
@@ -48,6 +49,13 @@ class Context:
     @property
     def common(self) -> Dict[str, Any]:
         return dict(order_number=self.order.order_number, conversation_id=self.tracker.sender_id)
+
+    @property
+    def request(self) -> FixRequest:
+        """This fix as bot/decisions/fix_cases.py opens its case, the same way the desk's agents do."""
+        return FixRequest(
+            self.order, self.key, self.tracker.sender_id, self.problem, self.situation, evidence=self.evidence
+        )
 
     @property
     def evidence(self) -> Dict[str, Any]:
@@ -105,24 +113,9 @@ def _say_again(ctx: Context, case: Case) -> None:
 
 
 def _refund(ctx: Context) -> Tuple[Case, bool]:
-    policy = services.policy()
     item_problem = problems.handling(ctx.problem) == problems.ITEM_HANDLING
-    send_back = item_problem and not policy.needs_no_return(ctx.order.total, ctx.order.currency)
-    case, created = services.cases().open_case(
-        type=case_types.REFUND,
-        idempotency_key=ctx.key,
-        amount=ctx.order.total,
-        currency=ctx.order.currency,
-        details={
-            "method": "original_payment",
-            "situation": ctx.situation,
-            "problem": ctx.problem,
-            "return_required": send_back,
-            **({"payout": ON_RETURN} if send_back else {}),
-            **ctx.evidence,
-        },
-        **ctx.common,
-    )
+    case, created = fix_cases.refund(services.cases(), services.policy(), ctx.request)
+    send_back = bool(case.details.get("return_required"))
     if created and not send_back:  # an item to send back is refunded when it arrives
         case = _pay_back(case)
     if created:
@@ -145,14 +138,7 @@ def _say_return_note(ctx: Context, case: Case, send_back: bool) -> None:
 
 def _reship(ctx: Context) -> Tuple[Case, bool]:
     address = ctx.tracker.get_slot("new_address") or ctx.order.shipping_address.one_line()
-    case, created = services.cases().open_case(
-        type=case_types.RESHIPMENT,
-        idempotency_key=ctx.key,
-        amount=ctx.order.total,
-        currency=ctx.order.currency,
-        details={"address": address, "situation": ctx.situation},
-        **ctx.common,
-    )
+    case, created = fix_cases.reship(services.cases(), ctx.request, address)
     if created:
         ctx.dispatcher.utter_message(response="utter_reship_done", case_reference=case.reference, address=address)
     return case, created
@@ -184,25 +170,10 @@ def _replace(ctx: Context) -> Tuple[Case, bool]:
 
 
 def _partial_refund(ctx: Context) -> Tuple[Case, bool]:
-    percent = services.policy().partial_refund_percent
-    amount = round(ctx.order.total * percent / 100, 2)
-    case, created = services.cases().open_case(
-        type=case_types.REFUND,
-        idempotency_key=ctx.key,
-        amount=amount,
-        currency=ctx.order.currency,
-        details={
-            "method": "original_payment",
-            "partial_percent": percent,
-            "keeps_item": True,
-            "problem": ctx.problem,
-            **ctx.evidence,
-        },
-        **ctx.common,
-    )
+    case, created = fix_cases.partial_refund(services.cases(), services.policy(), ctx.request)
     if created:
         case = _pay_back(case)
-        _say_refund(ctx, case, "utter_partial_refund_done", amount=ctx.money(amount))
+        _say_refund(ctx, case, "utter_partial_refund_done", amount=ctx.money(case.amount or 0.0))
     return case, created
 
 
@@ -295,18 +266,12 @@ def _notify(ctx: Context) -> Tuple[Case, bool]:
 
 
 def _discount(ctx: Context) -> Tuple[Case, bool]:
-    percent = services.policy().discount_percent
-    case, created = services.cases().open_case(
-        type=case_types.DISCOUNT,
-        idempotency_key=ctx.key,
-        details={"percent": percent, "code": "SORRY-" + secrets.token_hex(3).upper()},
-        **ctx.common,
-    )
+    case, created = fix_cases.discount(services.cases(), services.policy(), ctx.request)
     if created:
         ctx.dispatcher.utter_message(
             response="utter_discount_done",
             case_reference=case.reference,
-            discount=f"{percent:g}",
+            discount=f"{case.details['percent']:g}",
             discount_code=case.details["code"],
         )
     return case, created

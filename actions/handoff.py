@@ -16,7 +16,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import authorization, services, wording
+from actions import authorization, services
+from bot import wording
 from bot.decisions import cases as case_types
 from bot.decisions.cases import Case
 from bot.decisions import problems

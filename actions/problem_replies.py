@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
-from actions import services, wording
+from actions import services
+from bot import wording
 from bot.decisions import cases, problems
 from bot.decisions import remedies
 from bot.decisions import situations as s

@@ -16,7 +16,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import problem_replies, services, wording
+from actions import problem_replies, services
+from bot import wording
 from actions.authorization import record_offer, verified_order
 from actions.backend_guard import guard_backend
 from actions.form_control import stop

@@ -93,3 +93,14 @@ def write() -> bool:
         return False
     REPLIES_FILE.write_text(text, encoding="utf-8")
     return True
+
+
+def say(reply: str, language: str | None, **values: Any) -> str:
+    """One reply's text in ``language`` (English when Porter does not speak it), placeholders filled: for
+    what is said to a shopper outside Rasa's actions, such as a fix an agent carried out from the desk."""
+    code = str(language or "")[:2].lower()
+    code = code if code in supported_languages() else FALLBACK
+    value = (catalog(code).get("replies") or {}).get(reply) or (catalog(FALLBACK).get("replies") or {}).get(reply)
+    if value is None:
+        raise CatalogError(f"there is no reply {reply} in languages/{FALLBACK}.yml")
+    return _variation(value, code, reply)["text"].format(**values)

@@ -8,9 +8,11 @@ Needs the trained model, like every test using the `porter` fixture (conftest.py
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +21,16 @@ from bot.handoff.agents import AgentStore
 from bot.languages import supported_languages
 from bot.web.app import WebConfig, create_app
 from bot.web.desk import canned_replies
-from tests.support.desk import Desk, DeskWeb, add_agent, agents_cli, tickets, timeline_texts, wait_for_ticket
+from tests.support.desk import (
+    Desk,
+    DeskWeb,
+    add_agent,
+    agents_cli,
+    private_order,
+    tickets,
+    timeline_texts,
+    wait_for_ticket,
+)
 from tests.support.porter_server import TOKEN, free_port, start_porter
 from tests.support.slow_rasa import SlowRasa
 from tests.test_channel_telegram import API as TELEGRAM_API
@@ -294,6 +305,88 @@ def test_a_rest_shopper_gets_the_reply_in_the_conversation_and_porter_back_after
     answered = " ".join(r.get("text", "") for r in rest_says(porter, sender, "where is my order"))
     assert "order number" in answered
     assert tickets(porter.env).get(ticket.id).status == "handed_back"
+
+
+def _cases_of(porter, order_number: str) -> list[dict]:
+    from bot.decisions.cases import CaseBook
+
+    return [c.to_dict() for c in CaseBook(Path(porter.env["PORTER_SHOP_DB"])).list(order_number=order_number)]
+
+
+def test_an_agent_sees_the_order_and_its_earlier_refund_and_cannot_pay_it_twice(porter, agent):
+    order_number = private_order(porter.env, "A10024")  # stalled: Porter offers a refund or a reshipment
+    sender = f"desk-fix-{secrets.token_hex(3)}"
+    rest_says(porter, sender, "my parcel never arrived")
+    rest_says(porter, sender, order_number)
+    offered = rest_says(porter, sender, "james.miller@example.com")
+    assert '/inform{"fix":"refund"}' in [b["payload"] for r in offered for b in r.get("buttons", [])]
+    refunded = " ".join(r.get("text", "") for r in rest_says(porter, sender, '/inform{"fix":"refund"}'))
+    porters_refund = re.search(r"reference is (PC-[A-Z0-9]{6})", refunded).group(1)
+    ticket = hand_over_on_rest(porter, sender)
+
+    desk = Desk(porter.web, *agent)
+    assert desk.fix(ticket.id, "refund").status_code == 409  # nothing before the ticket is claimed
+    assert desk.claim(ticket.id).status_code == 200
+    view = desk.ticket(ticket.id)
+    order = view["order"]
+    assert order["order_number"] == order_number and order["total"] == "$36.50"
+    assert order["shipment"]["carrier"] == "YunExpress" and order["shipment"]["scans"]
+    assert "james.miller" not in str(order)  # the order panel shows no email, phone or street
+    [earlier] = [c for c in view["cases"] if c["type"] == "refund"]
+    assert (earlier["reference"], earlier["money"], earlier["by"]) == (porters_refund, "$36.50", None)
+    assert [f["fix"] for f in order["fixes"]] == ["refund", "partial_refund", "reship", "discount"]
+
+    # Porter refunded this order: neither a second refund, a partial one nor a reshipment goes out
+    for fix in ("refund", "partial_refund", "reship"):
+        refused = desk.fix(ticket.id, fix)
+        assert refused.status_code == 409, (fix, refused.text)
+        assert porters_refund in refused.json()["error"] and "by Porter" in refused.json()["error"]
+        assert "nothing was paid or sent again" in refused.json()["error"]
+    assert [c["type"] for c in _cases_of(porter, order_number)].count("refund") == 1
+    assert not any(c["type"] == "reshipment" for c in _cases_of(porter, order_number))
+
+    # a discount code is given once, in the agent's name, and the shopper is told in Porter's words
+    given = desk.fix(ticket.id, "discount")
+    assert given.status_code == 200, given.text
+    discount = given.json()["case"]
+    assert discount["type"] == "discount" and discount["by"] == agent[0]
+    [stored] = [c for c in _cases_of(porter, order_number) if c["type"] == "discount"]
+    code = stored["details"]["code"]
+    told = [e.get("text") or "" for e in tracker_events(porter, f"rest:{sender}") if e["event"] == "bot"][-1]
+    assert f"Here is your code for 10% off your next order: {code}" in told and discount["reference"] in told
+    view = desk.ticket(ticket.id)
+    assert told in timeline_texts(view, "agent")
+    assert any(discount["reference"] in text for text in timeline_texts(view, "note"))
+    again = desk.fix(ticket.id, "discount")
+    assert again.status_code == 409 and "Nothing was given again" in again.json()["error"]
+    assert [c["type"] for c in _cases_of(porter, order_number)].count("discount") == 1
+
+    assert desk.fix(ticket.id, "free_money").status_code == 400
+    other = Desk(porter.web, *add_agent(porter.env, "bea"))
+    assert "claimed by" in other.fix(ticket.id, "discount").json()["error"]
+
+
+def test_an_agent_refunds_an_order_porter_did_not_and_the_shopper_is_told(porter, agent):
+    order_number = private_order(porter.env, "A10024")
+    sender = f"desk-refund-{secrets.token_hex(3)}"
+    ticket = hand_over_on_rest(porter, sender, "my parcel never arrived", order_number, "james.miller@example.com")
+    desk = Desk(porter.web, *agent)
+    assert desk.claim(ticket.id).status_code == 200
+    done = desk.fix(ticket.id, "refund")
+    assert done.status_code == 200, done.text
+    case = done.json()["case"]
+    assert (case["type"], case["money"], case["by"]) == ("refund", "$36.50", agent[0])
+    told = [e.get("text") or "" for e in tracker_events(porter, f"rest:{sender}") if e["event"] == "bot"][-1]
+    assert told.startswith("Done: I've refunded $36.50 to your original payment method.") and case["reference"] in told
+    second = desk.fix(ticket.id, "refund")
+    assert second.status_code == 409 and f"by {agent[0]}" in second.json()["error"]
+    assert len([c for c in _cases_of(porter, order_number) if c["type"] == "refund"]) == 1
+
+    # a conversation that verified no order: the agent is told what is missing
+    unverified_ticket = hand_over_on_rest(porter, f"desk-unverified-{secrets.token_hex(3)}", "my parcel never arrived")
+    assert desk.claim(unverified_ticket.id).status_code == 200
+    unverified = desk.fix(unverified_ticket.id, "refund")
+    assert unverified.status_code == 409 and "has not verified an order" in unverified.json()["error"]
 
 
 @pytest.fixture(scope="module")

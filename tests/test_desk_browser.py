@@ -12,10 +12,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.support.desk import add_agent, wait_for_ticket
+from tests.support.desk import add_agent, private_order, wait_for_ticket
 from tests.test_storefront import (
     REPLY,
     browser,  # noqa: F401 (a fixture)
+    cases,
     new_shopper,
     open_chat,
     porter_says,
@@ -122,5 +123,71 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     expect(desk.locator("#waiting-count")).to_have_text(re.compile(r"\(\d+\)"))
     expect(desk.locator(f'tr[data-ticket-id="{ticket.id}"]')).to_have_count(0)
     assert dialogs == []
+    agent.close()
+    shopper.context.close()
+
+
+def test_an_agent_sees_the_earlier_refund_cannot_pay_twice_and_gives_a_discount(porter, browser):  # noqa: F811
+    name, password = add_agent(porter.env, "refunds")
+    order_number = private_order(porter.env, "A10024")
+
+    # the shopper is refunded by Porter in the widget, then asks for a person
+    shopper = new_shopper(browser)
+    shopper.goto(f"{porter.web}/")
+    open_chat(shopper)
+    porter_says(shopper, "Hi, I'm Porter")
+    say(shopper, "my parcel never arrived")
+    porter_says(shopper, "What is your order number?")
+    say(shopper, order_number)
+    porter_says(shopper, "the email address you used")
+    say(shopper, "james.miller@example.com")
+    shopper.locator(".rw-reply", has_text="Full refund").click()
+    answer = shopper.locator(".rw-response").filter(has_text=re.compile(r"Done: I've refunded .*PC-"))
+    expect(answer.first).to_be_visible()
+    refund = re.search(r"PC-[A-Z0-9]{6}", answer.first.inner_text()).group(0)
+    say(shopper, "I want to talk to a human")
+    ticket = wait_for_ticket(porter.env, widget_session(shopper))
+
+    # the agent, on a laptop screen: the order and its refund beside the conversation, the composer in view
+    agent = browser.new_context(viewport={"width": 1280, "height": 800})
+    agent.set_default_timeout(REPLY)
+    desk = agent.new_page()
+    sign_in(desk, porter.web, name, password)
+    desk.goto(f"{porter.web}/desk/tickets/{ticket.id}")
+    desk.get_by_role("button", name="Claim this conversation").click()
+    expect(desk.locator("#status")).to_have_text("claimed")
+    expect(desk.locator("#order-number")).to_have_text(order_number)
+    expect(desk.locator("#order-total")).to_have_text("$36.50")
+    expect(desk.locator("#order-shipment")).to_contain_text("YunExpress")
+    earlier = desk.locator(f'#cases [data-reference="{refund}"]')
+    expect(earlier).to_contain_text("Refund")
+    expect(earlier).to_contain_text("by Porter")
+    for control in ("Send reply", "Hand back to Porter", "Resolve"):
+        expect(desk.get_by_role("button", name=control, exact=True)).to_be_in_viewport()
+
+    # a second refund is asked once, then refused with what was done before; no money moves
+    desk.get_by_role("button", name=re.compile(r"^Refund in full")).click()
+    expect(desk.locator("#fix-question")).to_have_text("Refund in full ($36.50)?")
+    desk.get_by_role("button", name="Yes, do it").click()
+    refused = f"Already done for order {order_number}: refund of $36.50 {refund} by Porter"
+    expect(desk.locator("#desk-error")).to_contain_text(refused)
+    expect(desk.locator("#fix-confirm")).to_be_hidden()
+    assert [c["type"] for c in cases(porter) if c["order_number"] == order_number].count("refund") == 1
+
+    # a discount code goes out in the agent's name and reaches the shopper's widget
+    desk.get_by_role("button", name=re.compile(r"^Discount code")).click()
+    desk.get_by_role("button", name="Yes, do it").click()
+    expect(desk.locator("#desk-done")).to_contain_text("Done: case PC-")
+    [discount] = [c for c in cases(porter) if c["order_number"] == order_number and c["type"] == "discount"]
+    expect(desk.locator(f'#cases [data-reference="{discount["reference"]}"]')).to_contain_text(f"by {name}")
+    porter_says(shopper, discount["details"]["code"])
+    shoot(desk, "desk-order-and-fixes.png")
+
+    # resolving is asked once and confirmed
+    desk.get_by_role("button", name="Resolve", exact=True).click()
+    desk.get_by_role("button", name="Yes, resolve").click()
+    expect(desk.locator("#desk-done")).to_have_text("Resolved. The shopper is back with Porter and has been told.")
+    expect(desk.locator("#status")).to_have_text("resolved")
+    porter_says(shopper, "You're back with Porter, the shop's assistant.")
     agent.close()
     shopper.context.close()

@@ -38,6 +38,8 @@ from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
 from bot.decisions import problems, remedies, situations
 from bot.catalogs import catalog
+from bot.decisions.cases import CaseBook
+from bot.http_client import BackendUnavailable
 from bot.channels import notices
 from bot.languages import english_name, supported_languages
 from bot.handoff import reasons
@@ -55,7 +57,7 @@ from bot.handoff.tickets import (
 from bot.paths import var_dir
 from bot.storage.location import database_url
 from bot.web.pages import render
-from bot.web import sign_in_throttle
+from bot.web import desk_orders, sign_in_throttle
 from bot.web.sign_in_throttle import ADDRESS
 
 logger = logging.getLogger(__name__)
@@ -635,13 +637,14 @@ async def api_ticket(request: Request, ticket_id: int):
     except RasaUnavailable as exc:
         events, problem = None, f"What the shopper wrote after the handoff cannot be shown: {exc}."
     position = store.position(ticket.id) if ticket.status == WAITING else None
-    from bot.decisions.cases import CaseBook, agent_view  # the order's cases: what was done and where its money stands
-
+    order, order_problem = await _order_beside(ticket)
     order_cases = CaseBook().list(order_number=ticket.order_number) if ticket.order_number else []
     return response.json(
         {
             "ticket": _summary(ticket, position),
-            "cases": [agent_view(case) for case in order_cases],
+            "order": order,
+            "order_problem": order_problem,
+            "cases": [desk_orders.case_view(case) for case in order_cases],
             "timeline": _timeline(ticket, events, store.messages(ticket.id)),
             "live": problem is None,
             "problem": problem,
@@ -652,6 +655,56 @@ async def api_ticket(request: Request, ticket_id: int):
             "agent": {"name": session.agent.name, "role": session.agent.role},
         }
     )
+
+
+async def _order_beside(ticket: Ticket) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """(the verified order as the agent reads it, or why it cannot be shown)."""
+    if not ticket.verified_order:
+        return None, None
+    try:
+        order = await asyncio.to_thread(desk_orders.load_order, ticket)
+    except BackendUnavailable as exc:
+        return None, f"The order system cannot be reached: {exc}"
+    if order is None:
+        return None, f"Order {ticket.verified_order} is not in the order system any more."
+    cases = CaseBook().list(order_number=order.order_number)
+    return desk_orders.order_view(order, cases), None
+
+
+@blueprint.post("/api/tickets/<ticket_id:int>/fix")
+async def api_fix(request: Request, ticket_id: int):
+    """Carries out a fix on the ticket's verified order in the agent's name, tells the shopper in their
+    language, and notes it on the ticket. 409 with what was done before when the order has it already."""
+    session: Session = request.ctx.session
+    _, rasa = _desk(request.app)
+    ticket, error = _ticket_to_act_on(session, ticket_id)
+    if error:
+        return error
+    body = request.json if request.content_type.startswith("application/json") else None
+    fix = body.get("fix") if isinstance(body, dict) else None
+    if not isinstance(fix, str) or fix not in desk_orders.DESK_FIXES:
+        return response.json({"error": f"choose a fix: {', '.join(desk_orders.DESK_FIXES)}"}, status=400)
+    try:
+        outcome = await asyncio.to_thread(desk_orders.carry_out, ticket, fix, session.agent.name)
+    except desk_orders.CannotAct as exc:
+        return response.json({"error": str(exc)}, status=409)
+    except BackendUnavailable as exc:
+        return response.json({"error": f"the order system cannot be reached: {exc}; nothing was done"}, status=503)
+    case = desk_orders.case_view(outcome.case)
+    if not outcome.created:
+        return response.json({"error": desk_orders.already_done(outcome.case), "case": case}, status=409)
+    logger.info(
+        "desk: %s carried out %s on ticket %s: case %s",
+        mask_name(session.agent.name),
+        fix,
+        ticket.id,
+        case["reference"],
+    )
+    store = _tickets()
+    store.add_message(ticket.id, "note", session.agent.name, f"{FIXES.get(fix, fix)}: case {case['reference']}")
+    message = store.add_message(ticket.id, "reply", session.agent.name, outcome.shopper_text or "")
+    message, failure = await _deliver(rasa, store, ticket, message)
+    return response.json({"case": case, "message": message.to_dict(), "delivery_problem": failure}, status=200)
 
 
 @blueprint.post("/api/tickets/<ticket_id:int>/claim")

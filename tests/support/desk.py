@@ -110,6 +110,22 @@ class Desk:
     def resolve(self, ticket_id: int) -> requests.Response:
         return self.post(f"/desk/api/tickets/{ticket_id}/resolve")
 
+    def fix(self, ticket_id: int, fix: str) -> requests.Response:
+        return self.post(f"/desk/api/tickets/{ticket_id}/fix", {"fix": fix})
+
+
+def private_order(env: Mapping[str, str], like: str) -> str:
+    """A copy of demo order ``like`` under a new number, in the running Porter's shop, so a test can refund it
+    without meeting the cases other tests opened on the demo orders. Returns the new order number."""
+    from dataclasses import replace
+
+    from bot.shop.sqlite_store import SQLiteOrderStore
+
+    store = SQLiteOrderStore(Path(env["PORTER_SHOP_DB"]))
+    number = f"A{secrets.randbelow(40000) + 60000}"  # demo orders are A10023 to A10035
+    store.upsert_many([replace(store.get(like), order_number=number)])
+    return number
+
 
 def timeline_texts(view: Dict[str, Any], kind: Optional[str] = None) -> list[str]:
     return [item["text"] for item in view["timeline"] if kind is None or item["kind"] == kind]

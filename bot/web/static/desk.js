@@ -267,7 +267,70 @@
       item.setAttribute("data-reference", found.reference);
       item.appendChild(el("span", "case-line", caseLine(found)));
       item.appendChild(el("span", "case-when muted", "opened " + new Date(found.created_at * 1000).toLocaleString(
-        [], { dateStyle: "medium", timeStyle: "short" })));
+        [], { dateStyle: "medium", timeStyle: "short" }) + " by " + (found.by || "Porter")));
+      list.appendChild(item);
+    });
+  }
+
+  function day(epoch) {
+    return new Date(epoch * 1000).toLocaleDateString([], { dateStyle: "medium" });
+  }
+
+  // The verified order beside the conversation (bot/web/desk_orders.py): what was bought, the parcel's scans.
+  var shownOrder = "";
+  function renderOrder(order, problem) {
+    var signature = JSON.stringify([order, problem]);
+    if (signature === shownOrder) { return; }
+    shownOrder = signature;
+    var warning = document.getElementById("order-problem");
+    warning.textContent = problem || "";
+    warning.hidden = !problem;
+    document.getElementById("order-none").hidden = Boolean(order || problem);
+    document.getElementById("order").hidden = !order;
+    document.getElementById("order-number").textContent = order ? order.order_number : "";
+    if (!order) { return; }
+    document.getElementById("order-total").textContent = order.total;
+    document.getElementById("order-meta").textContent = "placed " + day(order.placed_at) + " · " +
+      order.status.replace(/_/g, " ") + (order.destination ? " · to " + order.destination : "");
+    var items = document.getElementById("order-items");
+    clear(items);
+    order.items.forEach(function (item) {
+      var row = el("li");
+      row.appendChild(el("span", null, item.quantity + " × " + item.name));
+      row.appendChild(el("span", "muted", item.price));
+      items.appendChild(row);
+    });
+    var shipment = order.shipment;
+    document.getElementById("order-shipment").textContent = shipment
+      ? shipment.carrier + " " + shipment.service + (shipment.tracking_number ? " · " + shipment.tracking_number : "") +
+        " · shipped " + day(shipment.shipped_at) + " · promised by " + shipment.promised_by
+      : "Not shipped yet.";
+    var scans = document.getElementById("order-scans");
+    clear(scans);
+    (shipment ? shipment.scans : []).forEach(function (scan) {
+      scans.appendChild(el("li", null, day(scan.at) + (scan.location ? ", " + scan.location : "") + ": " +
+        (scan.description || scan.status.replace(/_/g, " "))));
+    });
+  }
+
+  var shownFixes = "";
+  var chooseFix = null;  // set by the ticket view
+  function renderFixes(order, may) {
+    var panel = document.getElementById("fixes-panel");
+    panel.hidden = !order;
+    var signature = JSON.stringify([order && order.fixes, may]);
+    if (!order || signature === shownFixes) { return; }
+    shownFixes = signature;
+    var list = document.getElementById("fixes");
+    clear(list);
+    order.fixes.forEach(function (offer) {
+      var item = el("li");
+      var button = el("button", "fix", offer.label);
+      button.type = "button";
+      button.setAttribute("data-fix", offer.fix);
+      button.disabled = !may;
+      button.addEventListener("click", function () { if (chooseFix) { chooseFix(offer); } });
+      item.appendChild(button);
       list.appendChild(item);
     });
   }
@@ -280,6 +343,8 @@
     renderSummary(ticket);
     mayAct = data.may_act;
     renderCases(data.cases);
+    renderOrder(data.order, data.order_problem);
+    renderFixes(data.order, data.may_act);
     renderTimeline(data.timeline);
     var cannedSignature = JSON.stringify(data.canned);
     if (cannedSignature !== cannedShown) { cannedShown = cannedSignature; renderCanned(data.canned); }
@@ -305,11 +370,21 @@
       });
     });
 
-    function act(button, path, body, done) {
+    function showDone(message) {
+      var box = document.getElementById("desk-done");
+      box.textContent = message || "";
+      box.hidden = !message;
+    }
+
+    function act(button, path, body, done, working) {
+      var label = button.textContent;
       button.disabled = true;
+      if (working) { button.textContent = working; }
       showError("");
+      showDone("");
       return api("POST", base + path, body).then(function (result) {
         button.disabled = false;
+        button.textContent = label;
         if (!result.ok) { showError(result.data.error || "That did not work."); }
         // a reply Rasa did not confirm is kept on the ticket (with Retry): it leaves the box all the same
         if (done && (result.ok || result.data.message)) { done(result.data); }
@@ -337,8 +412,48 @@
     document.getElementById("hand-back").addEventListener("click", function (event) {
       act(event.currentTarget, "/hand-back");
     });
-    document.getElementById("resolve").addEventListener("click", function (event) {
-      act(event.currentTarget, "/resolve");
+    // Resolving closes the ticket for good: asked once, then shown while it happens and when it is done.
+    var confirmResolve = document.getElementById("resolve-confirm");
+    document.getElementById("resolve").addEventListener("click", function () {
+      confirmResolve.hidden = false;
+      document.getElementById("resolve-yes").focus();
+    });
+    document.getElementById("resolve-no").addEventListener("click", function () {
+      confirmResolve.hidden = true;
+      document.getElementById("resolve").focus();
+    });
+    document.getElementById("resolve-yes").addEventListener("click", function (event) {
+      act(event.currentTarget, "/resolve", {}, function () {
+        confirmResolve.hidden = true;
+        showDone("Resolved. The shopper is back with Porter and has been told.");
+      }, "Resolving…");
+    });
+
+    // A fix on the order: asked once with what it gives, then the case it opened (or why it was refused).
+    var pendingFix = null;
+    var fixConfirm = document.getElementById("fix-confirm");
+    chooseFix = function (offer) {
+      pendingFix = offer;
+      document.getElementById("fix-question").textContent = offer.label + "?";
+      fixConfirm.hidden = false;
+      document.getElementById("fix-yes").focus();
+    };
+    document.getElementById("fix-no").addEventListener("click", function () {
+      pendingFix = null;
+      fixConfirm.hidden = true;
+    });
+    document.getElementById("fix-yes").addEventListener("click", function (event) {
+      if (!pendingFix) { return; }
+      act(event.currentTarget, "/fix", { fix: pendingFix.fix }, function (data) {
+        fixConfirm.hidden = true;
+        if (data.case) {
+          showDone("Done: case " + data.case.reference + (data.case.payment ? " (" + data.case.payment + ")" : "") +
+            ". The shopper has been told" + (data.delivery_problem ? ", but the message is not confirmed as sent." : "."));
+        }
+      }, "Working…").then(function () {
+        pendingFix = null;
+        fixConfirm.hidden = true;
+      });
     });
     document.getElementById("reply-text").addEventListener("keydown", function (event) {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
