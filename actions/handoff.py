@@ -10,7 +10,7 @@ stays queued either way.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
@@ -21,8 +21,9 @@ from bot import wording
 from bot.decisions import cases as case_types
 from bot.decisions.cases import Case
 from bot.decisions import problems
-from bot.handoff import hours, reasons
+from bot.handoff import hours, priority, reasons
 from bot.handoff.tickets import Ticket, TicketStore
+from bot.http_client import BackendUnavailable
 
 TRANSCRIPT_LIMIT = 200  # messages kept on the ticket; the full history stays in the tracker store
 
@@ -92,7 +93,9 @@ def open_ticket(tracker: Tracker, reason: str, case: Case, slots: Optional[Dict[
     ledger, not the slot) is named on it and joins it to that order's open ticket: a claim must not put a
     stranger's conversation next to the shopper's, where an agent would take it for the shopper."""
     order = _verified_order(tracker, slots)
-    ticket, _ = TicketStore().open_ticket(
+    store = TicketStore()
+    urgent, shopper_name = _priority(tracker, reason, order, store)
+    ticket, _ = store.open_ticket(
         conversation_id=tracker.sender_id,
         reason=reason,
         channel=tracker.get_latest_input_channel(),
@@ -104,8 +107,30 @@ def open_ticket(tracker: Tracker, reason: str, case: Case, slots: Optional[Dict[
         case_reference=case.reference,
         transcript=transcript(tracker),
         verified_order=order,
+        priority=urgent,
+        shopper_name=shopper_name,
     )
     return ticket
+
+
+def _priority(
+    tracker: Tracker, reason: str, order_number: Optional[str], store: TicketStore
+) -> Tuple[List[str], Optional[str]]:
+    """(why this shopper goes first in the queue, their name from the verified order)."""
+    urgent = []
+    if reason == reasons.UPSET or anger_in(tracker):
+        urgent.append(priority.ANGRY)
+    order = None
+    if order_number and reason != reasons.BACKEND_DOWN:  # not a second wait for a backend that just failed
+        try:
+            order = services.store().get(order_number)
+        except BackendUnavailable:  # the handoff goes on; the agent reads the order in the desk
+            order = None
+    if order is not None and services.policy().needs_person(order.total, order.currency):
+        urgent.append(priority.HIGH_VALUE)
+    if reason == reasons.REPEAT_CONTACT or store.handed_over_before(tracker.sender_id, order_number):
+        urgent.append(priority.REPEAT_CONTACT)
+    return urgent, order.customer_name if order else None
 
 
 def say_what_happens_next(dispatcher: CollectingDispatcher, tracker: Tracker, ticket: Ticket) -> None:

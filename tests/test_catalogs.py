@@ -35,6 +35,7 @@ def test_each_language_has_every_part_of_a_catalog(language):
     for notice, text in own["notices"].items():
         assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", english["notices"][notice]))
     assert own["widget"]["subtitle"] and own["widget"]["hint"]
+    assert own["widget"]["waiting"] and own["widget"]["agent"] and "{position}" in own["widget"]["place"]
     assert len(own["canned_replies"]) == len(english["canned_replies"])
 
 

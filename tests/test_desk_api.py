@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -381,6 +382,16 @@ def test_an_agent_refunds_an_order_porter_did_not_and_the_shopper_is_told(porter
     second = desk.fix(ticket.id, "refund")
     assert second.status_code == 409 and f"by {agent[0]}" in second.json()["error"]
     assert len([c for c in _cases_of(porter, order_number) if c["type"] == "refund"]) == 1
+
+    # the ticket is found by its order, the email the shopper typed, the refund's reference and its number
+    for query in (order_number, "James.Miller@example.com", case["reference"].lower(), f"#{ticket.id}"):
+        found = desk.get(f"/desk/api/search?q={quote(query)}")
+        assert found.status_code == 200, found.text
+        assert ticket.id in [t["id"] for t in found.json()["tickets"]], query
+    assert desk.get(f"/desk/api/search?q={quote('nothing-like-this-anywhere')}").json()["tickets"] == []
+    assert "3 to 200 characters" in desk.get("/desk/api/search?q=ab").json()["error"]
+    assert desk.resolve(ticket.id).status_code == 200
+    assert ticket.id in [t["id"] for t in desk.get("/desk/api/closed").json()["tickets"]]
 
     # a conversation that verified no order: the agent is told what is missing
     unverified_ticket = hand_over_on_rest(porter, f"desk-unverified-{secrets.token_hex(3)}", "my parcel never arrived")

@@ -54,6 +54,9 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     say(shopper, "I want to talk to a human")
     ticket = wait_for_ticket(porter.env, widget_session(shopper))
     porter_says(shopper, ticket.case_reference)  # told a person takes over, with the case reference
+    header = shopper.locator(".rw-header")
+    expect(header.locator(".rw-title")).to_have_text("Waiting for a person")  # and the header says so, with
+    expect(header.locator(".rw-title + span")).to_have_text(re.compile(r"^You're number \d+ in line$"))  # the place
     say(shopper, XSS)  # while waiting: Porter is silent, the agent will read it
 
     # the agent signs in, finds the ticket in the queue and claims it
@@ -71,6 +74,9 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     expect(desk).to_have_url(f"{porter.web}/desk/tickets/{ticket.id}")
     expect(desk.locator("#status")).to_have_text("claimed")
     porter_says(shopper, f"{name} from the shop's team has joined the conversation.")  # who answers now
+    expect(header.locator(".rw-title")).to_have_text(name)
+    expect(header.locator(".rw-title + span")).to_have_text("From the shop's team")
+    expect(shopper.locator("#porter-chat-status")).to_have_text(f"{name}. From the shop's team")
 
     # the summary and the whole conversation, the shopper's script shown as text
     expect(summary_field(desk, "Language")).to_have_text("English")
@@ -103,6 +109,7 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     # the shopper answers; the desk shows it without a reload; a note stays among agents
     say(shopper, "Thank you, I'll wait for you")
     expect(timeline.locator(".message.shopper").last).to_have_text(re.compile("Thank you, I'll wait for you"))
+    desk.get_by_text("Internal note (agents only)").click()  # folded away under the composer
     desk.locator("#note-text").fill("Shopper is patient; carrier claim next.")
     desk.get_by_role("button", name="Add note").click()
     expect(timeline.locator(".message.note")).to_contain_text("Shopper is patient; carrier claim next.")
@@ -113,6 +120,7 @@ def test_an_agent_takes_over_from_the_widget_replies_and_hands_back_to_porter(po
     expect(desk.locator("#status")).to_have_text("handed back to Porter")
     expect(desk.get_by_role("button", name="Send reply")).to_be_disabled()
     porter_says(shopper, "You're back with Porter, the shop's assistant.")
+    expect(header.locator(".rw-title")).to_have_text("Porter")
     say(shopper, "where is my order")
     expect(shopper.locator(".rw-response", has_text="What is your order number?")).to_have_count(2)
     expect(shopper.locator("#rw-messages")).not_to_contain_text("Shopper is patient")

@@ -299,3 +299,45 @@ def test_asking_for_a_person_calmly_is_not_recorded_as_anger(actions_env, clock)
     assert said(messages)[0] == "utter_handoff_requested"
     [case] = CaseBook().list(type="handoff_request")
     assert case.details["reason"] == "shopper_asked" and "anger" not in case.details
+
+
+# --- who goes first ----------------------------------------------------------------------------------------------
+
+
+def test_angry_shoppers_high_value_orders_and_repeat_contacts_go_first_and_hear_their_true_place(actions_env, clock):
+    clock(TUESDAY_MORNING)
+    queue_others(2)  # two calm shoppers, waiting longer
+    # A10031 is worth 480 EUR, above the 250 EUR the policy lets Porter settle alone
+    messages, _, _ = run(
+        ActionRequestHandoff(), sender="big-order", intent="human_handoff", slots={"verified_order": "A10031"}
+    )
+    assert said(messages)[-1] == "utter_handoff_queue" and messages[-1]["position"] == 1
+    angry = make_tracker(
+        slots={"language": "ru"},
+        text="Вы мошенники, где моя посылка?",
+        intent="human_handoff",
+        entities=[{"entity": "anger", "value": "мошенники", "start": 3, "end": 12}],
+        sender="angry-ru",
+    )
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionRequestHandoff().run(dispatcher, angry, {}))
+    assert dispatcher.messages[-1]["position"] == 1
+
+    queue = TicketStore().queue()
+    assert [(t.conversation_id, t.priority) for t in queue] == [
+        ("angry-ru", ["angry"]),
+        ("big-order", ["high_value"]),
+        ("waiting-0", []),
+        ("waiting-1", []),
+    ]
+    assert queue[1].shopper_name == "Anna Gruber" and queue[0].shopper_name is None  # no verified order
+    assert [TicketStore().position(t.id) for t in queue] == [1, 2, 3, 4]
+
+    # handed back, then asking again: contacted before, behind the angry shopper and ahead of the calm ones
+    TicketStore().close(queue[1].id, "handed_back")
+    messages, _, _ = run(
+        ActionRequestHandoff(), sender="big-order", intent="human_handoff", slots={"verified_order": "A10031"}
+    )
+    assert messages[-1]["position"] == 2
+    again = TicketStore().open_for("big-order")
+    assert again.priority == ["high_value", "repeat_contact"]

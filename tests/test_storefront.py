@@ -22,6 +22,7 @@ from bot.channels.identity import trusted
 from bot.paths import PROJECT_ROOT, var_dir
 from bot.web.pages import WIDGET_BUNDLE
 from tests.support import needs
+from tests.support.desk import private_order
 from tests.support.porter_server import IDENTITY_SECRET, TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -261,7 +262,70 @@ def test_a_reply_sent_while_the_page_was_closed_is_there_on_return(porter, brows
     context.close()
 
 
-def test_the_history_is_only_given_for_a_chat_session_porter_issued(porter):
-    forged = requests.post(f"{porter.web}/widget/history", json={"session": "web-abc.123.xyz"}, timeout=30)
-    assert forged.status_code == 404 and "messages" not in forged.json()
-    assert requests.post(f"{porter.web}/widget/history", data="nonsense", timeout=30).status_code == 404
+def test_the_history_and_who_answers_are_only_given_for_a_chat_session_porter_issued(porter):
+    for path in ("/widget/history", "/widget/status"):
+        forged = requests.post(f"{porter.web}{path}", json={"session": "web-abc.123.xyz"}, timeout=30)
+        assert forged.status_code == 404 and set(forged.json()) == {"error"}
+        assert requests.post(f"{porter.web}{path}", data="nonsense", timeout=30).status_code == 404
+    issued = requests.post(f"{porter.web}/widget/session", json={"session": None}, timeout=30).json()["session"]
+    status = requests.post(f"{porter.web}/widget/status", json={"session": issued}, timeout=30)
+    assert status.json() == {"talking": "porter", "agent": None, "position": None}
+
+
+def tab_to(page: Page, matches: str, presses: int = 25) -> None:
+    """Presses Tab until the focused element matches the CSS selector ``matches``, as a keyboard user would."""
+    for _ in range(presses):
+        if page.evaluate("(selector) => document.activeElement && document.activeElement.matches(selector)", matches):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{matches} never took the keyboard focus")
+
+
+def test_a_keyboard_only_shopper_on_a_phone_gets_a_refund_from_a_labelled_widget_with_no_console_error(
+    porter, browser, undo_cases
+):
+    order_number = private_order(porter.env, "A10024")
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, has_touch=True)
+    context.set_default_timeout(REPLY)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{porter.web}/")
+
+    launcher = page.get_by_role("button", name="Open the chat")
+    expect(launcher).to_be_visible()
+    launcher_box = launcher.bounding_box()  # on a phone the open chat covers the page, launcher included
+    tab_to(page, "button.rw-launcher")
+    page.keyboard.press("Enter")
+    porter_says(page, "Hi, I'm Porter")
+    undo_cases.append(widget_session(page))
+    expect(page.get_by_role("log", name="Conversation")).to_contain_text("Hi, I'm Porter")
+    tab_to(page, "textarea.rw-new-message")
+    for text in ("my parcel never arrived", order_number, "james.miller@example.com"):
+        page.keyboard.type(text)
+        page.keyboard.press("Enter")
+        expect(page.locator(".rw-client").last).to_have_text(text)
+    refund = page.get_by_role("button", name="Full refund")
+    expect(refund).to_be_visible()
+
+    # everything a finger taps is at least 44 px; the send button says what it does
+    for box in (
+        launcher_box,
+        page.get_by_role("button", name="Send", exact=True).bounding_box(),
+        refund.bounding_box(),
+    ):
+        assert box and box["width"] >= 44 and box["height"] >= 44, box
+
+    tab_to(page, 'div.rw-reply[role="button"]')
+    while "Full refund" not in page.evaluate("document.activeElement.textContent"):
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    answer = page.locator(".rw-response").filter(has_text=re.compile(r"Done: I've refunded .*PC-")).first
+    expect(answer).to_be_visible()
+    reference = REFERENCE.search(answer.inner_text()).group(0)
+    expect(answer.locator(".porter-ref")).to_have_text(reference)  # kept on one line
+    assert answer.locator(".porter-ref").evaluate("node => getComputedStyle(node).whiteSpace") == "nowrap"
+    shoot(page, "storefront-phone-keyboard.png")
+    assert problems == []
+    context.close()

@@ -19,12 +19,13 @@ names the other.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
+from bot.handoff.priority import ranked, weight
 from bot.storage import Where, database
 from bot.storage.schema import ticket_messages, tickets
 
@@ -67,6 +68,8 @@ class Ticket:
     # [{"who": "shopper" | "bot", "text": ..., "at": ISO time}] up to the handoff
     transcript: List[Dict[str, Any]] = field(default_factory=list)
     verified_order: Optional[str] = None  # the order this conversation proved it owns at the handoff
+    priority: List[str] = field(default_factory=list)  # why it goes first (bot/handoff/priority.py)
+    shopper_name: Optional[str] = None  # the verified order's customer name
 
     @property
     def is_open(self) -> bool:
@@ -105,6 +108,7 @@ def _ticket(row) -> Ticket:
     data = dict(row._mapping)
     data["offered"] = json.loads(data["offered"] or "[]")
     data["transcript"] = json.loads(data["transcript"] or "[]")
+    data["priority"] = json.loads(data.get("priority") or "[]")
     return Ticket(**data)
 
 
@@ -134,6 +138,8 @@ class TicketStore:
         case_reference: Optional[str] = None,
         transcript: Optional[List[Dict[str, Any]]] = None,
         verified_order: Optional[str] = None,
+        priority: Sequence[str] = (),
+        shopper_name: Optional[str] = None,
     ) -> Tuple[Ticket, bool]:
         """(ticket, created): the conversation's open ticket if it has one, else a new one. ``verified_order`` is
         the order the conversation proved it owns just now (never a mere claim): it joins that order's open
@@ -175,6 +181,8 @@ class TicketStore:
                     claimed_at=now if claimed_by else None,
                     transcript=json.dumps(transcript or [], ensure_ascii=False),
                     verified_order=verified_order,
+                    priority=json.dumps(ranked(priority)),
+                    shopper_name=shopper_name,
                 )
             ).inserted_primary_key[0]
             if joined:
@@ -200,6 +208,14 @@ class TicketStore:
             row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one()
         return _ticket(row), True
 
+    def handed_over_before(self, conversation_id: str, verified_order: Optional[str]) -> bool:
+        """Whether this conversation, or another about the same verified order, had a ticket already."""
+        same = tickets.c.conversation_id == conversation_id
+        if verified_order:
+            same = or_(same, tickets.c.verified_order == verified_order)
+        with self.db.reading() as conn:
+            return conn.execute(select(tickets.c.id).where(same).limit(1)).first() is not None
+
     def get(self, ticket_id: int) -> Optional[Ticket]:
         with self.db.reading() as conn:
             row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
@@ -211,28 +227,65 @@ class TicketStore:
         return _ticket(row) if row else None
 
     def queue(self) -> List[Ticket]:
-        """Waiting tickets, oldest first: the order agents should take them in. One per verified order: the
-        others of that order wait behind it, out of the queue."""
-        earlier = tickets.alias("earlier")
+        """Waiting tickets in the order agents should take them: the most urgent first (bot/handoff/priority.py),
+        then the oldest. One per verified order, its oldest: the others of that order wait behind it, out of the
+        queue, and lend it their reasons to go first."""
         with self.db.reading() as conn:
-            rows = conn.execute(
-                select(tickets)
-                .where(
-                    tickets.c.status == WAITING,
-                    ~exists().where(
-                        earlier.c.verified_order == tickets.c.verified_order,
-                        earlier.c.status == WAITING,
-                        earlier.c.id < tickets.c.id,
-                    ),
-                )
-                .order_by(tickets.c.created_at, tickets.c.id)
-            ).all()
-        return [_ticket(r) for r in rows]
+            rows = conn.execute(select(tickets).where(tickets.c.status == WAITING).order_by(tickets.c.id)).all()
+        places: List[Ticket] = []
+        reasons: Dict[int, set] = {}
+        first_of_order: Dict[str, Ticket] = {}
+        for ticket in map(_ticket, rows):
+            place = first_of_order.get(ticket.verified_order) if ticket.verified_order else None
+            if place is not None:
+                reasons[place.id].update(ticket.priority)
+                continue
+            if ticket.verified_order:
+                first_of_order[ticket.verified_order] = ticket
+            places.append(ticket)
+            reasons[ticket.id] = set(ticket.priority)
+        places.sort(key=lambda t: (-weight(reasons[t.id]), t.created_at, t.id))
+        return [replace(t, priority=ranked(reasons[t.id])) for t in places]
 
     def list(self, statuses: Tuple[str, ...] = OPEN_STATUSES) -> List[Ticket]:
         with self.db.reading() as conn:
             rows = conn.execute(
                 select(tickets).where(tickets.c.status.in_(statuses)).order_by(tickets.c.created_at, tickets.c.id)
+            ).all()
+        return [_ticket(r) for r in rows]
+
+    def closed(self, limit: int = 50) -> List[Ticket]:
+        """The tickets closed most recently (handed back or resolved), newest first."""
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                select(tickets)
+                .where(tickets.c.status.in_((HANDED_BACK, RESOLVED)))
+                .order_by(tickets.c.closed_at.desc(), tickets.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [_ticket(r) for r in rows]
+
+    def find(self, text: str, orders: Sequence[str] = (), limit: int = 50) -> List[Ticket]:
+        """Tickets, newest first, whose number is ``text``, whose order number or case reference contains it, or
+        whose transcript does (the email or phone the shopper typed to verify); and every ticket of ``orders``
+        (the orders of the cases a reference names)."""
+        needle = text.strip().lower()
+        matches = [
+            func.lower(tickets.c.order_number).contains(needle, autoescape=True),
+            func.lower(tickets.c.verified_order).contains(needle, autoescape=True),
+            func.lower(tickets.c.case_reference).contains(needle, autoescape=True),
+            func.lower(tickets.c.transcript).contains(needle, autoescape=True),
+        ]
+        if needle.lstrip("#").isdigit() and len(needle.lstrip("#")) < 10:
+            matches.append(tickets.c.id == int(needle.lstrip("#")))
+        if orders:
+            matches.append(tickets.c.verified_order.in_(list(orders)))
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                select(tickets)
+                .where(or_(*matches))
+                .order_by(tickets.c.created_at.desc(), tickets.c.id.desc())
+                .limit(limit)
             ).all()
         return [_ticket(r) for r in rows]
 

@@ -110,6 +110,8 @@ tickets = Table(
     Column("closed_at", Text),
     Column("transcript", Text, nullable=False, server_default="[]"),
     Column("verified_order", Text),
+    Column("priority", Text, nullable=False, server_default="[]"),  # bot/handoff/priority.py's reasons, as JSON
+    Column("shopper_name", Text),  # the verified order's customer name
     Index("tickets_status", "status", "created_at"),
     Index("tickets_one_open", "conversation_id", unique=True, **_only_where("status IN ('waiting', 'claimed')")),
     Index("tickets_verified_order", "verified_order", "status"),

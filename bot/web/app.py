@@ -19,7 +19,7 @@ from sanic.request import Request
 from bot import logs
 from bot.channels.identity import identity_secret
 from bot.web import desk, storefront
-from bot.web.pages import STATIC, TEMPLATES, WIDGET_BUNDLE, WIDGET_URL
+from bot.web.pages import STATIC, TEMPLATES, WIDGET_BUNDLE, WIDGET_URL, widget_bundle
 
 DEFAULT_PORT = 8080
 
@@ -55,12 +55,12 @@ def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
     app.static("/static", str(STATIC), name="static")
 
     @app.get(WIDGET_URL)
-    async def widget_bundle(_: Request):
+    async def serve_widget(_: Request):
         if not WIDGET_BUNDLE.exists():
             return response.text("The chat widget is not installed: run `make install-web`.\n", status=503)
-        return await response.file(
-            WIDGET_BUNDLE,
-            mime_type="application/javascript; charset=utf-8",
+        return response.raw(
+            widget_bundle(),
+            content_type="application/javascript; charset=utf-8",
             headers={"Cache-Control": "public, max-age=3600"},
         )
 

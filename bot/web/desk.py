@@ -42,7 +42,7 @@ from bot.decisions.cases import CaseBook
 from bot.http_client import BackendUnavailable
 from bot.channels import notices
 from bot.languages import english_name, supported_languages
-from bot.handoff import reasons
+from bot.handoff import priority, reasons
 from bot.handoff.tickets import (
     CLAIMED,
     HANDED_BACK,
@@ -238,7 +238,8 @@ def _agents() -> AgentStore:
     return _stores[key]
 
 
-def _tickets() -> TicketStore:
+def ticket_store() -> TicketStore:
+    """The tickets, in the database this process was configured with (one store per database URL)."""
     key = ("tickets", database_url())
     if key not in _stores:
         _stores[key] = TicketStore(key[1])
@@ -463,7 +464,7 @@ async def queue_page(request: Request):
 @blueprint.get("/tickets/<ticket_id:int>")
 async def ticket_page(request: Request, ticket_id: int):
     session: Session = request.ctx.session
-    if _tickets().get(ticket_id) is None:
+    if ticket_store().get(ticket_id) is None:
         return _page(
             request,
             "desk_missing.html",
@@ -512,7 +513,20 @@ def _summary(ticket: Ticket, position: Optional[int] = None) -> Dict[str, Any]:
         "claimed_at": _epoch(ticket.claimed_at),
         "closed_at": _epoch(ticket.closed_at),
         "waiting_seconds": max(0, int(time.time() - created)) if created else None,
+        "priority": [priority.LABELS[reason] for reason in priority.ranked(ticket.priority)],
+        "shopper_name": ticket.shopper_name,
+        "preview": _preview(ticket),
     }
+
+
+PREVIEW_CHARACTERS = 90
+
+
+def _preview(ticket: Ticket) -> Optional[str]:
+    """The shopper's last words before the handoff, cut short for the queue."""
+    said = [line.get("text") or "" for line in ticket.transcript if line.get("who") == "shopper"]
+    last = " ".join(said[-1].split()) if said else ""
+    return (last[: PREVIEW_CHARACTERS - 1] + "…" if len(last) > PREVIEW_CHARACTERS else last) or None
 
 
 def _timeline(
@@ -580,7 +594,7 @@ def _may_act(session: Session, ticket: Ticket) -> Optional[str]:
 
 
 def _ticket_or_404(ticket_id: int) -> Tuple[Optional[Ticket], Any]:
-    ticket = _tickets().get(ticket_id)
+    ticket = ticket_store().get(ticket_id)
     if ticket is None:
         return None, response.json({"error": f"there is no ticket {ticket_id}"}, status=404)
     return ticket, None
@@ -610,7 +624,7 @@ def _text_field(request: Request) -> Tuple[Optional[str], Any]:
 @blueprint.get("/api/queue")
 async def api_queue(request: Request):
     session: Session = request.ctx.session
-    store = _tickets()
+    store = ticket_store()
     waiting = [_summary(t, place) for place, t in enumerate(store.queue(), start=1)]
     claimed = [t for t in store.list((CLAIMED,))]
     return response.json(
@@ -623,6 +637,29 @@ async def api_queue(request: Request):
     )
 
 
+MIN_SEARCH, MAX_SEARCH = 3, 200  # characters of a search: fewer would list every ticket
+
+
+@blueprint.get("/api/search")
+async def api_search(request: Request):
+    """Tickets by order number, email or phone the shopper typed, case reference or ticket number."""
+    text = (request.args.get("q") or "").strip()
+    if not (MIN_SEARCH <= len(text) <= MAX_SEARCH) and not text.lstrip("#").isdigit():
+        return response.json(
+            {"error": f"search with {MIN_SEARCH} to {MAX_SEARCH} characters: an order number, an email or a reference"},
+            status=400,
+        )
+    case = CaseBook().get(text.upper()) if text.upper().startswith("PC-") else None
+    found = ticket_store().find(text, orders=[case.order_number] if case and case.order_number else [])
+    return response.json({"query": text, "tickets": [_summary(t) for t in found]})
+
+
+@blueprint.get("/api/closed")
+async def api_closed(request: Request):
+    """The tickets closed most recently, newest first."""
+    return response.json({"tickets": [_summary(t) for t in ticket_store().closed()]})
+
+
 @blueprint.get("/api/tickets/<ticket_id:int>")
 async def api_ticket(request: Request, ticket_id: int):
     session: Session = request.ctx.session
@@ -630,7 +667,7 @@ async def api_ticket(request: Request, ticket_id: int):
     ticket, missing = _ticket_or_404(ticket_id)
     if missing:
         return missing
-    store = _tickets()
+    store = ticket_store()
     problem = None
     try:
         events = await rasa.events(ticket.conversation_id)
@@ -700,7 +737,7 @@ async def api_fix(request: Request, ticket_id: int):
         ticket.id,
         case["reference"],
     )
-    store = _tickets()
+    store = ticket_store()
     store.add_message(ticket.id, "note", session.agent.name, f"{FIXES.get(fix, fix)}: case {case['reference']}")
     message = store.add_message(ticket.id, "reply", session.agent.name, outcome.shopper_text or "")
     message, failure = await _deliver(rasa, store, ticket, message)
@@ -711,7 +748,7 @@ async def api_fix(request: Request, ticket_id: int):
 async def api_claim(request: Request, ticket_id: int):
     session: Session = request.ctx.session
     try:
-        ticket = _tickets().claim(ticket_id, session.agent.name)
+        ticket = ticket_store().claim(ticket_id, session.agent.name)
     except KeyError:
         return response.json({"error": f"there is no ticket {ticket_id}"}, status=404)
     except ValueError as exc:
@@ -741,7 +778,7 @@ async def api_reply(request: Request, ticket_id: int):
     text, invalid = _text_field(request)
     if invalid:
         return invalid
-    store = _tickets()
+    store = ticket_store()
     message = store.add_message(ticket.id, "reply", session.agent.name, text)
     message, failure = await _deliver(rasa, store, ticket, message)
     if failure:
@@ -763,7 +800,7 @@ async def api_retry_reply(request: Request, ticket_id: int, message_id: int):
     ticket, error = _ticket_to_act_on(session, ticket_id)
     if error:
         return error
-    store = _tickets()
+    store = ticket_store()
     message = store.message(message_id)
     if message is None or message.ticket_id != ticket.id or message.kind != "reply":
         return response.json({"error": f"ticket {ticket.id} has no reply {message_id}"}, status=404)
@@ -828,7 +865,7 @@ async def api_note(request: Request, ticket_id: int):
     text, invalid = _text_field(request)
     if invalid:
         return invalid
-    message = _tickets().add_message(ticket.id, "note", session.agent.name, text)
+    message = ticket_store().add_message(ticket.id, "note", session.agent.name, text)
     logger.info("desk: %s added a note to ticket %s", mask_name(session.agent.name), ticket.id)
     return response.json({"message": message.to_dict()})
 
@@ -846,7 +883,7 @@ async def _close(request: Request, ticket_id: int, status: str):
         logger.error("desk: ticket %s could not be handed back: %s", ticket.id, exc)
         return response.json({"error": f"Porter could not be resumed: {exc}. The ticket stays open."}, status=502)
     try:
-        closed = _tickets().close(ticket.id, status)
+        closed = ticket_store().close(ticket.id, status)
     except ValueError as exc:
         return response.json({"error": str(exc)}, status=409)
     logger.info("desk: %s closed ticket %s as %s", mask_name(session.agent.name), ticket.id, status)

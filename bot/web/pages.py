@@ -3,6 +3,7 @@ template is rendered. The pages (storefront, desk) and the app that mounts them 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from sanic.request import Request
@@ -12,6 +13,21 @@ TEMPLATES = WEB_ROOT / "templates"
 STATIC = WEB_ROOT / "static"
 WIDGET_BUNDLE = WEB_ROOT / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 WIDGET_URL = "/widget/webchat.js"
+# rasa-webchat's stylesheets each import the Inter font from Google's CDN. The shop's page talks to the shop and to
+# Porter only (its Content-Security-Policy refuses anything else), so every import failed with a console error;
+# the bundle is served without them and the widget uses the page's own fonts.
+CDN_FONT_IMPORT = "@import url(https://fonts.googleapis.com/css?family=Inter:400,500,700&display=swap);"
+
+
+@lru_cache(maxsize=2)
+def _widget_bundle(modified: float) -> bytes:
+    return WIDGET_BUNDLE.read_text(encoding="utf-8").replace(CDN_FONT_IMPORT, "").encode("utf-8")
+
+
+def widget_bundle() -> bytes:
+    """The widget's JavaScript as the page loads it: the installed bundle without its CDN font imports (read
+    again when `make install-web` replaces it)."""
+    return _widget_bundle(WIDGET_BUNDLE.stat().st_mtime)
 
 
 def render(request: Request, template: str, **context) -> str:

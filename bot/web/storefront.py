@@ -27,6 +27,7 @@ from bot.channels import widget_sessions
 from bot.channels.identity import PAGE_TTL, signed
 from bot.channels.rate_limit import RateLimits
 from bot.client_address import of_request
+from bot.handoff.tickets import CLAIMED
 from bot.identifiers import EMAIL_RE, normalize_email
 from bot.catalogs import section
 from bot.languages import native_name, supported_languages
@@ -92,6 +93,27 @@ async def widget_history(request: Request):
     return response.json({"messages": widget_messages(events)}, headers={"Cache-Control": "no-store"})
 
 
+@blueprint.post("/widget/status")
+async def widget_status(request: Request):
+    """Who answers the shopper now, for the widget's header: Porter, a person they are waiting for (with their
+    place in the queue, which moves as agents take tickets) or the agent who has the conversation."""
+    config = request.app.ctx.porter
+    body = request.json if (request.headers.get("content-type") or "").startswith("application/json") else None
+    handle = body.get("session") if isinstance(body, dict) else None
+    conversation = widget_sessions.conversation_of(handle, config.identity_secret) if config.identity_secret else None
+    if conversation is None:
+        return response.json({"error": "not a chat session of this shop"}, status=404)
+    store = desk.ticket_store()
+    ticket = store.open_for(conversation)
+    if ticket is None:
+        status = {"talking": "porter", "agent": None, "position": None}
+    elif ticket.status == CLAIMED:
+        status = {"talking": "agent", "agent": ticket.agent, "position": None}
+    else:
+        status = {"talking": "waiting", "agent": None, "position": store.position(ticket.id)}
+    return response.json(status, headers={"Cache-Control": "no-store"})
+
+
 @blueprint.post("/widget/session")
 async def widget_session(request: Request):
     """The widget's chat session: the one the browser shows if Porter issued it and it is still valid, else a
@@ -138,6 +160,7 @@ async def storefront(request: Request):
     widget = {
         "socketUrl": config.socket_url,
         "historyUrl": "/widget/history",  # the conversation so far, read back from Rasa
+        "statusUrl": "/widget/status",  # who answers now: Porter, a person being waited for, or the agent
         "sessionUrl": "/widget/session",  # where the page gets its chat session (and signed identity)
         "locale": locale,  # null: the browser's language (navigator.language)
         "customer": customer,  # null: an anonymous shopper, who verifies with the order's email

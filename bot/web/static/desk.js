@@ -90,11 +90,21 @@
     row.setAttribute("data-ticket-id", ticket.id);
     row.appendChild(el("td", "num", ticket.position));
     row.appendChild(el("td", "wait", waited(ticket.waiting_seconds)));
+    var shopper = el("td", "shopper");
+    shopper.appendChild(el("strong", "shopper-name", ticket.shopper_name || "Unknown shopper"));
+    if (ticket.preview) { shopper.appendChild(el("span", "preview muted", "“" + ticket.preview + "”")); }
+    row.appendChild(shopper);
     row.appendChild(el("td", "language", ticket.language_name || "?"));
     row.appendChild(el("td", "problem", ticket.problem_name || "not said"));
     row.appendChild(el("td", "order", ticket.order_number || "not verified"));
     row.appendChild(el("td", "channel", ticket.channel_name));
-    row.appendChild(el("td", "reason", ticket.reason_name));
+    var why = el("td", "reason", ticket.reason_name);
+    (ticket.priority || []).forEach(function (label) {
+      why.appendChild(document.createTextNode(" "));
+      why.appendChild(el("span", "pill urgent", label));
+    });
+    row.appendChild(why);
+    if (ticket.priority && ticket.priority.length) { row.className = "urgent-row"; }
     var actions = el("td", "actions");
     var open = el("a", "button-link", "Open");
     open.href = "/desk/tickets/" + ticket.id;
@@ -107,22 +117,49 @@
     return row;
   }
 
-  function ticketItem(ticket, withAgent) {
+  var STATES = { waiting: "waiting", claimed: "claimed", handed_back: "handed back", resolved: "resolved" };
+
+  function ticketItem(ticket, withAgent, withStatus) {
     var item = el("li");
+    item.setAttribute("data-ticket-id", ticket.id);
     var link = el("a", null, "Ticket " + ticket.id);
     link.href = "/desk/tickets/" + ticket.id;
     item.appendChild(link);
     var parts = [ticket.language_name, ticket.problem_name || "not said", ticket.order_number, ticket.channel_name];
-    if (withAgent) { parts.push("with " + ticket.agent); }
+    if (withStatus) { parts.unshift(STATES[ticket.status] || ticket.status); }
+    if (withAgent && ticket.agent) { parts.push("with " + ticket.agent); }
     item.appendChild(el("span", "muted", " · " + parts.filter(Boolean).join(" · ")));
     return item;
   }
 
-  function fillList(id, tickets, withAgent) {
+  function fillList(id, tickets, withAgent, withStatus) {
     var list = document.getElementById(id);
     clear(list);
-    tickets.forEach(function (t) { list.appendChild(ticketItem(t, withAgent)); });
-    document.getElementById(id + "-empty").hidden = tickets.length > 0;
+    tickets.forEach(function (t) { list.appendChild(ticketItem(t, withAgent, withStatus)); });
+    var empty = document.getElementById(id + "-empty");
+    if (empty) { empty.hidden = tickets.length > 0; }
+  }
+
+  function startSearch() {
+    var form = document.getElementById("search");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = document.getElementById("search-text").value.trim();
+      if (!text) { return; }
+      api("GET", "/desk/api/search?q=" + encodeURIComponent(text)).then(function (result) {
+        var summary = document.getElementById("search-summary");
+        document.getElementById("search-results").hidden = false;
+        if (!result.ok) {
+          summary.textContent = result.data.error || "The search did not work.";
+          fillList("found", [], true, true);
+          return;
+        }
+        var count = result.data.tickets.length;
+        summary.textContent = count ? count + (count === 1 ? " ticket" : " tickets") + " for “" + result.data.query + "”"
+          : "No ticket for “" + result.data.query + "”.";
+        fillList("found", result.data.tickets, true, true);
+      });
+    });
   }
 
   function startQueue() {
@@ -134,12 +171,19 @@
         clear(body);
         result.data.waiting.forEach(function (t) { body.appendChild(queueRow(t)); });
         document.getElementById("waiting-count").textContent = "(" + result.data.waiting.length + ")";
+        // the tab says how many wait, so an agent on another tab sees a new ticket come in
+        document.title = (result.data.waiting.length ? "(" + result.data.waiting.length + ") " : "") + "Queue · Porter desk";
         document.getElementById("waiting-empty").hidden = result.data.waiting.length > 0;
         document.getElementById("waiting").hidden = result.data.waiting.length === 0;
         fillList("mine", result.data.mine, false);
         fillList("others", result.data.others, true);
+      }).then(function () {
+        return api("GET", "/desk/api/closed").then(function (result) {
+          if (result.ok) { fillList("closed", result.data.tickets, true, true); }
+        });
       });
     });
+    startSearch();
   }
 
   // --- one ticket ------------------------------------------------------------------------------------------
@@ -149,6 +193,8 @@
 
   function summaryRows(ticket) {
     return [
+      ["Shopper", ticket.shopper_name || "unknown"],
+      ["Goes first", ticket.priority && ticket.priority.length ? ticket.priority.join(", ") : "no: by age"],
       ["Language", ticket.language_name || "unknown"],
       ["Order", ticket.order_number ? ticket.order_number + " (verified)" : "not verified"],
       ["Problem", ticket.problem_name || "not said"],

@@ -120,7 +120,117 @@
       customMessageDelay: function () { return 300; }
     }, null);
   }
+  // Who answers now (POST /widget/status): Porter, a person the shopper is waiting for (with their place in the
+  // queue, which moves) or the agent who took the conversation. Shown in the widget's header, which rasa-webchat
+  // would otherwise keep at "Porter", and told to screen readers through the page's live region.
+  var talking = { title: "Porter", subtitle: labels.subtitle || "" };
+  var STATUS_MS = 4000;
+
+  function showTalking() {
+    var title = document.querySelector(".rw-header .rw-title");
+    var subtitle = document.querySelector(".rw-header .rw-title + span");  // rasa-webchat gives it no class
+    if (title && title.textContent !== talking.title) { title.textContent = talking.title; }
+    if (subtitle && subtitle.textContent !== talking.subtitle) { subtitle.textContent = talking.subtitle; }
+  }
+
+  function setTalking(next) {
+    var changed = next.title !== talking.title || next.subtitle !== talking.subtitle;
+    talking = next;
+    showTalking();
+    var live = document.getElementById("porter-chat-status");
+    if (changed && live) { live.textContent = next.title + ". " + next.subtitle; }
+  }
+
+  function checkStatus() {
+    var session = stored();
+    if (!session || !session.session_id) { return; }
+    var request = new XMLHttpRequest();
+    request.open("POST", config.statusUrl);
+    request.setRequestHeader("Content-Type", "application/json");
+    request.onload = function () {
+      var answer = null;
+      try { answer = request.status === 200 ? JSON.parse(request.responseText) : null; } catch (e) { answer = null; }
+      if (!answer) { return; }
+      if (answer.talking === "agent" && answer.agent) {
+        setTalking({ title: answer.agent, subtitle: labels.agent || "" });
+      } else if (answer.talking === "waiting") {
+        setTalking({
+          title: labels.waiting || "",
+          subtitle: answer.position ? (labels.place || "").replace("{position}", String(answer.position)) : ""
+        });
+      } else {
+        setTalking({ title: "Porter", subtitle: labels.subtitle || "" });
+      }
+    };
+    request.send(JSON.stringify({ session: session.session_id }));
+  }
+
   restoreThenStart();
+  checkStatus();
+  window.setInterval(checkStatus, STATUS_MS);
+  // What rasa-webchat leaves out for keyboard and screen-reader users, added as it draws: a labelled launcher and
+  // send button, the conversation as a live log, and quick replies (plain divs) that take focus and Enter or Space.
+  function label(node, text) {
+    if (node && text && node.getAttribute("aria-label") !== text) { node.setAttribute("aria-label", text); }
+  }
+
+  function pressWithKeyboard(event) {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      event.currentTarget.click();
+    }
+  }
+
+  // A case reference ("PC-7KQ2MX") is read out and retyped: never split across two lines at its hyphen.
+  var REFERENCE = /PC-[A-Z0-9]{6}/;
+  function keepReferencesWhole(root) {
+    var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    var found = [];
+    while (walker.nextNode()) {
+      var node = walker.currentNode;
+      if (REFERENCE.test(node.nodeValue) && !(node.parentNode.classList && node.parentNode.classList.contains("porter-ref"))) {
+        found.push(node);
+      }
+    }
+    found.forEach(function (node) {
+      var parts = node.nodeValue.split(/(PC-[A-Z0-9]{6})/);
+      var fragment = document.createDocumentFragment();
+      parts.forEach(function (part) {
+        if (REFERENCE.test(part)) {
+          var span = document.createElement("span");
+          span.className = "porter-ref";
+          span.textContent = part;
+          fragment.appendChild(span);
+        } else if (part) {
+          fragment.appendChild(document.createTextNode(part));
+        }
+      });
+      node.parentNode.replaceChild(fragment, node);
+    });
+  }
+
+  function enhance() {
+    label(document.querySelector(".rw-launcher"), labels.launcher);
+    label(document.querySelector(".rw-send"), labels.send);
+    var log = document.querySelector(".rw-messages-container");
+    if (log && log.getAttribute("role") !== "log") {
+      log.setAttribute("role", "log");
+      log.setAttribute("aria-live", "polite");
+    }
+    label(log, labels.conversation);
+    Array.prototype.forEach.call(document.querySelectorAll("div.rw-reply:not([role])"), function (reply) {
+      reply.setAttribute("role", "button");
+      reply.setAttribute("tabindex", "0");
+      reply.addEventListener("keydown", pressWithKeyboard);
+    });
+    Array.prototype.forEach.call(document.querySelectorAll(".rw-response"), keepReferencesWhole);
+  }
+
+  // the widget draws its parts again as it opens and as messages come: keep them labelled, and who answers shown
+  new MutationObserver(function () {
+    showTalking();
+    enhance();
+  }).observe(document.body, { childList: true, subtree: true });
   if (config.customer) {
     window.setInterval(signIdentity, 500);
   }
