@@ -155,4 +155,7 @@ def install() -> None:
         root.addHandler(handler)
         root.setLevel(_level())
     logging.captureWarnings(True)  # a library's warning can quote what it was given, too
+    # Alembic announces each of its plugins at INFO when it is imported, in every process that opens the database;
+    # bot/storage/migrate.py reports what an upgrade changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     sys.excepthook = _log_uncaught
