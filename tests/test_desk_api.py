@@ -400,6 +400,33 @@ def test_an_agent_refunds_an_order_porter_did_not_and_the_shopper_is_told(porter
     assert unverified.status_code == 409 and "has not verified an order" in unverified.json()["error"]
 
 
+def test_an_agent_transfers_a_ticket_and_the_next_releases_it_to_the_queue_where_it_keeps_its_place(porter, agent):
+    sender = f"desk-pass-{secrets.token_hex(3)}"
+    ticket = hand_over_on_rest(porter, sender, "my parcel never arrived")
+    first, second = Desk(porter.web, *agent), Desk(porter.web, *add_agent(porter.env, "cleo"))
+    assert second.post(f"/desk/api/tickets/{ticket.id}/pass", {"to": None}).status_code == 409  # not claimed
+    assert first.claim(ticket.id).status_code == 200
+    refused = second.post(f"/desk/api/tickets/{ticket.id}/pass", {"to": second.name})
+    assert refused.status_code == 409 and f"claimed by {agent[0]}" in refused.json()["error"]
+    assert first.post(f"/desk/api/tickets/{ticket.id}/pass", {"to": "nobody-like-this"}).status_code == 400
+    assert first.post(f"/desk/api/tickets/{ticket.id}/pass", {}).status_code == 400
+
+    moved = first.post(f"/desk/api/tickets/{ticket.id}/pass", {"to": second.name})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["ticket"]["agent"] == second.name
+    said = [e.get("text") for e in tracker_events(porter, f"rest:{sender}") if e["event"] == "bot"]
+    assert said[-1] == f"{second.name} from the shop's team has joined the conversation."
+    assert first.reply(ticket.id, "still mine?").status_code == 409
+    assert second.reply(ticket.id, "Hello, I'm taking over.").status_code == 200
+    assert "Transferred to " + second.name + "." in timeline_texts(second.ticket(ticket.id), "note")
+
+    released = second.post(f"/desk/api/tickets/{ticket.id}/pass", {"to": None})
+    assert released.status_code == 200, released.text
+    assert released.json()["ticket"]["status"] == "waiting" and released.json()["ticket"]["position"] >= 1
+    assert ticket.id in [t["id"] for t in first.queue()["waiting"]]
+    assert first.claim(ticket.id).status_code == 200
+
+
 @pytest.fixture(scope="module")
 def graph_api(remote_api):
     remote_api.route(

@@ -197,5 +197,16 @@ def test_an_agent_sees_the_earlier_refund_cannot_pay_twice_and_gives_a_discount(
     expect(desk.locator("#desk-done")).to_have_text("Resolved. The shopper is back with Porter and has been told.")
     expect(desk.locator("#status")).to_have_text("resolved")
     porter_says(shopper, "You're back with Porter, the shop's assistant.")
+
+    # later, the shopper writes in about the refund: the agent finds the closed ticket by its reference
+    desk.goto(f"{porter.web}/desk")
+    expect(desk.locator(f'#closed [data-ticket-id="{ticket.id}"]')).to_contain_text("resolved")
+    desk.get_by_label("Find a ticket").fill(refund)
+    desk.get_by_label("Find a ticket").press("Enter")
+    expect(desk.locator("#search-summary")).to_have_text(f"1 ticket for “{refund}”")
+    expect(desk.locator(f'#found [data-ticket-id="{ticket.id}"]')).to_contain_text("resolved · English")
+    shoot(desk, "desk-search.png")
+    desk.locator(f'#found [data-ticket-id="{ticket.id}"] a').click()
+    expect(desk).to_have_url(f"{porter.web}/desk/tickets/{ticket.id}")
     agent.close()
     shopper.context.close()

@@ -329,6 +329,34 @@ class TicketStore:
                 )
         return self.get(ticket_id)
 
+    def pass_on(self, ticket_id: int, holder: str, to: Optional[str]) -> Ticket:
+        """Gives a claimed ticket to agent ``to``, or back to the queue when ``to`` is None (its place is the one it
+        had: the queue orders by priority and age). The order's other tickets ``holder`` has go with it, as they
+        came with it. Raises ValueError when ``holder`` does not have it."""
+        with self.db.writing() as conn:
+            row = conn.execute(
+                select(tickets.c.status, tickets.c.agent, tickets.c.verified_order).where(tickets.c.id == ticket_id)
+            ).first()
+            if row is None:
+                raise KeyError(ticket_id)
+            if row.status != CLAIMED or row.agent != holder:
+                raise ValueError(f"ticket {ticket_id} is {row.status}" + (f" by {row.agent}" if row.agent else ""))
+            if row.verified_order:
+                self.db.lock(conn, f"tickets of order {row.verified_order}")
+            same = tickets.c.id == ticket_id
+            if row.verified_order:
+                same = or_(same, tickets.c.verified_order == row.verified_order)
+            conn.execute(
+                update(tickets)
+                .where(same, tickets.c.status == CLAIMED, tickets.c.agent == holder)
+                .values(
+                    status=CLAIMED if to else WAITING,
+                    agent=to,
+                    claimed_at=_now() if to else None,
+                )
+            )
+        return self.get(ticket_id)
+
     def close(self, ticket_id: int, status: str) -> Ticket:
         """Hands the conversation back to Porter or resolves it; only an open ticket can be closed."""
         if status not in (HANDED_BACK, RESOLVED):

@@ -758,6 +758,53 @@ async def api_claim(request: Request, ticket_id: int):
     return response.json({"ticket": _summary(ticket)})
 
 
+@blueprint.post("/api/tickets/<ticket_id:int>/pass")
+async def api_pass_on(request: Request, ticket_id: int):
+    """Transfers a claimed ticket to another agent ({"to": name}) or releases it to the queue ({"to": null}).
+    Its holder or an admin may; the shopper hears who joined, and a note records the change."""
+    session: Session = request.ctx.session
+    ticket, missing = _ticket_or_404(ticket_id)
+    if missing:
+        return missing
+    if ticket.status != CLAIMED:
+        state = ticket.status.replace("_", " ")
+        return response.json({"error": f"ticket {ticket.id} is {state}, not claimed"}, status=409)
+    if ticket.agent != session.agent.name and not session.agent.is_admin:
+        return response.json({"error": f"ticket {ticket.id} is claimed by {ticket.agent}"}, status=409)
+    body = request.json if request.content_type.startswith("application/json") else None
+    if not isinstance(body, dict) or "to" not in body or not (body["to"] is None or isinstance(body["to"], str)):
+        return response.json({"error": 'say to whom: {"to": "<agent name>"}, or {"to": null} for the queue'}, 400)
+    to = None
+    if body["to"] is not None:
+        agent = _agents().get(body["to"].strip())
+        if agent is None:
+            return response.json({"error": f"there is no agent {body['to'][:40]!r}"}, status=400)
+        if agent.name == ticket.agent:
+            return response.json({"error": f"{agent.name} has this ticket already"}, status=409)
+        to = agent.name
+    store = ticket_store()
+    try:
+        ticket = store.pass_on(ticket.id, ticket.agent, to)
+    except ValueError as exc:
+        return response.json({"error": f"cannot pass it on: {exc}"}, status=409)
+    store.add_message(
+        ticket.id,
+        "note",
+        session.agent.name,
+        f"Transferred to {to}." if to else "Released to the queue: it keeps its place.",
+    )
+    logger.info("desk: %s passed ticket %s on", mask_name(session.agent.name), ticket.id)
+    if to:
+        await _announce(request, ticket, notices.AGENT_JOINED, agent=to)
+    return response.json({"ticket": _summary(ticket, store.position(ticket.id))})
+
+
+@blueprint.get("/api/agents")
+async def api_agents(request: Request):
+    """The agents a ticket can be transferred to."""
+    return response.json({"agents": [{"name": a.name, "role": a.role} for a in _agents().list()]})
+
+
 async def _announce(request: Request, ticket: Ticket, notice: str, **values: str) -> None:
     """The shopper's notice of who answers now, in their language. The ticket has changed hands already: a
     notice Rasa could not take is logged, not a reason to undo it."""

@@ -162,7 +162,40 @@
     });
   }
 
+  // Opt-in: a browser notification when a new ticket starts waiting, for an agent working in another tab.
+  var NOTIFY_KEY = "porter_desk_notify";
+  var seenWaiting = null;
+
+  function setUpNotifications() {
+    var box = document.getElementById("notify");
+    if (!box) { return; }
+    if (!("Notification" in window)) { box.disabled = true; return; }
+    box.checked = window.localStorage.getItem(NOTIFY_KEY) === "1" && Notification.permission === "granted";
+    box.addEventListener("change", function () {
+      if (!box.checked) { window.localStorage.removeItem(NOTIFY_KEY); return; }
+      Notification.requestPermission().then(function (permission) {
+        box.checked = permission === "granted";
+        if (box.checked) { window.localStorage.setItem(NOTIFY_KEY, "1"); }
+      });
+    });
+  }
+
+  function notifyNew(waiting) {
+    var ids = waiting.map(function (t) { return t.id; });
+    if (seenWaiting !== null && window.localStorage.getItem(NOTIFY_KEY) === "1" &&
+        "Notification" in window && Notification.permission === "granted") {
+      waiting.filter(function (t) { return seenWaiting.indexOf(t.id) < 0; }).forEach(function (t) {
+        new Notification("A shopper is waiting", {
+          body: [t.shopper_name, t.problem_name, t.language_name].filter(Boolean).join(" · "),
+          tag: "porter-ticket-" + t.id
+        });
+      });
+    }
+    seenWaiting = ids;
+  }
+
   function startQueue() {
+    setUpNotifications();
     poll(function () {
       return api("GET", "/desk/api/queue").then(function (result) {
         if (!result.ok) { showError(result.data.error || "The queue could not be read."); return; }
@@ -171,6 +204,7 @@
         clear(body);
         result.data.waiting.forEach(function (t) { body.appendChild(queueRow(t)); });
         document.getElementById("waiting-count").textContent = "(" + result.data.waiting.length + ")";
+        notifyNew(result.data.waiting);
         // the tab says how many wait, so an agent on another tab sees a new ticket come in
         document.title = (result.data.waiting.length ? "(" + result.data.waiting.length + ") " : "") + "Queue · Porter desk";
         document.getElementById("waiting-empty").hidden = result.data.waiting.length > 0;
@@ -404,6 +438,28 @@
     ["send-reply", "hand-back", "resolve", "reply-text"].forEach(function (id) {
       document.getElementById(id).disabled = !data.may_act;
     });
+    document.getElementById("pass-on").hidden = !(data.may_act && ticket.status === "claimed");
+    if (currentAgent !== ticket.agent) {  // the list leaves out whoever has the ticket now
+      currentAgent = ticket.agent;
+      fillAgents();
+    }
+  }
+
+  var currentAgent;
+
+  // The agents a ticket can go to, read once; the one who has it now is left out.
+  function fillAgents() {
+    return api("GET", "/desk/api/agents").then(function (result) {
+      if (!result.ok) { return; }
+      var select = document.getElementById("transfer-to");
+      clear(select);
+      result.data.agents.forEach(function (agent) {
+        if (agent.name === currentAgent) { return; }
+        var option = el("option", null, agent.name + (agent.role === "admin" ? " (admin)" : ""));
+        option.value = agent.name;
+        select.appendChild(option);
+      });
+    });
   }
 
   function startTicket() {
@@ -473,6 +529,19 @@
         confirmResolve.hidden = true;
         showDone("Resolved. The shopper is back with Porter and has been told.");
       }, "Resolving…");
+    });
+
+    document.getElementById("transfer").addEventListener("click", function (event) {
+      var to = document.getElementById("transfer-to").value;
+      if (!to) { showError("Choose an agent first."); return; }
+      act(event.currentTarget, "/pass", { to: to }, function () {
+        showDone("Transferred to " + to + ". The shopper has been told who answers now.");
+      }, "Transferring…");
+    });
+    document.getElementById("release").addEventListener("click", function (event) {
+      act(event.currentTarget, "/pass", { to: null }, function () {
+        showDone("Released to the queue: it keeps its place for the next agent.");
+      }, "Releasing…");
     });
 
     // A fix on the order: asked once with what it gives, then the case it opened (or why it was refused).
