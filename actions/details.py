@@ -15,20 +15,31 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.form_validation import DomainFileFormValidation
+from bot import photos
 from bot.decisions import remedies
+from bot.photos import PhotoStore
 
 NO_PHOTO = "none"
 
 
 def latest_attachment(tracker: Tracker) -> Optional[Dict[str, Any]]:
-    """The first image a channel attached to the shopper's latest message (see bot/channels)."""
+    """The first image attached to the shopper's latest message that is really theirs: a photo the widget
+    uploaded for this very conversation (bot/photos.py), or one WhatsApp or Telegram delivered on the channel
+    this conversation uses. Metadata is the sender's to write, so a claim of either is checked, never trusted."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             for attachment in (event.get("metadata") or {}).get("attachments") or []:
                 if isinstance(attachment, dict) and attachment.get("type") == "image" and attachment.get("id"):
-                    return attachment
+                    return attachment if _belongs(attachment, tracker) else None
             return None
     return None
+
+
+def _belongs(attachment: Dict[str, Any], tracker: Tracker) -> bool:
+    channel = attachment.get("channel")
+    if channel == photos.WIDGET:
+        return PhotoStore().of(str(attachment["id"]), tracker.sender_id) is not None
+    return bool(channel) and channel == tracker.get_latest_input_channel()
 
 
 class ValidateDetailsForm(DomainFileFormValidation):

@@ -64,6 +64,7 @@ def test_the_photo_is_taken_from_the_channels_attachment_and_kept_on_the_case(ac
         {
             "event": "user",
             "text": "here, the box was crushed",
+            "input_channel": "whatsapp",
             "metadata": {"attachments": [{"type": "image", "channel": "whatsapp", "id": "MEDIA77"}]},
         }
     ]
@@ -252,6 +253,7 @@ def test_the_photo_caption_survives_the_forms_validation(actions_env):
         {
             "event": "user",
             "text": "the box was crushed",
+            "input_channel": "telegram",
             "metadata": {"attachments": [{"type": "image", "channel": "telegram", "id": "FILE9"}]},
         }
     ]
@@ -272,3 +274,26 @@ def test_the_photo_caption_survives_the_forms_validation(actions_env):
     tracker.events.extend(extracted)
     validated = {e["name"]: e["value"] for e in asyncio.run(form.get_validation_events(dispatcher, tracker, domain))}
     assert validated == {"photo": "telegram:FILE9", "photo_caption": "the box was crushed"}
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_a_photo_is_taken_only_from_the_conversation_and_channel_it_really_came_from(actions_env):
+    from bot.photos import PhotoStore
+
+    mine = PhotoStore().keep("widget-shopper", PNG)
+    theirs = PhotoStore().keep("someone-else", PNG)
+
+    def extracted(attachment, channel="socketio", sender="widget-shopper"):
+        events = [
+            {"event": "user", "text": "[image]", "input_channel": channel, "metadata": {"attachments": [attachment]}}
+        ]
+        tracker = make_tracker(text="[image]", events=events, sender=sender, slots={"requested_slot": "photo"})
+        return asyncio.run(ValidateDetailsForm().extract_photo(CollectingDispatcher(), tracker, {}))["photo"]
+
+    assert extracted({"type": "image", "channel": "widget", "id": mine.token}) == f"widget:{mine.token}"
+    # a token of another conversation, a made-up one, or a WhatsApp media id claimed from the widget: no photo
+    assert extracted({"type": "image", "channel": "widget", "id": theirs.token}) == "none"
+    assert extracted({"type": "image", "channel": "widget", "id": "made-up-token-123"}) == "none"
+    assert extracted({"type": "image", "channel": "whatsapp", "id": "MEDIA77"}) == "none"

@@ -36,6 +36,8 @@ def test_each_language_has_every_part_of_a_catalog(language):
         assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", english["notices"][notice]))
     assert own["widget"]["subtitle"] and own["widget"]["hint"]
     assert own["widget"]["waiting"] and own["widget"]["agent"] and "{position}" in own["widget"]["place"]
+    assert own["widget"]["photo"] and own["widget"]["photo_sent"] and "{mb}" in own["widget"]["photo_too_big"]
+    assert own["widget"]["photo_type"] and own["widget"]["photo_failed"]
     assert len(own["canned_replies"]) == len(english["canned_replies"])
 
 

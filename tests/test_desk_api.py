@@ -175,7 +175,10 @@ def test_signing_in_gives_a_strict_http_only_cookie_and_a_wrong_password_gets_no
 
 
 def _concrete(path: str, ticket_id: int) -> str:
-    return path.replace("<ticket_id:int>", str(ticket_id)).replace("<message_id:int>", "1")
+    values = {"<ticket_id:int>": str(ticket_id), "<message_id:int>": "1", "<token:str>": "x" * 24}
+    for placeholder, value in values.items():
+        path = path.replace(placeholder, value)
+    return path
 
 
 def test_every_desk_endpoint_refuses_requests_without_a_session(porter, handed_over):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import requests
 from playwright.sync_api import Page, expect
 
 from tests.support.desk import add_agent, private_order, wait_for_ticket
@@ -208,5 +209,58 @@ def test_an_agent_sees_the_earlier_refund_cannot_pay_twice_and_gives_a_discount(
     shoot(desk, "desk-search.png")
     desk.locator(f'#found [data-ticket-id="{ticket.id}"] a').click()
     expect(desk).to_have_url(f"{porter.web}/desk/tickets/{ticket.id}")
+    agent.close()
+    shopper.context.close()
+
+
+def test_a_photo_sent_in_the_widget_reaches_the_case_and_only_the_agent_sees_it(porter, browser):  # noqa: F811
+    from tests.support.images import png
+
+    name, password = add_agent(porter.env, "photos")
+    order_number = private_order(porter.env, "A10025")  # delivered; the shopper says it arrived broken
+    shopper = new_shopper(browser)
+    shopper.goto(f"{porter.web}/")
+    open_chat(shopper)
+    porter_says(shopper, "Hi, I'm Porter")
+    say(shopper, "hi, my mug set arrived broken")
+    porter_says(shopper, "What is your order number?")
+    say(shopper, order_number)
+    porter_says(shopper, "the email address you used")
+    say(shopper, "olivia.brown@example.co.uk")
+    porter_says(shopper, "Could you send me a photo of the item")
+
+    # a file that is not an image is refused in the shopper's language, before anything is sent
+    photo_button = shopper.get_by_role("button", name="Send a photo")
+    expect(photo_button).to_be_visible()
+    shopper.locator("input.porter-photo-file").set_input_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a photo"}
+    )
+    expect(shopper.locator("#porter-photo-problem")).to_have_text("Please send a JPEG, PNG or WebP photo.")
+    shopper.locator("input.porter-photo-file").set_input_files(
+        {"name": "broken-mug.png", "mimeType": "image/png", "buffer": png(40, 30)}
+    )
+    expect(shopper.locator(".rw-client").last).to_have_text("📷 Photo")
+    expect(shopper.locator("#porter-photo-problem")).to_be_hidden()
+    replace = shopper.locator(".rw-reply", has_text=re.compile("new one", re.IGNORECASE)).first
+    expect(replace).to_be_visible()  # the photo answered Porter's question: the fixes follow
+    replace.click()
+    porter_says(shopper, re.compile(r"PC-[A-Z0-9]{6}"))
+    [case] = [c for c in cases(porter) if c["order_number"] == order_number and c["type"] == "reshipment"]
+    assert case["details"]["photo"].startswith("widget:")
+    token = case["details"]["photo"].split(":", 1)[1]
+
+    # the photo is the agent's to see, not anyone's who has its address
+    say(shopper, "I want to talk to a human")
+    ticket = wait_for_ticket(porter.env, widget_session(shopper))
+    assert requests.get(f"{porter.web}/desk/api/photos/{token}", timeout=30).status_code == 401
+    agent = browser.new_context(viewport={"width": 1280, "height": 800})
+    agent.set_default_timeout(REPLY)
+    desk = agent.new_page()
+    sign_in(desk, porter.web, name, password)
+    desk.goto(f"{porter.web}/desk/tickets/{ticket.id}")
+    photo = desk.get_by_role("img", name=re.compile("Photo 1 from the shopper"))
+    expect(photo).to_be_visible()
+    assert photo.evaluate("image => image.naturalWidth") == 40
+    shoot(desk, "desk-photo.png")
     agent.close()
     shopper.context.close()

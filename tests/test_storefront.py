@@ -329,3 +329,23 @@ def test_a_keyboard_only_shopper_on_a_phone_gets_a_refund_from_a_labelled_widget
     shoot(page, "storefront-phone-keyboard.png")
     assert problems == []
     context.close()
+
+
+def test_a_photo_is_kept_only_for_a_chat_session_porter_issued_and_only_when_it_is_an_image(porter):
+    from tests.support.images import png
+
+    url = f"{porter.web}/widget/photo"
+    issued = requests.post(f"{porter.web}/widget/session", json={"session": None}, timeout=30).json()["session"]
+
+    def send(session, name, data, kind="image/png"):
+        return requests.post(url, data={"session": session}, files={"photo": (name, data, kind)}, timeout=30)
+
+    kept = send(issued, "box.png", png())
+    assert kept.status_code == 200 and len(kept.json()["token"]) >= 20
+    assert send("web-abc.123.xyz", "box.png", png()).status_code == 404  # not a session Porter issued
+    disguised = send(issued, "box.png", b"<svg onload=alert(1)></svg>")  # the name and type say PNG; the bytes do not
+    assert disguised.status_code == 415 and "JPEG, PNG or WebP" in disguised.json()["error"]
+    assert send(issued, "empty.png", b"").status_code == 400
+    huge = send(issued, "huge.png", png() + b"\x00" * (6 * 1024 * 1024))
+    assert huge.status_code == 413
+    assert requests.post(url, json={"session": issued}, timeout=30).status_code == 415

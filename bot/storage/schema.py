@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -207,4 +208,18 @@ undelivered_messages = Table(
     Column("reason", Text, nullable=False),
     Column("created_at", Text, nullable=False),
     sqlite_autoincrement=True,
+)
+
+photos = Table(
+    "photos",
+    metadata,
+    Column("token", Text, primary_key=True),  # random; the id a message's attachment and a case refer to
+    Column("conversation_id", Text, nullable=False),
+    Column("source", Text, nullable=False),  # the channel it came from: widget, whatsapp, telegram
+    Column("content_type", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Index("photos_conversation", "conversation_id", "created_at"),
 )

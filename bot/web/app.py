@@ -17,6 +17,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 
 from bot import logs
+from bot import photos
 from bot.channels.identity import identity_secret
 from bot.web import desk, storefront
 from bot.web.pages import STATIC, TEMPLATES, WIDGET_BUNDLE, WIDGET_URL, widget_bundle
@@ -45,6 +46,9 @@ class WebConfig:
 def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
     app = Sanic(name, configure_logging=False)  # Sanic's lines go through Porter's logging (bot.logs)
     app.config.FALLBACK_ERROR_FORMAT = "text"
+    # The largest request this server takes is a shopper's photo (bot/photos.py); Sanic answers 413 to a larger
+    # body before reading it all.
+    app.config.REQUEST_MAX_SIZE = photos.max_bytes() + 64 * 1024
     app.ctx.porter = config
     app.ctx.templates = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot import run_mode
+from bot import photos, run_mode
 from bot.channels import widget_sessions
 from bot.channels.identity import PAGE_TTL, signed
 from bot.channels.rate_limit import RateLimits
@@ -114,6 +114,28 @@ async def widget_status(request: Request):
     return response.json(status, headers={"Cache-Control": "no-store"})
 
 
+@blueprint.post("/widget/photo")
+async def widget_photo(request: Request):
+    """A photo the shopper attaches in the widget (multipart: ``session``, the handle; ``photo``, the file).
+    Checked and kept (bot/photos.py); the answer's token is what the widget's next message carries."""
+    config = request.app.ctx.porter
+    if not (request.content_type or "").startswith("multipart/form-data"):
+        return response.json({"error": "send the photo as multipart/form-data"}, status=415)
+    handle = request.form.get("session") if request.form else None
+    conversation = widget_sessions.conversation_of(handle, config.identity_secret) if config.identity_secret else None
+    if conversation is None:
+        return response.json({"error": "not a chat session of this shop"}, status=404)
+    upload = request.files.get("photo") if request.files else None
+    if upload is None:
+        return response.json({"error": "no photo in the request (field `photo`)"}, status=400)
+    try:
+        photo = photos.PhotoStore().keep(conversation, upload.body)
+    except photos.PhotoRefused as refused:
+        return response.json({"error": str(refused)}, status=refused.status)
+    logger.info("widget: a photo of %d bytes kept (%s)", photo.size, photo.content_type)
+    return response.json({"token": photo.token}, headers={"Cache-Control": "no-store"})
+
+
 @blueprint.post("/widget/session")
 async def widget_session(request: Request):
     """The widget's chat session: the one the browser shows if Porter issued it and it is still valid, else a
@@ -161,6 +183,8 @@ async def storefront(request: Request):
         "socketUrl": config.socket_url,
         "historyUrl": "/widget/history",  # the conversation so far, read back from Rasa
         "statusUrl": "/widget/status",  # who answers now: Porter, a person being waited for, or the agent
+        "photoUrl": "/widget/photo",  # where the attachment button sends a photo
+        "photoMaxBytes": photos.max_bytes(),
         "sessionUrl": "/widget/session",  # where the page gets its chat session (and signed identity)
         "locale": locale,  # null: the browser's language (navigator.language)
         "customer": customer,  # null: an anonymous shopper, who verifies with the order's email

@@ -393,6 +393,29 @@
     });
   }
 
+  var shownPhotos = "";
+  function renderPhotos(photos) {
+    var signature = JSON.stringify(photos);
+    if (signature === shownPhotos) { return; }
+    shownPhotos = signature;
+    document.getElementById("photos-panel").hidden = photos.length === 0;
+    var list = document.getElementById("photos");
+    clear(list);
+    photos.forEach(function (photo, index) {
+      var item = el("li");
+      var link = el("a");
+      link.href = photo.url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      var image = el("img", "photo");
+      image.src = photo.url;
+      image.alt = "Photo " + (index + 1) + " from the shopper, sent " + clock(photo.at);
+      link.appendChild(image);
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+  }
+
   var shownFixes = "";
   var chooseFix = null;  // set by the ticket view
   function renderFixes(order, may) {
@@ -424,6 +447,7 @@
     mayAct = data.may_act;
     renderCases(data.cases);
     renderOrder(data.order, data.order_problem);
+    renderPhotos(data.photos || []);
     renderFixes(data.order, data.may_act);
     renderTimeline(data.timeline);
     var cannedSignature = JSON.stringify(data.canned);

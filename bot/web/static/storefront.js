@@ -99,8 +99,11 @@
     request.send(JSON.stringify({ session: session.session_id }));
   }
 
+  var webchat = null;  // the widget's handle (innerRef): sends the message that carries a photo
+
   function start() {
     window.WebChat.default({
+      innerRef: function (handle) { webchat = handle; },
       socketUrl: config.socketUrl,
       socketPath: "/socket.io/",
       customData: customData,
@@ -209,7 +212,80 @@
     });
   }
 
+  // Photos: rasa-webchat has no attachment button, so one is added beside Send. The photo goes to the web server
+  // (POST /widget/photo, checked and kept for this chat session only), then a message "[image]" carries its token
+  // to Porter in the metadata, where the action server checks again that the photo belongs to this conversation.
+  var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+
+  function photoProblem(text) {
+    var box = document.getElementById("porter-photo-problem");
+    if (!box) { return; }
+    box.textContent = text || "";
+    box.hidden = !text;
+  }
+
+  function sendPhoto(file) {
+    var session = stored();
+    if (!file || !session || !session.session_id || !webchat) { return; }
+    var megabytes = Math.floor(config.photoMaxBytes / (1024 * 1024));
+    if (PHOTO_TYPES.indexOf(file.type) < 0) { photoProblem(labels.photo_type); return; }
+    if (file.size > config.photoMaxBytes) { photoProblem((labels.photo_too_big || "").replace("{mb}", megabytes)); return; }
+    photoProblem("");
+    var form = new FormData();
+    form.append("session", session.session_id);
+    form.append("photo", file);
+    var request = new XMLHttpRequest();
+    request.open("POST", config.photoUrl);
+    request.onload = function () {
+      var answer = null;
+      try { answer = JSON.parse(request.responseText); } catch (e) { answer = null; }
+      if (request.status === 200 && answer && answer.token) {
+        customData.attachments = [{ type: "image", channel: "widget", id: answer.token }];
+        webchat.sendMessage("[image]", labels.photo_sent || "[image]");
+        delete customData.attachments;
+      } else if (request.status === 413) {
+        photoProblem((labels.photo_too_big || "").replace("{mb}", megabytes));
+      } else if (request.status === 415) {
+        photoProblem(labels.photo_type);
+      } else {
+        photoProblem(labels.photo_failed);
+      }
+    };
+    request.onerror = function () { photoProblem(labels.photo_failed); };
+    request.send(form);
+  }
+
+  function addPhotoButton() {
+    var sender = document.querySelector(".rw-sender");
+    if (!sender || sender.querySelector(".porter-photo")) { return; }
+    var input = document.createElement("input");
+    input.type = "file";
+    input.accept = PHOTO_TYPES.join(",");
+    input.hidden = true;
+    input.className = "porter-photo-file";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "porter-photo";
+    button.textContent = "📷";
+    label(button, labels.photo);
+    button.title = labels.photo || "";
+    button.addEventListener("click", function () { input.click(); });
+    input.addEventListener("change", function () {
+      sendPhoto(input.files && input.files[0]);
+      input.value = "";
+    });
+    var problem = document.createElement("p");
+    problem.id = "porter-photo-problem";
+    problem.className = "porter-photo-problem";
+    problem.setAttribute("role", "alert");
+    problem.hidden = true;
+    sender.parentNode.insertBefore(problem, sender);
+    sender.insertBefore(input, sender.firstChild);
+    sender.insertBefore(button, sender.querySelector(".rw-send"));
+  }
+
   function enhance() {
+    addPhotoButton();
     label(document.querySelector(".rw-launcher"), labels.launcher);
     label(document.querySelector(".rw-send"), labels.send);
     var log = document.querySelector(".rw-messages-container");
