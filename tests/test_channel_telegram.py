@@ -12,10 +12,13 @@ import random
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 
+from bot.photos import PhotoStore
+from tests.support.images import png
 from tests.support.porter_server import (
     TELEGRAM_BOT_TOKEN,
     TELEGRAM_WEBHOOK_SECRET,
@@ -308,12 +311,23 @@ def test_a_photo_arrives_as_its_caption_with_the_largest_image_attached(porter, 
         {"file_id": "large-id", "file_unique_id": "l", "width": 1280, "height": 960, "file_size": 98000},
         {"file_id": "medium-id", "file_unique_id": "m", "width": 320, "height": 240, "file_size": 14000},
     ]
+    # the Bot API gives the largest photo's path (getFile), then its bytes: Porter keeps it for the agents
+    remote_api.route(f"{API}/getFile", lambda r: (200, {"ok": True, "result": {"file_path": "photos/large.png"}}))
+    remote_api.route(f"/telegram/file/bot{TELEGRAM_BOT_TOKEN}/photos/large.png", lambda r: (200, png(30, 20)))
     chat = new_chat()
     replies = say(porter, remote_api, message_update(chat, photo=photo, caption="my parcel never arrived"))
     assert "order number" in texts(replies)
     [event] = user_events(porter, chat, 1)
     assert event["text"] == "my parcel never arrived"
-    assert event["metadata"]["attachments"] == [{"type": "image", "channel": "telegram", "id": "large-id"}]
+    [attachment] = event["metadata"]["attachments"]
+    assert {key: attachment[key] for key in ("type", "channel", "id")} == {
+        "type": "image",
+        "channel": "telegram",
+        "id": "large-id",
+    }
+    [kept] = PhotoStore(Path(porter.env["PORTER_SHOP_DB"])).in_conversation(f"telegram:{chat}")
+    assert (kept.token, kept.source, kept.content_type) == (attachment["photo"], "telegram", "image/png")
+    assert remote_api.received(f"{API}/getFile")[-1].query["file_id"] == ["large-id"]
 
     without_caption = new_chat()
     post(porter, message_update(without_caption, photo=photo))

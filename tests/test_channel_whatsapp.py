@@ -18,6 +18,7 @@ import random
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -27,6 +28,8 @@ from bot.channels.whatsapp import WhatsAppInput, WhatsAppSettings
 from bot.channels.whatsapp_sender import GraphApi, WhatsAppOutput
 from bot.channels.whatsapp_window import ConversationWindow, UndeliveredMessages
 from bot.paths import PROJECT_ROOT
+from bot.photos import PhotoStore
+from tests.support.images import png
 from tests.support.porter_server import (
     IDENTITY_SECRET,
     TOKEN,
@@ -378,6 +381,10 @@ def test_a_photo_of_a_damaged_item_is_kept_on_the_replacement_case(porter, remot
     say(porter, wa_id, "A10025")
     wait_for(remote_api, wa_id, since, saying("photo"))
     since = time.time()
+    # the Graph API gives the media's short-lived URL, fetched with the same token: Porter keeps it for the agents
+    media_url = f"{remote_api.url}/graph-media/MUGS-1"
+    remote_api.route("/graph/MEDIA-MUGS-1", lambda r: (200, {"url": media_url, "mime_type": "image/jpeg"}))
+    remote_api.route("/graph-media/MUGS-1", lambda r: (200, png(64, 48)))
     photo = message(wa_id, "image", id="MEDIA-MUGS-1", mime_type="image/jpeg", caption="the box was crushed")
     assert post(porter, notification(photo)).status_code == 200
     [offer] = [m for m in wait_for(remote_api, wa_id, since, with_buttons) if m["type"] == "interactive"]
@@ -404,6 +411,10 @@ def test_a_photo_of_a_damaged_item_is_kept_on_the_replacement_case(porter, remot
     assert replacement["details"]["photo"] == "whatsapp:MEDIA-MUGS-1"
     assert replacement["details"]["photo_caption"] == "the box was crushed"
     assert replacement["conversation_id"] == conversation(wa_id)
+    [kept] = PhotoStore(Path(porter.env["PORTER_SHOP_DB"])).in_conversation(conversation(wa_id))
+    assert (kept.source, kept.content_type, kept.size) == ("whatsapp", "image/png", len(png(64, 48)))
+    [download] = remote_api.received("/graph-media/MUGS-1")
+    assert download.headers["authorization"] == "Bearer " + WHATSAPP_ACCESS_TOKEN
 
 
 def test_a_voice_note_gets_a_short_notice_in_the_shoppers_language(porter, remote_api):

@@ -48,7 +48,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import inbound, inbox
+from bot.channels import inbound, inbox, media
 from bot.channels.conversation_ids import channel_of, conversation_id, native_id
 from bot.identifiers import EMAIL_RE, PHONE_RE, mask_email, mask_phone
 
@@ -421,6 +421,12 @@ class TelegramChannel(TelegramInput):
             output = self.get_output_channel()
             if update.callback_query_id:
                 await output.acknowledge_button(update.callback_query_id)
+            for attachment in update.metadata.get("attachments") or []:  # kept for the agents (bot/channels/media.py)
+                kept = await media.keep_telegram_photo(
+                    self.settings.api_base, self.settings.token, attachment["id"], entry.conversation
+                )
+                if kept:
+                    attachment["photo"] = kept
             text = await inbound.admit(app, entry.conversation, update.text, update.metadata, output)
             if text is not None:
                 await on_new_message(

@@ -41,7 +41,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import identity, inbound, inbox, notices
+from bot.channels import identity, inbound, inbox, media, notices
 from bot.channels.conversation_ids import conversation_id
 from bot.channels.whatsapp_payload import Inbound, PayloadError, parse_notification
 from bot.channels.whatsapp_sender import CHANNEL, GraphApi, WhatsAppOutput
@@ -239,6 +239,12 @@ class WhatsAppInput(InputChannel):
             await output.send_text_message(conversation, notices.say(notices.CANNOT_READ, language))
             return
         metadata = message_metadata(message, conversation)
+        for attachment in metadata.get("attachments") or []:  # kept for the agents (bot/channels/media.py)
+            kept = await media.keep_whatsapp_photo(
+                self.settings.api_base, self.settings.access_token, attachment["id"], conversation
+            )
+            if kept:
+                attachment["photo"] = kept
         text = await inbound.admit(app, conversation, message.text, metadata, output)
         if text is not None:
             await on_new_message(
