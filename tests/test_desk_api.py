@@ -430,6 +430,27 @@ def test_an_agent_transfers_a_ticket_and_the_next_releases_it_to_the_queue_where
     assert first.claim(ticket.id).status_code == 200
 
 
+def test_a_shopper_writing_after_the_agent_last_looked_marks_the_ticket_unread_until_the_agent_opens_it(porter):
+    desk = Desk(porter.web, *add_agent(porter.env, "dora"))
+    sender = f"desk-unread-{secrets.token_hex(3)}"
+    ticket = hand_over_on_rest(porter, sender, "my parcel never arrived")
+    assert desk.claim(ticket.id).status_code == 200
+    desk.ticket(ticket.id)  # the agent reads it
+
+    def unread() -> bool:
+        [mine] = [t for t in desk.queue()["mine"] if t["id"] == ticket.id]
+        return mine["unread"]
+
+    assert unread() is False
+    rest_says(porter, sender, "hello? are you still there?")
+    deadline = time.monotonic() + 30  # Rasa is asked at most every 10 s per conversation
+    while not unread():
+        assert time.monotonic() < deadline, "the new message never marked the ticket unread"
+        time.sleep(1)
+    assert "hello? are you still there?" in timeline_texts(desk.ticket(ticket.id), "shopper")
+    assert unread() is False
+
+
 @pytest.fixture(scope="module")
 def graph_api(remote_api):
     remote_api.route(

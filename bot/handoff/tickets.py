@@ -70,6 +70,7 @@ class Ticket:
     verified_order: Optional[str] = None  # the order this conversation proved it owns at the handoff
     priority: List[str] = field(default_factory=list)  # why it goes first (bot/handoff/priority.py)
     shopper_name: Optional[str] = None  # the verified order's customer name
+    seen_message: Optional[str] = None  # the last shopper message its agent has seen (Rasa's message id)
 
     @property
     def is_open(self) -> bool:
@@ -356,6 +357,15 @@ class TicketStore:
                 )
             )
         return self.get(ticket_id)
+
+    def seen(self, ticket_id: int, agent: str, message_id: Optional[str]) -> None:
+        """Records that ``agent``, who has the ticket, has read the conversation up to ``message_id``."""
+        with self.db.writing() as conn:
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.id == ticket_id, tickets.c.agent == agent)
+                .values(seen_message=message_id)
+            )
 
     def close(self, ticket_id: int, status: str) -> Ticket:
         """Hands the conversation back to Porter or resolves it; only an open ticket can be closed."""

@@ -113,6 +113,7 @@ tickets = Table(
     Column("verified_order", Text),
     Column("priority", Text, nullable=False, server_default="[]"),  # bot/handoff/priority.py's reasons, as JSON
     Column("shopper_name", Text),  # the verified order's customer name
+    Column("seen_message", Text),  # the last shopper message (Rasa's message id) its agent has seen
     Index("tickets_status", "status", "created_at"),
     Index("tickets_one_open", "conversation_id", unique=True, **_only_where("status IN ('waiting', 'claimed')")),
     Index("tickets_verified_order", "verified_order", "status"),

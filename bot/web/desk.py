@@ -174,6 +174,11 @@ class RasaConversations:
         tracker = await self._call("GET", self._url(conversation_id, "tracker"), {})
         return tracker.get("events") or []
 
+    async def latest_message_id(self, conversation_id: str) -> Optional[str]:
+        """Rasa's id of the shopper's latest message, read without the events (for the unread marker)."""
+        tracker = await self._call("GET", self._url(conversation_id, "tracker"), {"include_events": "NONE"})
+        return (tracker.get("latest_message") or {}).get("message_id")
+
     async def send(self, conversation_id: str, text: str, message_id: int) -> None:
         """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel.
         The message id rides on the event, so the conversation itself can tell later whether it arrived."""
@@ -622,17 +627,37 @@ def _text_field(request: Request) -> Tuple[Optional[str], Any]:
     return text.strip(), None
 
 
+UNREAD_CHECK_SECONDS = 10.0  # how often the queue asks Rasa whether a shopper wrote since their agent last looked
+_latest: Dict[str, Tuple[float, Optional[str]]] = {}
+
+
+async def _unread(rasa: "RasaConversations", ticket: Ticket) -> bool:
+    """Whether the shopper wrote after what the ticket's agent last saw. Asked of Rasa at most every
+    UNREAD_CHECK_SECONDS per conversation, however many agents poll; unknown (Rasa down) reads as read."""
+    checked_at, latest = _latest.get(ticket.conversation_id, (0.0, None))
+    if time.monotonic() - checked_at >= UNREAD_CHECK_SECONDS:
+        try:
+            latest = await rasa.latest_message_id(ticket.conversation_id)
+        except RasaUnavailable:
+            latest = None
+        _latest[ticket.conversation_id] = (time.monotonic(), latest)
+    return latest is not None and latest != ticket.seen_message
+
+
 @blueprint.get("/api/queue")
 async def api_queue(request: Request):
     session: Session = request.ctx.session
+    _, rasa = _desk(request.app)
     store = ticket_store()
     waiting = [_summary(t, place) for place, t in enumerate(store.queue(), start=1)]
     claimed = [t for t in store.list((CLAIMED,))]
+    mine = [t for t in claimed if t.agent == session.agent.name]
+    unread = await asyncio.gather(*(_unread(rasa, t) for t in mine))
     return response.json(
         {
             "agent": {"name": session.agent.name, "role": session.agent.role},
             "waiting": waiting,
-            "mine": [_summary(t) for t in claimed if t.agent == session.agent.name],
+            "mine": [{**_summary(t), "unread": new} for t, new in zip(mine, unread)],
             "others": [_summary(t) for t in claimed if t.agent != session.agent.name],
         }
     )
@@ -675,6 +700,11 @@ async def api_ticket(request: Request, ticket_id: int):
     except RasaUnavailable as exc:
         events, problem = None, f"What the shopper wrote after the handoff cannot be shown: {exc}."
     position = store.position(ticket.id) if ticket.status == WAITING else None
+    if events is not None and ticket.agent == session.agent.name:  # its agent has now read everything
+        said = [e.get("message_id") for e in events if e.get("event") == "user" and e.get("message_id")]
+        if said and said[-1] != ticket.seen_message:
+            store.seen(ticket.id, session.agent.name, said[-1])
+            _latest.pop(ticket.conversation_id, None)
     order, order_problem = await _order_beside(ticket)
     order_cases = CaseBook().list(order_number=ticket.order_number) if ticket.order_number else []
     return response.json(

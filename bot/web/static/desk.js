@@ -127,6 +127,11 @@
     item.appendChild(link);
     var parts = [ticket.language_name, ticket.problem_name || "not said", ticket.order_number, ticket.channel_name];
     if (withStatus) { parts.unshift(STATES[ticket.status] || ticket.status); }
+    if (ticket.unread) {
+      item.className = "unread";
+      item.appendChild(document.createTextNode(" "));
+      item.appendChild(el("span", "pill urgent", "new message"));
+    }
     if (withAgent && ticket.agent) { parts.push("with " + ticket.agent); }
     item.appendChild(el("span", "muted", " · " + parts.filter(Boolean).join(" · ")));
     return item;
