@@ -396,6 +396,12 @@ def test_an_agent_refunds_an_order_porter_did_not_and_the_shopper_is_told(porter
     assert desk.resolve(ticket.id).status_code == 200
     assert ticket.id in [t["id"] for t in desk.get("/desk/api/closed").json()["tickets"]]
 
+    # the shopper comes back about the same order: the new ticket goes first and shows the earlier one
+    again = hand_over_on_rest(porter, sender)
+    view = desk.ticket(again.id)
+    assert [(t["id"], t["status"]) for t in view["earlier"]] == [(ticket.id, "resolved")]
+    assert view["ticket"]["priority"] == ["Contacted before"]
+
     # a conversation that verified no order: the agent is told what is missing
     unverified_ticket = hand_over_on_rest(porter, f"desk-unverified-{secrets.token_hex(3)}", "my parcel never arrived")
     assert desk.claim(unverified_ticket.id).status_code == 200
@@ -427,7 +433,14 @@ def test_an_agent_transfers_a_ticket_and_the_next_releases_it_to_the_queue_where
     assert released.status_code == 200, released.text
     assert released.json()["ticket"]["status"] == "waiting" and released.json()["ticket"]["position"] >= 1
     assert ticket.id in [t["id"] for t in first.queue()["waiting"]]
-    assert first.claim(ticket.id).status_code == 200
+
+    # an admin gives a waiting ticket to an agent, who is announced to the shopper; agents cannot
+    assert first.post(f"/desk/api/tickets/{ticket.id}/pass", {"to": second.name}).status_code == 409
+    admin = Desk(porter.web, *add_agent(porter.env, "boss", role="admin"))
+    assigned = admin.post(f"/desk/api/tickets/{ticket.id}/pass", {"to": first.name})
+    assert assigned.status_code == 200 and assigned.json()["ticket"]["agent"] == first.name
+    said = [e.get("text") for e in tracker_events(porter, f"rest:{sender}") if e["event"] == "bot"]
+    assert said[-1] == f"{first.name} from the shop's team has joined the conversation."
 
 
 def test_a_shopper_writing_after_the_agent_last_looked_marks_the_ticket_unread_until_the_agent_opens_it(porter):

@@ -255,6 +255,14 @@ class TicketStore:
             ).all()
         return [_ticket(r) for r in rows]
 
+    def of_order(self, verified_order: str) -> List[Ticket]:
+        """Every ticket of conversations that verified this order, newest first: its history with the team."""
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                select(tickets).where(tickets.c.verified_order == verified_order).order_by(tickets.c.id.desc())
+            ).all()
+        return [_ticket(r) for r in rows]
+
     def closed(self, limit: int = 50) -> List[Ticket]:
         """The tickets closed most recently (handed back or resolved), newest first."""
         with self.db.reading() as conn:

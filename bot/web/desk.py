@@ -717,6 +717,11 @@ async def api_ticket(request: Request, ticket_id: int):
                 for photo in PhotoStore().in_conversation(ticket.conversation_id)
             ],
             "cases": [desk_orders.case_view(case) for case in order_cases],
+            "earlier": [
+                _summary(other)
+                for other in (store.of_order(ticket.verified_order) if ticket.verified_order else [])
+                if other.id != ticket.id
+            ],
             "timeline": _timeline(ticket, events, store.messages(ticket.id)),
             "live": problem is None,
             "problem": problem,
@@ -795,13 +800,15 @@ async def api_claim(request: Request, ticket_id: int):
 
 @blueprint.post("/api/tickets/<ticket_id:int>/pass")
 async def api_pass_on(request: Request, ticket_id: int):
-    """Transfers a claimed ticket to another agent ({"to": name}) or releases it to the queue ({"to": null}).
-    Its holder or an admin may; the shopper hears who joined, and a note records the change."""
+    """Transfers a claimed ticket to another agent ({"to": name}) or releases it to the queue ({"to": null}); an
+    admin may also assign a waiting one. Its holder or an admin may; the shopper hears who joined, and a note
+    records the change."""
     session: Session = request.ctx.session
     ticket, missing = _ticket_or_404(ticket_id)
     if missing:
         return missing
-    if ticket.status != CLAIMED:
+    assigning = ticket.status == WAITING and session.agent.is_admin  # an admin gives a waiting ticket to someone
+    if ticket.status != CLAIMED and not assigning:
         state = ticket.status.replace("_", " ")
         return response.json({"error": f"ticket {ticket.id} is {state}, not claimed"}, status=409)
     if ticket.agent != session.agent.name and not session.agent.is_admin:
@@ -818,8 +825,10 @@ async def api_pass_on(request: Request, ticket_id: int):
             return response.json({"error": f"{agent.name} has this ticket already"}, status=409)
         to = agent.name
     store = ticket_store()
+    if assigning and to is None:
+        return response.json({"error": f"ticket {ticket.id} is waiting in the queue already"}, status=409)
     try:
-        ticket = store.pass_on(ticket.id, ticket.agent, to)
+        ticket = store.claim(ticket.id, to) if assigning else store.pass_on(ticket.id, ticket.agent, to)
     except ValueError as exc:
         return response.json({"error": f"cannot pass it on: {exc}"}, status=409)
     store.add_message(

@@ -453,6 +453,8 @@
     renderCases(data.cases);
     renderOrder(data.order, data.order_problem);
     renderPhotos(data.photos || []);
+    document.getElementById("earlier-panel").hidden = !(data.earlier && data.earlier.length);
+    fillList("earlier", data.earlier || [], true, true);
     renderFixes(data.order, data.may_act);
     renderTimeline(data.timeline);
     var cannedSignature = JSON.stringify(data.canned);
@@ -467,7 +469,10 @@
     ["send-reply", "hand-back", "resolve", "reply-text"].forEach(function (id) {
       document.getElementById(id).disabled = !data.may_act;
     });
-    document.getElementById("pass-on").hidden = !(data.may_act && ticket.status === "claimed");
+    var admin = data.agent && data.agent.role === "admin";
+    document.getElementById("pass-on").hidden = !(data.may_act && ticket.status === "claimed") &&
+      !(admin && ticket.status === "waiting");
+    document.getElementById("release").hidden = ticket.status !== "claimed";
     if (currentAgent !== ticket.agent) {  // the list leaves out whoever has the ticket now
       currentAgent = ticket.agent;
       fillAgents();
