@@ -9,7 +9,7 @@ import yaml
 from bot import catalogs, replies
 from bot.catalogs import CatalogError, catalog
 from bot.languages import english_name, native_list, native_name, supported_languages
-from bot.web.desk import canned_for, canned_replies
+from bot.web.desk_canned import canned_for, canned_replies
 
 LANGUAGES = supported_languages()
 

@@ -21,7 +21,7 @@ import requests
 from bot.handoff.agents import AgentStore
 from bot.languages import supported_languages
 from bot.web.app import WebConfig, create_app
-from bot.web.desk import canned_replies
+from bot.web.desk_canned import canned_replies
 from tests.support.desk import (
     Desk,
     DeskWeb,

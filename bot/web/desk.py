@@ -1,12 +1,12 @@
 """The agent desk at /desk: where people take over the conversations Porter handed to them.
 
-An agent signs in (accounts: `python -m bot agents add`), sees the queue of waiting tickets oldest first,
-claims one, reads the context summary and the whole conversation (the transcript kept on the ticket, then
-what the shopper wrote since, read from Rasa's tracker), writes internal notes, and replies. A reply is a
-bot event appended to the conversation through Rasa's HTTP API with `output_channel=latest` and
-`execute_side_effects=true`: Rasa then sends it through the channel the shopper last wrote on (the widget's
-socket.io room, Telegram, WhatsApp); on the REST channel, which cannot push, it is only recorded.
-"Hand back to Porter" and "resolve" both resume the conversation and close the ticket.
+An agent signs in (accounts: `python -m bot agents add`), sees the queue of waiting tickets (the most urgent, then
+the oldest), claims one, reads the context summary and the whole conversation (the transcript kept on the ticket,
+then what the shopper wrote since, read from Rasa's tracker), writes internal notes, replies, acts on the order,
+passes the ticket on, hands it back or resolves it. This module holds the routes and the gate in front of them;
+desk_rasa.py talks to Rasa (a reply is a bot event appended with `output_channel=latest` and
+`execute_side_effects=true`, so Rasa sends it on the shopper's latest channel), desk_views.py shapes what the
+page shows, desk_orders.py the order and the agents' fixes, desk_canned.py the canned replies.
 
 Security: every route of this blueprint except the sign-in form needs a signed-in agent (checked once, in
 the blueprint's request middleware, so a new route cannot forget it): pages redirect to the sign-in form,
@@ -21,29 +21,19 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import time
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
-import aiohttp
-import yaml
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
-from bot.decisions import problems, remedies, situations
-from bot.catalogs import catalog
 from bot.decisions.cases import CaseBook
 from bot.http_client import BackendUnavailable
 from bot.photos import PhotoStore
 from bot.channels import notices
-from bot.languages import english_name, supported_languages
-from bot.handoff import priority, reasons
 from bot.handoff.tickets import (
     CLAIMED,
     HANDED_BACK,
@@ -55,10 +45,11 @@ from bot.handoff.tickets import (
     TicketMessage,
     TicketStore,
 )
-from bot.paths import var_dir
 from bot.storage.location import database_url
 from bot.web.pages import render
-from bot.web import desk_orders, sign_in_throttle
+from bot.web import desk_orders, desk_views as views, sign_in_throttle
+from bot.web.desk_canned import canned_for
+from bot.web.desk_rasa import DeskConfig, RasaConversations, RasaUnavailable
 from bot.web.sign_in_throttle import ADDRESS
 
 logger = logging.getLogger(__name__)
@@ -70,148 +61,6 @@ CSRF_HEADER = "X-CSRF-Token"
 SIGN_IN = "/desk/sign-in"
 PUBLIC_PATHS = (SIGN_IN,)  # the only desk routes a visitor without a session may use
 MAX_TEXT = 4000  # a reply or note; WhatsApp takes 4096 characters, Telegram 4096
-DESK_NOTICE_KEY = "porter_desk_notice"  # metadata on a notice the desk sent: notices.AGENT_JOINED or BACK_WITH_PORTER
-DESK_MESSAGE_KEY = "porter_desk_message"  # metadata on the bot event of an agent's reply: the message id
-DEFAULT_RASA_TIMEOUT, MAX_RASA_TIMEOUT = 15.0, 60.0  # seconds the desk waits for Rasa (PORTER_DESK_RASA_TIMEOUT)
-
-CHANNELS = {
-    "socketio": "Storefront chat",
-    "rest": "REST API",
-    "whatsapp": "WhatsApp",
-    "telegram": "Telegram",
-    "twilio": "WhatsApp (Twilio)",
-}
-PROBLEMS = problems.LABELS
-SITUATIONS = situations.LABELS
-FIXES = remedies.FIX_LABELS
-REASONS = reasons.LABELS
-
-
-def _label(table: Dict[str, str], code: Optional[str]) -> Optional[str]:
-    if not code:
-        return None
-    return table.get(code) or code.replace("_", " ").capitalize()
-
-
-# --- settings and Rasa ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeskConfig:
-    rasa_url: str  # Rasa's HTTP API, as this server reaches it
-    rasa_token: Optional[str]  # Rasa's --auth-token
-    canned_replies: Optional[Path]  # None: each language catalog's canned_replies
-    secure_cookie: bool  # Secure cookies: set it when the desk is served over HTTPS
-    rasa_timeout: float = DEFAULT_RASA_TIMEOUT  # at most MAX_RASA_TIMEOUT: tickets.STALE_SENDING_SECONDS relies on it
-
-    @classmethod
-    def from_env(cls) -> "DeskConfig":
-        url = os.environ.get("PORTER_RASA_URL") or f"http://localhost:{os.environ.get('RASA_PORT', '5005')}"
-        token = os.environ.get("RASA_AUTH_TOKEN")
-        stored = var_dir() / "rasa_auth_token"
-        if not token and stored.exists():  # `python -m bot web` on its own, next to a `make run`
-            token = stored.read_text().strip()
-        canned = Path(os.environ["PORTER_CANNED_REPLIES"]) if os.environ.get("PORTER_CANNED_REPLIES") else None
-        secure = os.environ.get("PORTER_DESK_SECURE_COOKIE", "").lower() in ("1", "true", "yes")
-        return cls(
-            rasa_url=url.rstrip("/"),
-            rasa_token=token or None,
-            canned_replies=canned,
-            secure_cookie=secure,
-            rasa_timeout=_rasa_timeout(),
-        )
-
-
-def _rasa_timeout() -> float:
-    raw = (os.environ.get("PORTER_DESK_RASA_TIMEOUT") or "").strip()
-    try:
-        return min(MAX_RASA_TIMEOUT, max(0.1, float(raw))) if raw else DEFAULT_RASA_TIMEOUT
-    except ValueError:
-        logger.warning("PORTER_DESK_RASA_TIMEOUT=%r is not a number; using %g s", raw, DEFAULT_RASA_TIMEOUT)
-        return DEFAULT_RASA_TIMEOUT
-
-
-class RasaUnavailable(Exception):
-    """Rasa's HTTP API could not do what the desk asked; the message is safe to show and to log."""
-
-
-class RasaConversations:
-    """The few calls of Rasa's HTTP API the desk needs. The token goes in the query, never into a log."""
-
-    def __init__(self, config: DeskConfig) -> None:
-        self.config = config
-        self._session: Optional[aiohttp.ClientSession] = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.rasa_timeout))
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-    def _url(self, conversation_id: str, tail: str) -> str:
-        return f"{self.config.rasa_url}/conversations/{quote(conversation_id, safe='')}/{tail}"
-
-    async def _call(self, method: str, url: str, params: Dict[str, str], body: Any = None) -> Dict[str, Any]:
-        if not self.config.rasa_token:
-            raise RasaUnavailable("the web server has no Rasa API token (RASA_AUTH_TOKEN)")
-        try:
-            async with self._http().request(
-                method, url, params={**params, "token": self.config.rasa_token}, json=body
-            ) as answer:
-                if answer.status != 200:
-                    raise RasaUnavailable(f"Rasa answered {answer.status}")
-                return await answer.json()
-        except RasaUnavailable:
-            raise
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            # the exception's text may carry the URL and so the token: only its kind is reported
-            raise RasaUnavailable(f"Rasa could not be reached ({type(exc).__name__})") from None
-
-    async def events(self, conversation_id: str) -> List[Dict[str, Any]]:
-        tracker = await self._call("GET", self._url(conversation_id, "tracker"), {})
-        return tracker.get("events") or []
-
-    async def latest_message_id(self, conversation_id: str) -> Optional[str]:
-        """Rasa's id of the shopper's latest message, read without the events (for the unread marker)."""
-        tracker = await self._call("GET", self._url(conversation_id, "tracker"), {"include_events": "NONE"})
-        return (tracker.get("latest_message") or {}).get("message_id")
-
-    async def send(self, conversation_id: str, text: str, message_id: int) -> None:
-        """Appends the agent's words as a bot message and has Rasa send it on the shopper's latest channel.
-        The message id rides on the event, so the conversation itself can tell later whether it arrived."""
-        await self._say(conversation_id, text, {DESK_MESSAGE_KEY: message_id})
-
-    async def announce(self, conversation_id: str, text: str, kind: str) -> None:
-        """Tells the shopper who is talking now (an agent joined, Porter is back), on their latest channel."""
-        await self._say(conversation_id, text, {DESK_NOTICE_KEY: kind})
-
-    async def _say(self, conversation_id: str, text: str, metadata: Dict[str, Any]) -> None:
-        await self._call(
-            "POST",
-            self._url(conversation_id, "tracker/events"),
-            {"output_channel": "latest", "execute_side_effects": "true"},
-            [{"event": "bot", "text": text, "metadata": metadata}],
-        )
-
-    async def delivered(self, conversation_id: str, message_id: int) -> bool:
-        """True when the conversation holds the bot event of this desk message: Rasa took it and sent it."""
-        return any(
-            event.get("event") == "bot" and (event.get("metadata") or {}).get(DESK_MESSAGE_KEY) == message_id
-            for event in await self.events(conversation_id)
-        )
-
-    async def resume(self, conversation_id: str) -> None:
-        """Porter answers again. The action_listen makes the next message a fresh turn: after a pause Rasa
-        never logged one, and without it the policies see the handoff as the last thing that happened."""
-        await self._call(
-            "POST",
-            self._url(conversation_id, "tracker/events"),
-            {},
-            [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
-        )
 
 
 def _desk(app) -> Tuple[DeskConfig, RasaConversations]:
@@ -250,62 +99,6 @@ def ticket_store() -> TicketStore:
     if key not in _stores:
         _stores[key] = TicketStore(key[1])
     return _stores[key]
-
-
-# --- canned replies ------------------------------------------------------------------------------------------
-
-_canned_cache: Dict[str, Any] = {"key": None, "replies": {}}
-
-
-def canned_replies(path: Optional[Path]) -> Dict[str, List[Dict[str, str]]]:
-    """{language: [{title, text}]}: the language catalogs' (languages/<code>.yml), or those of the merchant's own
-    file when PORTER_CANNED_REPLIES names one, read again when it changes; {} when that file is broken."""
-    if path is None:
-        return {
-            code: list(catalog(code).get("canned_replies") or [])
-            for code in supported_languages()
-            if catalog(code).get("canned_replies")
-        }
-    try:
-        stat = path.stat()
-    except OSError:
-        return {}
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if _canned_cache["key"] == key:
-        return _canned_cache["replies"]
-    replies: Dict[str, List[Dict[str, str]]] = {}
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(document, dict):
-            raise ValueError("the file must map languages to lists of replies")
-        for language, entries in document.items():
-            if not isinstance(entries, list):
-                raise ValueError(f"{language}: expected a list of replies")
-            for number, entry in enumerate(entries, start=1):
-                if not (
-                    isinstance(entry, dict)
-                    and isinstance(entry.get("title"), str)
-                    and isinstance(entry.get("text"), str)
-                    and entry["text"].strip()
-                ):
-                    raise ValueError(f"{language}, reply {number}: needs a title and a text")
-            replies[str(language)] = [{"title": e["title"], "text": e["text"]} for e in entries]
-    except (ValueError, yaml.YAMLError) as exc:
-        logger.error("desk: canned replies not loaded from %s: %s", path, exc)
-        replies = {}
-    _canned_cache.update(key=key, replies=replies)
-    return replies
-
-
-def canned_for(path: Optional[Path], language: Optional[str], agent: str) -> Dict[str, Any]:
-    replies = canned_replies(path)
-    chosen = language if language in replies else "en"
-    return {
-        "language": chosen if chosen in replies else None,
-        "replies": [
-            {"title": r["title"], "text": r["text"].replace("{agent}", agent)} for r in replies.get(chosen, [])
-        ],
-    }
 
 
 # --- sessions, CSRF and the gate in front of every desk route ----------------------------------------------
@@ -485,107 +278,6 @@ async def ticket_page(request: Request, ticket_id: int):
 # --- JSON ----------------------------------------------------------------------------------------------------
 
 
-def _epoch(iso: Optional[str]) -> Optional[float]:
-    return datetime.fromisoformat(iso).timestamp() if iso else None
-
-
-def _reason_name(reason: str) -> Optional[str]:
-    if reason in SITUATIONS:  # a person was one of the fixes offered for this situation, and was chosen
-        return f"Chose a person ({SITUATIONS[reason][:1].lower()}{SITUATIONS[reason][1:]})"
-    return _label(REASONS, reason)
-
-
-def _summary(ticket: Ticket, position: Optional[int] = None) -> Dict[str, Any]:
-    created = _epoch(ticket.created_at)
-    return {
-        "id": ticket.id,
-        "status": ticket.status,
-        "agent": ticket.agent,
-        "position": position,
-        "language": ticket.language,
-        "language_name": english_name(ticket.language) if ticket.language else None,
-        "channel": ticket.channel,
-        "channel_name": _label(CHANNELS, ticket.channel) or "unknown",
-        "order_number": ticket.order_number,
-        "problem": ticket.problem,
-        "problem_name": _label(PROBLEMS, ticket.problem),
-        "situation": ticket.situation,
-        "situation_name": _label(SITUATIONS, ticket.situation),
-        "offered": [_label(FIXES, fix) for fix in ticket.offered],
-        "reason": ticket.reason,
-        "reason_name": _reason_name(ticket.reason),
-        "case_reference": ticket.case_reference,
-        "created_at": created,
-        "claimed_at": _epoch(ticket.claimed_at),
-        "closed_at": _epoch(ticket.closed_at),
-        "waiting_seconds": max(0, int(time.time() - created)) if created else None,
-        "priority": [priority.LABELS[reason] for reason in priority.ranked(ticket.priority)],
-        "shopper_name": ticket.shopper_name,
-        "preview": _preview(ticket),
-    }
-
-
-PREVIEW_CHARACTERS = 90
-
-
-def _preview(ticket: Ticket) -> Optional[str]:
-    """The shopper's last words before the handoff, cut short for the queue."""
-    said = [line.get("text") or "" for line in ticket.transcript if line.get("who") == "shopper"]
-    last = " ".join(said[-1].split()) if said else ""
-    return (last[: PREVIEW_CHARACTERS - 1] + "…" if len(last) > PREVIEW_CHARACTERS else last) or None
-
-
-def _timeline(
-    ticket: Ticket, events: Optional[List[Dict[str, Any]]], messages: List[TicketMessage]
-) -> List[Dict[str, Any]]:
-    """The conversation as the agent reads it: the ticket's transcript up to the handoff, then what was
-    said since (from the tracker), the agents' replies and the internal notes, in time order."""
-    items: List[Dict[str, Any]] = []
-    for line in ticket.transcript:
-        items.append(
-            {
-                "kind": "shopper" if line.get("who") == "shopper" else "bot",
-                "text": line.get("text", ""),
-                "at": line.get("at"),
-            }
-        )
-    stamps = [line.get("at") for line in ticket.transcript if isinstance(line.get("at"), (int, float))]
-    cutoff = max(stamps) if stamps else (_epoch(ticket.created_at) or 0) - 1
-    replies = {m.id: m for m in messages if m.kind == "reply"}
-    reply_times: Dict[int, float] = {}
-    for event in events or []:
-        at = event.get("timestamp") or 0
-        if at <= cutoff:
-            continue
-        if event.get("event") == "resume" and not ticket.is_open:
-            break  # Porter's conversation goes on from here: not this ticket's any more
-        text = (event.get("text") or "").strip()
-        if event.get("event") == "user" and text:
-            items.append({"kind": "shopper", "text": event["text"], "at": at})
-        elif event.get("event") == "bot":
-            desk_id = (event.get("metadata") or {}).get(DESK_MESSAGE_KEY)
-            if desk_id in replies:
-                reply_times[desk_id] = at
-            elif text and desk_id is None:
-                items.append({"kind": "bot", "text": event["text"], "at": at})
-    previous = 0.0
-    for message in messages:  # in the order they were written; created_at only has whole seconds
-        at = max(reply_times.get(message.id) or _epoch(message.created_at) or 0.0, previous)
-        previous = at
-        items.append(
-            {
-                "kind": "agent" if message.kind == "reply" else "note",
-                "text": message.text,
-                "author": message.author,
-                "at": at,
-                "id": message.id,
-                "delivery": SENT if message.id in reply_times else message.settled_delivery,
-            }
-        )
-    order = sorted(enumerate(items), key=lambda pair: (pair[1]["at"] or 0, pair[0]))
-    return [item for _, item in order]
-
-
 def _may_act(session: Session, ticket: Ticket) -> Optional[str]:
     """Why this agent may not reply, hand back or resolve; None when they may."""
     if not ticket.is_open:
@@ -649,7 +341,7 @@ async def api_queue(request: Request):
     session: Session = request.ctx.session
     _, rasa = _desk(request.app)
     store = ticket_store()
-    waiting = [_summary(t, place) for place, t in enumerate(store.queue(), start=1)]
+    waiting = [views.summary(t, place) for place, t in enumerate(store.queue(), start=1)]
     claimed = [t for t in store.list((CLAIMED,))]
     mine = [t for t in claimed if t.agent == session.agent.name]
     unread = await asyncio.gather(*(_unread(rasa, t) for t in mine))
@@ -657,8 +349,8 @@ async def api_queue(request: Request):
         {
             "agent": {"name": session.agent.name, "role": session.agent.role},
             "waiting": waiting,
-            "mine": [{**_summary(t), "unread": new} for t, new in zip(mine, unread)],
-            "others": [_summary(t) for t in claimed if t.agent != session.agent.name],
+            "mine": [{**views.summary(t), "unread": new} for t, new in zip(mine, unread)],
+            "others": [views.summary(t) for t in claimed if t.agent != session.agent.name],
         }
     )
 
@@ -677,13 +369,13 @@ async def api_search(request: Request):
         )
     case = CaseBook().get(text.upper()) if text.upper().startswith("PC-") else None
     found = ticket_store().find(text, orders=[case.order_number] if case and case.order_number else [])
-    return response.json({"query": text, "tickets": [_summary(t) for t in found]})
+    return response.json({"query": text, "tickets": [views.summary(t) for t in found]})
 
 
 @blueprint.get("/api/closed")
 async def api_closed(request: Request):
     """The tickets closed most recently, newest first."""
-    return response.json({"tickets": [_summary(t) for t in ticket_store().closed()]})
+    return response.json({"tickets": [views.summary(t) for t in ticket_store().closed()]})
 
 
 @blueprint.get("/api/tickets/<ticket_id:int>")
@@ -709,20 +401,20 @@ async def api_ticket(request: Request, ticket_id: int):
     order_cases = CaseBook().list(order_number=ticket.order_number) if ticket.order_number else []
     return response.json(
         {
-            "ticket": _summary(ticket, position),
+            "ticket": views.summary(ticket, position),
             "order": order,
             "order_problem": order_problem,
             "photos": [
-                {"url": f"/desk/api/photos/{photo.token}", "at": _epoch(photo.created_at), "size": photo.size}
+                {"url": f"/desk/api/photos/{photo.token}", "at": views.epoch(photo.created_at), "size": photo.size}
                 for photo in PhotoStore().in_conversation(ticket.conversation_id)
             ],
             "cases": [desk_orders.case_view(case) for case in order_cases],
             "earlier": [
-                _summary(other)
+                views.summary(other)
                 for other in (store.of_order(ticket.verified_order) if ticket.verified_order else [])
                 if other.id != ticket.id
             ],
-            "timeline": _timeline(ticket, events, store.messages(ticket.id)),
+            "timeline": views.timeline(ticket, events, store.messages(ticket.id)),
             "live": problem is None,
             "problem": problem,
             "may_act": _may_act(session, ticket) is None,
@@ -778,7 +470,7 @@ async def api_fix(request: Request, ticket_id: int):
         case["reference"],
     )
     store = ticket_store()
-    store.add_message(ticket.id, "note", session.agent.name, f"{FIXES.get(fix, fix)}: case {case['reference']}")
+    store.add_message(ticket.id, "note", session.agent.name, f"{views.FIXES.get(fix, fix)}: case {case['reference']}")
     message = store.add_message(ticket.id, "reply", session.agent.name, outcome.shopper_text or "")
     message, failure = await _deliver(rasa, store, ticket, message)
     return response.json({"case": case, "message": message.to_dict(), "delivery_problem": failure}, status=200)
@@ -795,7 +487,7 @@ async def api_claim(request: Request, ticket_id: int):
         return response.json({"error": f"cannot claim: {exc}"}, status=409)
     logger.info("desk: %s claimed ticket %s", mask_name(session.agent.name), ticket_id)
     await _announce(request, ticket, notices.AGENT_JOINED, agent=session.agent.name)
-    return response.json({"ticket": _summary(ticket)})
+    return response.json({"ticket": views.summary(ticket)})
 
 
 @blueprint.post("/api/tickets/<ticket_id:int>/pass")
@@ -840,7 +532,7 @@ async def api_pass_on(request: Request, ticket_id: int):
     logger.info("desk: %s passed ticket %s on", mask_name(session.agent.name), ticket.id)
     if to:
         await _announce(request, ticket, notices.AGENT_JOINED, agent=to)
-    return response.json({"ticket": _summary(ticket, store.position(ticket.id))})
+    return response.json({"ticket": views.summary(ticket, store.position(ticket.id))})
 
 
 @blueprint.get("/api/photos/<token:str>")
@@ -997,7 +689,7 @@ async def _close(request: Request, ticket_id: int, status: str):
     except ValueError as exc:
         return response.json({"error": str(exc)}, status=409)
     logger.info("desk: %s closed ticket %s as %s", mask_name(session.agent.name), ticket.id, status)
-    return response.json({"ticket": _summary(closed)})
+    return response.json({"ticket": views.summary(closed)})
 
 
 @blueprint.post("/api/tickets/<ticket_id:int>/hand-back")
