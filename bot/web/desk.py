@@ -332,7 +332,10 @@ async def _unread(rasa: "RasaConversations", ticket: Ticket) -> bool:
             latest = await rasa.latest_message_id(ticket.conversation_id)
         except RasaUnavailable:
             latest = None
-        _latest[ticket.conversation_id] = (time.monotonic(), latest)
+        now = time.monotonic()
+        for stale in [c for c, (at, _) in _latest.items() if now - at > 30 * UNREAD_CHECK_SECONDS]:
+            del _latest[stale]  # conversations no agent holds any more: the table stays as small as the queue
+        _latest[ticket.conversation_id] = (now, latest)
     return latest is not None and latest != ticket.seen_message
 
 

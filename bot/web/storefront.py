@@ -75,16 +75,28 @@ def _new_sessions() -> RateLimits:
     return _limits
 
 
+NOT_OURS = "not a chat session of this shop"
+
+
+def _session_conversation(request: Request, handle: object) -> Optional[str]:
+    """The conversation of a chat-session handle Porter issued; None for any other value (or no secret set)."""
+    config = request.app.ctx.porter
+    return widget_sessions.conversation_of(handle, config.identity_secret) if config.identity_secret else None
+
+
+def _json_session(request: Request) -> Optional[str]:
+    """The conversation of the handle in a JSON body ``{"session": handle}``, as the widget's reads send it."""
+    body = request.json if (request.headers.get("content-type") or "").startswith("application/json") else None
+    return _session_conversation(request, body.get("session") if isinstance(body, dict) else None)
+
+
 @blueprint.post("/widget/history")
 async def widget_history(request: Request):
     """The conversation of a chat session Porter issued, as the widget shows it (bot/web/widget_history.py):
     the page puts it in place before the widget starts, so nothing Porter or an agent sent is ever missing."""
-    config = request.app.ctx.porter
-    body = request.json if (request.headers.get("content-type") or "").startswith("application/json") else None
-    handle = body.get("session") if isinstance(body, dict) else None
-    conversation = widget_sessions.conversation_of(handle, config.identity_secret) if config.identity_secret else None
+    conversation = _json_session(request)
     if conversation is None:
-        return response.json({"error": "not a chat session of this shop"}, status=404)
+        return response.json({"error": NOT_OURS}, status=404)
     try:
         events = await desk.conversations(request.app).events(conversation)
     except desk.RasaUnavailable as exc:
@@ -97,12 +109,9 @@ async def widget_history(request: Request):
 async def widget_status(request: Request):
     """Who answers the shopper now, for the widget's header: Porter, a person they are waiting for (with their
     place in the queue, which moves as agents take tickets) or the agent who has the conversation."""
-    config = request.app.ctx.porter
-    body = request.json if (request.headers.get("content-type") or "").startswith("application/json") else None
-    handle = body.get("session") if isinstance(body, dict) else None
-    conversation = widget_sessions.conversation_of(handle, config.identity_secret) if config.identity_secret else None
+    conversation = _json_session(request)
     if conversation is None:
-        return response.json({"error": "not a chat session of this shop"}, status=404)
+        return response.json({"error": NOT_OURS}, status=404)
     store = desk.ticket_store()
     ticket = store.open_for(conversation)
     if ticket is None:
@@ -118,13 +127,11 @@ async def widget_status(request: Request):
 async def widget_photo(request: Request):
     """A photo the shopper attaches in the widget (multipart: ``session``, the handle; ``photo``, the file).
     Checked and kept (bot/photos.py); the answer's token is what the widget's next message carries."""
-    config = request.app.ctx.porter
     if not (request.content_type or "").startswith("multipart/form-data"):
         return response.json({"error": "send the photo as multipart/form-data"}, status=415)
-    handle = request.form.get("session") if request.form else None
-    conversation = widget_sessions.conversation_of(handle, config.identity_secret) if config.identity_secret else None
+    conversation = _session_conversation(request, request.form.get("session") if request.form else None)
     if conversation is None:
-        return response.json({"error": "not a chat session of this shop"}, status=404)
+        return response.json({"error": NOT_OURS}, status=404)
     upload = request.files.get("photo") if request.files else None
     if upload is None:
         return response.json({"error": "no photo in the request (field `photo`)"}, status=400)
