@@ -8,14 +8,16 @@ but it cannot write a row here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from sqlalchemy import select
 
 from bot.storage import Where, database
 from bot.storage.schema import verifications
 
-METHODS = ("email", "phone", "customer")
+# "alert": Porter wrote first to a conversation that had verified the order before (bot/outreach/), so the
+# shopper's answer there counts as theirs for this session.
+METHODS = ("email", "phone", "customer", "alert")
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,24 @@ class VerificationLedger:
                 .limit(1)
             ).first()
         return Verification(**row._mapping) if row else None
+
+    def last_conversation(self, order_number: str) -> Optional[Verification]:
+        """The order's latest verification in any conversation: where the shopper last talked to the shop."""
+        with self.db.reading() as conn:
+            row = conn.execute(
+                select(verifications)
+                .where(verifications.c.order_number == order_number)
+                .order_by(verifications.c.verified_at.desc())
+                .limit(1)
+            ).first()
+        return Verification(**row._mapping) if row else None
+
+    def orders_since(self, since: float) -> List[str]:
+        """The orders verified in any conversation since then: the ones shoppers are following (the watcher's
+        list when the store cannot list its orders)."""
+        with self.db.reading() as conn:
+            return list(
+                conn.execute(
+                    select(verifications.c.order_number).where(verifications.c.verified_at >= since).distinct()
+                ).scalars()
+            )

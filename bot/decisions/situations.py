@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from bot.decisions.policy import Policy
 from bot.shop.models import Order, TrackingEvent
+
+if TYPE_CHECKING:  # the policy checks its alert situations against KINDS: no import loop
+    from bot.decisions.policy import Policy
 
 NOT_SHIPPED = "not_shipped"
 CANCELLED = "cancelled"
@@ -55,6 +57,9 @@ KINDS = (
     CUSTOMS_HOLD,
     LOST,
 )
+
+# The situations a shopper can be warned of before they ask (policy.yml `alert_situations`, bot/outreach/).
+ALERTABLE = (STALLED, FAILED_ATTEMPT, AT_PICKUP_POINT, CUSTOMS_HOLD, ADDRESS_PROBLEM, LOST, DELIVERED)
 
 _CUSTOMS = {"customs_hold", "customs_documents_required", "customs_duties_unpaid"}
 _ADDRESS = {"address_incorrect", "returning_to_sender", "returned_to_sender"}

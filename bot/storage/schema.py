@@ -224,3 +224,74 @@ photos = Table(
     Column("created_at", Text, nullable=False),
     Index("photos_conversation", "conversation_id", "created_at"),
 )
+
+# --- Porter speaking first (bot/outreach/): what the watcher last saw of each shipment, the alerts and
+# follow-ups it sent, who asked for no more, the tracking services' pushes already taken, and ratings ------
+watched_shipments = Table(
+    "watched_shipments",
+    metadata,
+    Column("order_number", Text, primary_key=True),
+    Column("situation", Text, nullable=False),  # bot/decisions/situations.py's kind, as last seen
+    Column("last_event_at", Text),
+    Column("checked_at", Text, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),  # bot/outreach/alert_book.py KINDS: a situation alert or a follow-up
+    Column("order_number", Text, nullable=False),
+    Column("situation", Text),
+    Column("case_reference", Text),  # the refund or reshipment a follow-up asks about
+    Column("conversation_id", Text),  # None when it went by email only
+    Column("channel", Text, nullable=False),
+    Column("language", Text),
+    Column("status", Text, nullable=False),  # held (quiet hours), sent, failed
+    Column("detail", Text),
+    Column("created_at", Text, nullable=False),
+    Column("due_at", Text),  # a held alert goes out from then
+    Column("sent_at", Text),
+    Index("alerts_order", "order_number", "created_at"),
+    Index("alerts_held", "status", "due_at"),
+    Index("alerts_one_follow_up", "case_reference", "kind", unique=True, **_only_where("case_reference IS NOT NULL")),
+    sqlite_autoincrement=True,
+)
+
+alert_stops = Table(
+    "alert_stops",
+    metadata,
+    Column("contact", Text, primary_key=True),  # a conversation id, or "email:" and the address in lower case
+    Column("source", Text, nullable=False),  # chat or email
+    Column("created_at", Text, nullable=False),
+)
+
+tracking_pushes = Table(
+    "tracking_pushes",
+    metadata,
+    Column("service", Text, nullable=False),
+    Column("delivery_id", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    PrimaryKeyConstraint("service", "delivery_id"),
+    Index("tracking_pushes_received", "received_at"),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Text, nullable=False),
+    Column("channel", Text),
+    Column("language", Text),
+    Column("order_number", Text),
+    Column("case_reference", Text),
+    Column("problem", Text),
+    Column("agent", Text),  # the agent who resolved the ticket; None when Porter resolved it
+    Column("ticket_id", Integer),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("created_at", Text, nullable=False),
+    Index("ratings_created", "created_at"),
+    Index("ratings_conversation", "conversation_id", "created_at"),
+    sqlite_autoincrement=True,
+)
