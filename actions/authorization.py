@@ -27,8 +27,9 @@ from bot.shop.models import Order
 
 logger = logging.getLogger(__name__)
 
-# The actions whose events may set `verified_order`: the lookup form (its validation runs inside it).
-VERIFYING_ACTIONS = ("order_lookup_form", "validate_order_lookup_form")
+# The actions whose events may set `verified_order`: the lookup form (its validation runs inside it), and
+# Porter's own alerts and follow-ups in a conversation that verified the order before (actions/outreach.py).
+VERIFYING_ACTIONS = ("order_lookup_form", "validate_order_lookup_form", "action_tracking_alert", "action_follow_up")
 CLOCK_SKEW = 5.0  # seconds: Rasa stamps events, the action server stamps its ledger; both on synced clocks
 
 

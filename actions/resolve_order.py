@@ -67,7 +67,10 @@ def session_of(tracker: Tracker) -> str:
 
 def raised_again(tracker: Tracker, order_number: str) -> bool:
     """Records this session as a contact about the order; True when it is the session's first look at the
-    order and the order has now been raised on `repeat_contact_limit` different days (bot/handoff/contacts.py)."""
+    order and the order has now been raised on `repeat_contact_limit` different days (bot/handoff/contacts.py).
+    Porter's own alert (an EXTERNAL_ intent, actions/outreach.py) is not the shopper raising the order."""
+    if str((tracker.latest_message.get("intent") or {}).get("name") or "").startswith("EXTERNAL_"):
+        return False
     policy = services.policy()
     now = services.now()
     day = now.astimezone(ZoneInfo(policy.agent_time_zone)).date()

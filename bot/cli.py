@@ -289,6 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     und.add_argument("--channel", help="only this channel (e.g. whatsapp)")
     und.set_defaults(func=_channels_undelivered)
 
+    from bot.outreach import commands as outreach
+
+    wat = sub.add_parser(
+        "watch", help="the tracking watcher: alerts, follow-ups and rating requests (every PORTER_WATCH_INTERVAL s)"
+    )
+    wat.add_argument("--once", action="store_true", help="one pass, then exit (for cron and tests)")
+    wat.add_argument("--order", action="append", metavar="NUMBER", help="only this order (repeatable)")
+    wat.set_defaults(func=outreach.watch)
+    alerts = sub.add_parser("alerts", help="messages Porter sent first").add_subparsers(dest="action", required=True)
+    all_ = alerts.add_parser("list", help="alerts and follow-ups, oldest first: where they went and what came of it")
+    all_.add_argument("--format", choices=("table", "json"), default="table")
+    all_.set_defaults(func=outreach.alerts_list)
+    ratings = sub.add_parser("ratings", help="shoppers' 1-to-5 ratings").add_subparsers(dest="action", required=True)
+    rtl = ratings.add_parser("list", help="ratings, oldest first, with what they rate")
+    rtl.add_argument("--format", choices=("table", "json"), default="table")
+    rtl.set_defaults(func=outreach.ratings_list)
+
     agents = sub.add_parser("agents", help="accounts for the agent desk").add_subparsers(dest="action", required=True)
     add = agents.add_parser("add", help="create an agent account (asks for the password)")
     add.add_argument("name", help="what the agent types to sign in, e.g. maria.silva")

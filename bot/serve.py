@@ -1,5 +1,5 @@
-"""Runs the action server, the Rasa server, the web server and the refund retry worker together in the
-foreground, as `make run` promises.
+"""Runs the action server, the Rasa server, the web server, the refund retry worker and the tracking watcher
+together in the foreground, as `make run` promises.
 
 Every process logs to this terminal with a prefix; Ctrl-C (or SIGTERM) stops them all; if one dies, the
 others are stopped too, so a half-running assistant is never left behind. The policy file is checked
@@ -23,6 +23,7 @@ from typing import List
 
 from bot.paths import PROJECT_ROOT, make_private, var_dir
 from bot.decisions.policy import PolicyError, load_policy
+from bot.outreach.settings import OutreachSettings
 from bot.storage import StorageError
 from bot.storage.upgrade import upgrade_database
 
@@ -131,7 +132,8 @@ def serve(model: Path, shell: bool = False) -> int:
     make_private(var_dir())  # what was written before Porter set its umask (bot/__main__.py)
     try:
         load_policy()
-    except PolicyError as exc:
+        watching = OutreachSettings.from_env().watch_seconds > 0
+    except (PolicyError, ValueError) as exc:
         print(f"[porter] error: {exc}", file=sys.stderr)
         return 2
     if not model.exists():
@@ -225,6 +227,9 @@ def serve(model: Path, shell: bool = False) -> int:
                 "Ctrl-C stops them all.",
                 flush=True,
             )
+            # The tracking watcher starts once Rasa answers: its first pass may already speak to shoppers.
+            if watching:
+                processes.append(_start([python, "-m", "bot", "watch"], "watch", web_env))
         while not stop.is_set():
             if any(p.poll() is not None for p in processes):
                 print("[porter] a server stopped; stopping the others", file=sys.stderr)

@@ -20,6 +20,7 @@ import requests
 
 from bot.handoff.agents import AgentStore
 from bot.languages import supported_languages
+from bot.outreach.ratings import RatingBook
 from bot.web.app import WebConfig, create_app
 from bot.web.desk_canned import canned_replies
 from tests.support.desk import (
@@ -36,7 +37,7 @@ from tests.support.porter_server import TOKEN, free_port, start_porter
 from tests.support.slow_rasa import SlowRasa
 from tests.test_channel_telegram import API as TELEGRAM_API
 from tests.test_channel_telegram import _send_message as telegram_send_message
-from tests.test_channel_telegram import new_chat, text_update
+from tests.test_channel_telegram import button_update, new_chat, text_update
 from tests.test_channel_telegram import post as telegram_post
 from tests.test_channel_telegram import sent as telegram_sent
 from tests.test_channel_whatsapp import message as whatsapp_message
@@ -547,8 +548,23 @@ def test_an_agent_reply_reaches_the_telegram_chat(porter, remote_api, agent):
     resolved = time.time()
     assert desk.resolve(ticket.id).json()["ticket"]["status"] == "resolved"
     assert wait_for_telegram(remote_api, chat, resolved) == [
-        "You're back with Porter, the shop's assistant. Write to me any time."
+        "You're back with Porter, the shop's assistant. Write to me any time.",
+        "Before you go: how well was your request handled? Tap a number from 1 (poor) to 5 (excellent).",
     ]
+    # the rating counts for the agent who resolved it, with the shopper's comment
+    rated = time.time()
+    assert telegram_post(porter, button_update(chat, '/rate{"rating":4}')).status_code == 200
+    assert "anything you'd like to add" in " ".join(wait_for_telegram(remote_api, chat, rated))
+    commented = time.time()
+    assert telegram_post(porter, text_update(chat, "Quick and kind")).status_code == 200
+    assert wait_for_telegram(remote_api, chat, commented) == ["Thank you for your feedback, it helps us get better."]
+    [rating] = [r for r in RatingBook(Path(porter.env["PORTER_SHOP_DB"])).list() if r.ticket_id == ticket.id]
+    assert (rating.score, rating.comment, rating.agent, rating.channel) == (4, "Quick and kind", agent[0], "telegram")
+    # a second tap on an old rating button keeps nothing more
+    again = time.time()
+    assert telegram_post(porter, button_update(chat, '/rate{"rating":1}')).status_code == 200
+    wait_for_telegram(remote_api, chat, again)
+    assert [r.score for r in RatingBook(Path(porter.env["PORTER_SHOP_DB"])).list() if r.ticket_id == ticket.id] == [4]
 
 
 def wait_for_telegram(remote_api, chat: int, since: float) -> list[str]:

@@ -55,6 +55,16 @@ class Policy:
     # Minutes of silence after which a verified order must be proved again (actions/authorization.py). The
     # domain's session_expiration_time is the same number, so a new session starts where verification ends.
     verification_expiry_minutes: int = 30
+    # Porter speaking first (bot/outreach/): the situations it warns shoppers of, the hours it keeps quiet in the
+    # shopper's time zone (from may be later than until: the night), at most one alert per order in so many
+    # days, and the days after a refund (or a reshipment) when it asks whether the money (or parcel) came.
+    alert_situations: Tuple[str, ...] = ()
+    alert_quiet_from: time = time(21, 0)
+    alert_quiet_until: time = time(8, 0)
+    alert_every_days: int = 3
+    follow_up_refund_days: int = 10
+    follow_up_reship_days: int = 14
+    rating_after_minutes: int = 15
 
     def value_in_policy_currency(self, amount: float, currency: str) -> Optional[float]:
         """The amount converted, or None when the currency has no rate (callers treat that as high value)."""
@@ -106,6 +116,10 @@ _INTS = {
     "average_handling_minutes": (1, 240),
     "repeat_contact_limit": (2, 30),
     "verification_expiry_minutes": (5, 24 * 60),
+    "alert_every_days": (1, 60),
+    "follow_up_refund_days": (1, 90),
+    "follow_up_reship_days": (1, 90),
+    "rating_after_minutes": (0, 24 * 60),
 }
 _AMOUNTS = {"reship_value_limit", "automatic_value_limit", "no_return_value_limit"}
 _PERCENTS = {"discount_percent", "partial_refund_percent"}
@@ -140,27 +154,51 @@ def _check_agent_hours(data: dict, source: str) -> Dict[str, Any]:
             )
     if len(set(days)) != len(days):
         raise PolicyError(f"{source}: key 'agent_working_days' lists a day twice: {days!r}")
-    clocks = {}
-    for key in ("agent_opening_time", "agent_closing_time"):
-        value = data[key]
-        if isinstance(value, int) and not isinstance(value, bool):
-            # YAML 1.1 reads an unquoted 18:00 as the number 1080 (base 60)
-            raise PolicyError(
-                f"{source}: key {key!r} must be a time in quotes like '09:00'; unquoted, YAML "
-                f"reads it as the number {value}"
-            )
-        match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
-        if not match:
-            raise PolicyError(
-                f"{source}: key {key!r} must be a time of day as 'HH:MM' (24-hour clock, in quotes), found {value!r}"
-            )
-        clocks[key] = time(int(match.group(1)), int(match.group(2)))
+    clocks = {key: _clock(data, key, source) for key in ("agent_opening_time", "agent_closing_time")}
     if clocks["agent_closing_time"] <= clocks["agent_opening_time"]:
         raise PolicyError(
             f"{source}: key 'agent_closing_time' must be later than 'agent_opening_time' "
             f"(hours that run past midnight are not supported)"
         )
     return {"agent_time_zone": zone, "agent_working_days": tuple(d for d in WEEKDAYS if d in days), **clocks}
+
+
+def _clock(data: dict, key: str, source: str) -> time:
+    value = data[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 18:00 as the number 1080 (base 60)
+        raise PolicyError(
+            f"{source}: key {key!r} must be a time in quotes like '09:00'; unquoted, YAML "
+            f"reads it as the number {value}"
+        )
+    match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise PolicyError(
+            f"{source}: key {key!r} must be a time of day as 'HH:MM' (24-hour clock, in quotes), found {value!r}"
+        )
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _check_alerts(data: dict, source: str) -> Dict[str, Any]:
+    """The situations Porter alerts on (only those it can warn of) and its quiet hours."""
+    from bot.decisions.situations import ALERTABLE
+
+    chosen = data["alert_situations"]
+    if not isinstance(chosen, list):
+        raise PolicyError(
+            f"{source}: key 'alert_situations' must be a list of situations ({', '.join(ALERTABLE)}), or [] for "
+            f"no alerts; found {chosen!r}"
+        )
+    for kind in chosen:
+        if kind not in ALERTABLE:
+            raise PolicyError(
+                f"{source}: key 'alert_situations' lists {kind!r}, which is not one of {', '.join(ALERTABLE)}"
+            )
+    return {
+        "alert_situations": tuple(k for k in ALERTABLE if k in chosen),
+        "alert_quiet_from": _clock(data, "alert_quiet_from", source),
+        "alert_quiet_until": _clock(data, "alert_quiet_until", source),
+    }
 
 
 def _check_promised_days(data: dict, source: str) -> None:
@@ -274,6 +312,7 @@ def parse_policy(data: Any, source: str = "policy") -> Policy:
     _check_promised_days(data, source)
     values = dict(data)
     values.update(_check_agent_hours(data, source))
+    values.update(_check_alerts(data, source))
     values["exchange_rates"] = dict(data["exchange_rates"])
     values["promised_days"] = {str(region): dict(days) for region, days in data["promised_days"].items()}
     values["shipping_regions"] = {str(region): list(c) for region, c in data["shipping_regions"].items()}

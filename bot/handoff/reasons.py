@@ -16,6 +16,7 @@ CUSTOMS_STUCK = "customs_stuck"  # held at customs longer than the policy waits
 BACKEND_DOWN = "backend_down"  # the order system or tracking service did not answer in time
 FIX_REFUSED = "fix_refused"  # a chosen fix cannot be granted now
 ACTION_FAILED = "action_failed"  # an action raised an error
+FIX_DID_NOT_WORK = "fix_did_not_work"  # the follow-up's "no": the refund or the new parcel did not arrive
 
 LABELS = {
     SHOPPER_ASKED: "The shopper asked for a person",
@@ -27,4 +28,5 @@ LABELS = {
     BACKEND_DOWN: "Order system or tracking service down",
     FIX_REFUSED: "A fix was refused: not verified now, not offered, or no longer allowed",
     ACTION_FAILED: "Porter hit an error (see the action server's log)",
+    FIX_DID_NOT_WORK: "Follow-up: the refund or the new parcel did not arrive",
 }

@@ -22,6 +22,7 @@ import asyncio
 import hmac
 import logging
 import time
+from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
@@ -32,6 +33,7 @@ from bot import client_address
 from bot.handoff.agents import AgentStore, Session, mask_name
 from bot.decisions.cases import CaseBook
 from bot.http_client import BackendUnavailable
+from bot.outreach.watcher import ask_rating_for_ticket
 from bot.photos import PhotoStore
 from bot.channels import notices
 from bot.handoff.tickets import (
@@ -692,6 +694,8 @@ async def _close(request: Request, ticket_id: int, status: str):
     except ValueError as exc:
         return response.json({"error": str(exc)}, status=409)
     logger.info("desk: %s closed ticket %s as %s", mask_name(session.agent.name), ticket.id, status)
+    if status == RESOLVED:  # the shopper rates how it went (bot/outreach/watcher.py), once per ticket
+        await ask_rating_for_ticket(closed, rasa, datetime.now(timezone.utc))
     return response.json({"ticket": views.summary(closed)})
 
 

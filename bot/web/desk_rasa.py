@@ -123,6 +123,24 @@ class RasaConversations:
             [{"event": "bot", "text": text, "metadata": metadata}],
         )
 
+    async def trigger(self, conversation_id: str, intent: str, entities: Dict[str, Any]) -> List[Dict[str, Any]]:
+        """Porter speaks first: an external intent runs in the conversation (a new session when the last one
+        expired) and what Porter says goes out on the shopper's latest channel. Returns the bot events it
+        added (Rasa returns the messages only to a caller-collected channel, so they are read off the tracker)."""
+        answer = await self._call(
+            "POST",
+            self._url(conversation_id, "trigger_intent"),
+            {"output_channel": "latest", "include_events": "AFTER_RESTART"},
+            {"name": intent, "entities": entities},
+        )
+        said: List[Dict[str, Any]] = []
+        for event in reversed((answer.get("tracker") or {}).get("events") or []):
+            if event.get("event") == "user":
+                break
+            if event.get("event") == "bot":
+                said.insert(0, event)
+        return said
+
     async def delivered(self, conversation_id: str, message_id: int) -> bool:
         """True when the conversation holds the bot event of this desk message: Rasa took it and sent it."""
         return any(

@@ -26,6 +26,9 @@ TOKEN = "-end-to-end-test-token"
 # Fake credentials for the channels; real ones come from the environment in production.
 TELEGRAM_BOT_TOKEN = "123456:TEST-telegram-token"
 TELEGRAM_WEBHOOK_SECRET = "telegram-secret-for-tests"
+AFTERSHIP_WEBHOOK_SECRET = "aftership-secret-for-tests"
+SEVENTEEN_TRACK_KEY = "17track-key-for-tests"
+LINK_SECRET = "link-secret-for-tests"
 WHATSAPP_APP_SECRET = "whatsapp-app-secret-for-tests"
 WHATSAPP_VERIFY_TOKEN = "whatsapp-verify-token-for-tests"
 WHATSAPP_ACCESS_TOKEN = "whatsapp-access-token-for-tests"
@@ -89,6 +92,11 @@ def start_porter(
         PORTER_RATE_CLIENT_PER_MINUTE="100000",
         PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",
         PORTER_RATE_CONVERSATION_PER_MINUTE="600",
+        # the tests run the watcher themselves (`python -m bot watch --once --order ...`), on their own orders
+        PORTER_WATCH_INTERVAL="0",
+        PORTER_AFTERSHIP_WEBHOOK_SECRET=AFTERSHIP_WEBHOOK_SECRET,
+        PORTER_17TRACK_WEBHOOK_KEY=SEVENTEEN_TRACK_KEY,
+        PORTER_LINK_SECRET=LINK_SECRET,
     )
     if api_url:
         env.update(channel_env(api_url))
