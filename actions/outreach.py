@@ -123,11 +123,15 @@ class ActionTrackingAlert(Action):
             dispatcher.utter_message(json_message=template)
             return left + verified + [SlotSet("outreach_step", DONE)]
         dispatcher.utter_message(response="utter_alert_intro", order_number=alert.order_number)
-        return left + verified + [
-            SlotSet("problem", problems.WHERE_IS_MY_ORDER),
-            SlotSet("form_exit", None),
-            SlotSet("outreach_step", RESOLVE),
-        ]
+        return (
+            left
+            + verified
+            + [
+                SlotSet("problem", problems.WHERE_IS_MY_ORDER),
+                SlotSet("form_exit", None),
+                SlotSet("outreach_step", RESOLVE),
+            ]
+        )
 
 
 class ActionStopAlerts(Action):

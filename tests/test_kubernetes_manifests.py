@@ -66,7 +66,14 @@ def test_the_manifests_are_found():
         "Ingress",
     }
     names = {workload["metadata"]["name"] for workload, _ in _pod_templates()}
-    assert names >= {"porter-rasa", "porter-actions", "porter-web", "porter-payments", "porter-balancer"}
+    assert names >= {
+        "porter-rasa",
+        "porter-actions",
+        "porter-web",
+        "porter-payments",
+        "porter-watch",
+        "porter-balancer",
+    }
 
 
 @pytest.mark.slow

@@ -8,11 +8,13 @@ Needs the trained model, like every test using the `porter` fixture (conftest.py
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,8 +31,11 @@ from bot.outreach.watch_state import ShipmentWatch
 from bot.paths import PROJECT_ROOT
 from bot.shop.models import Order
 from bot.shop.sqlite_store import SQLiteOrderStore
-from tests.support.desk import private_order
+from tests.support.desk import Desk, DeskWeb, add_agent, private_order, timeline_texts, wait_for_ticket
 from tests.support.porter_server import AFTERSHIP_WEBHOOK_SECRET, LINK_SECRET
+from tests.support.smtp_server import start_smtp
+from tests.support.widget_client import WidgetClient
+from tests.support.widget_client import texts as widget_texts
 from tests.test_channel_telegram import (  # noqa: F401 - telegram_api: the Bot API's answers, for this module too
     button_update,
     keyboard,
@@ -51,6 +56,16 @@ def watch_policy(tmp_path_factory) -> Path:
     policy = yaml.safe_load((PROJECT_ROOT / "policy.yml").read_text(encoding="utf-8"))
     policy.update(alert_quiet_from="00:00", alert_quiet_until="00:00", rating_after_minutes=0)
     path = tmp_path_factory.mktemp("watch") / "policy.yml"
+    path.write_text(yaml.safe_dump(policy), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def follow_up_policy(watch_policy) -> Path:
+    """As watch_policy, with no situation alerts: only the follow-up speaks."""
+    policy = yaml.safe_load(watch_policy.read_text(encoding="utf-8"))
+    policy.update(alert_situations=[])
+    path = watch_policy.with_name("follow_up_policy.yml")
     path.write_text(yaml.safe_dump(policy), encoding="utf-8")
     return path
 
@@ -233,3 +248,96 @@ def test_the_stop_link_of_an_email_asks_before_it_stops(porter):
     assert stops.stopped("email:ana.lopez@example.es")
     forged = link.replace("YW5h", "YW5i")
     assert requests.post(forged, timeout=30).status_code == 400
+
+
+def test_ten_days_after_a_refund_porter_asks_and_a_no_goes_to_a_person(
+    porter, remote_api, follow_up_policy, undo_cases
+):
+    order = spanish_order(porter)
+    shop(porter).upsert_many([order])
+    chat = new_chat()
+    undo_cases.append(f"telegram:{chat}")
+    say(porter, remote_api, text_update(chat, "mi paquete no ha llegado", "es"))
+    say(porter, remote_api, text_update(chat, order.order_number, "es"))
+    offer = [r for r in say(porter, remote_api, text_update(chat, order.email, "es")) if "reply_markup" in r]
+    refund = next(b for r in offer for b in keyboard(r) if b["text"] == "Reembolso completo")
+    say(porter, remote_api, button_update(chat, refund["callback_data"]))
+    [case] = CaseBook(Path(porter.env["PORTER_SHOP_DB"])).list(order_number=order.order_number, type="refund")
+    ten_days_ago = (datetime.now(timezone.utc) - timedelta(days=10, hours=1)).isoformat(timespec="seconds")
+    with sqlite3.connect(porter.env["PORTER_SHOP_DB"]) as db:  # the refund was made ten days ago
+        db.execute("UPDATE cases SET created_at = ? WHERE reference = ?", (ten_days_ago, case.reference))
+
+    since = time.time()
+    out = bot_cli(porter, "watch", "--once", "--order", order.order_number, policy=follow_up_policy)
+    assert "follow_up_refund" in out and "sent" in out, out
+    [question] = [r for r in sent(remote_api, chat, since) if "reply_markup" in r]
+    assert "te reembolsé 36,50" in question["text"] and case.reference in question["text"]
+    assert [b["text"] for b in keyboard(question)] == ["Sí, ya me llegó", "No, todavía no"]
+    assert bot_cli(porter, "watch", "--once", "--order", order.order_number, policy=follow_up_policy).strip() == ""
+
+    no = next(b for b in keyboard(question) if b["text"] == "No, todavía no")
+    reopened = texts(say(porter, remote_api, button_update(chat, no["callback_data"])))
+    assert "He reabierto el caso" in reopened
+    ticket = wait_for_ticket(porter.env, f"telegram:{chat}")
+    assert (ticket.reason, ticket.verified_order, ticket.language) == ("fix_did_not_work", order.order_number, "es")
+    [asked] = [a for a in alerts_of(porter, order.order_number) if a["kind"] == "follow_up_refund"]
+    assert asked["case_reference"] == case.reference and "answered: did not work" in asked["outcome"]
+
+
+def test_an_agents_reply_to_a_closed_chat_window_also_goes_by_email(porter):
+    number = private_order(porter.env, "A10026")  # at a pickup point in Madrid, bought in Spanish
+    order = replace(shop(porter).get(number), email=f"lucia.{number.lower()}@example.es")
+    shop(porter).upsert_many([order])
+    name, password = add_agent(porter.env, "ana")
+
+    async def shopper_hands_over_and_leaves() -> str:
+        widget = WidgetClient(porter.base)
+        handle = await widget.open()
+        spanish = {"locale": "es"}
+        await widget.say("¿dónde está mi pedido?", metadata=spanish)
+        await widget.say(number, metadata=spanish)
+        assert "punto de recogida" in widget_texts(await widget.say(order.email, metadata=spanish))
+        await widget.say("quiero hablar con una persona", metadata=spanish)
+        await widget.close()
+        return handle
+
+    handle = asyncio.run(shopper_hands_over_and_leaves())
+    ticket = wait_for_ticket(porter.env, f"web:{handle.split('.')[0]}")
+    with start_smtp() as smtp:
+        web = DeskWeb(
+            porter.env,
+            porter.base,
+            PORTER_SMTP_HOST="127.0.0.1",
+            PORTER_SMTP_PORT=str(smtp.port),
+            PORTER_SMTP_TLS="none",
+            PORTER_SMTP_FROM="Tienda Demo <ayuda@shop.example>",
+            PORTER_PUBLIC_URL="https://shop.example",
+        )
+        try:
+            desk = Desk(web.url, name, password)
+            assert desk.claim(ticket.id).status_code == 200
+            replied = desk.reply(ticket.id, "Hola Lucía, tu paquete sigue en la oficina de Correos hasta el viernes.")
+            assert replied.status_code == 200 and replied.json()["emailed_to"].endswith("@example.es")
+            [mail] = smtp.wait_for(1)
+            assert smtp.received[0].recipients == [order.email]
+            assert mail["Subject"] == f"{name} te ha respondido sobre tu pedido" and mail["Content-Language"] == "es"
+            text = mail.get_body(("plain",)).get_content()
+            assert "sigue en la oficina de Correos hasta el viernes" in text and "https://shop.example/" in text
+            assert "Calle Mayor 8" not in text  # never the address
+            notes = timeline_texts(desk.ticket(ticket.id), "note")
+            assert any("chat window was closed" in n for n in notes)
+
+            async def shopper_comes_back() -> str:  # with the window open, the reply goes to the chat only
+                widget = WidgetClient(porter.base)
+                await widget.open(handle)
+                again = desk.reply(ticket.id, "¿Te ayudo con algo más?")
+                assert again.status_code == 200 and again.json()["emailed_to"] is None
+                await asyncio.sleep(2)
+                await widget.close()
+                return widget_texts(widget.received)
+
+            assert "¿Te ayudo con algo más?" in asyncio.run(shopper_comes_back())
+            time.sleep(1)
+            assert len(smtp.messages) == 1
+        finally:
+            web.stop()

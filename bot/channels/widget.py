@@ -14,6 +14,7 @@ shared through Redis, so a reply pushed through any replica reaches the socket (
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -28,6 +29,7 @@ from socketio import AsyncServer
 
 from bot.channels import inbound, notices, widget_rooms, widget_sessions
 from bot.channels.rate_limit import RateLimits
+from bot.channels.widget_presence import WidgetPresence
 from bot.client_address import client_address
 
 logger = logging.getLogger(__name__)
@@ -64,12 +66,22 @@ class WidgetInput(SocketIOInput):
         self._joined: "OrderedDict[str, tuple]" = OrderedDict()
         self._clients: "OrderedDict[str, str]" = OrderedDict()
         self._app: Any = None
+        self._presence: Optional[WidgetPresence] = None
 
     def _remember(self, table: OrderedDict, sid: str, value: Any) -> None:
         table.pop(sid, None)
         table[sid] = value
         while len(table) > MAX_SOCKETS:
             table.popitem(last=False)
+
+    async def _note_presence(self, change: Callable[..., None], *args: str) -> None:
+        """Records that a chat window opened or closed; a database hiccup never breaks the chat."""
+        try:
+            if self._presence is None:
+                self._presence = WidgetPresence()
+            await asyncio.to_thread(change, self._presence, *args)
+        except Exception as exc:  # noqa: BLE001 - at worst an agent's reply is also emailed, or not
+            logger.warning("widget: could not record an open or closed chat window: %s", type(exc).__name__)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(
@@ -99,7 +111,8 @@ class WidgetInput(SocketIOInput):
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
-            self._joined.pop(sid, None)
+            if self._joined.pop(sid, None) is not None:
+                await self._note_presence(WidgetPresence.closed, sid)
             self._clients.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
@@ -119,6 +132,7 @@ class WidgetInput(SocketIOInput):
                 conversation = widget_sessions.conversation_of(handle)
             self._remember(self._joined, sid, conversation)
             sio.enter_room(sid, conversation)  # synchronous in python-socketio < 5.10 (requirements.in)
+            await self._note_presence(WidgetPresence.opened, sid, conversation)
             await sio.emit("session_confirm", handle, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)

@@ -26,6 +26,7 @@ from typing import Dict, List, Tuple
 
 import requests
 
+from bot.outreach.settings import OutreachSettings
 from bot.cluster import haproxy
 from bot.cluster.postgres import PORTER_DATABASE, TRACKER_DATABASE, Postgres, PostgresError
 from bot.cluster.processes import Supervised, Supervisor
@@ -229,6 +230,18 @@ def run(model: Path, demo: bool = False) -> int:
         if not _upgrade_schema(env) or (demo and not _import_demo(env)):
             _say("error: the database could not be prepared; see above")
             return 1
+        # One tracking watcher for the whole cluster (several would be safe: each alert is claimed once).
+        watcher = (
+            [
+                Supervised(
+                    "watch",
+                    [python, "-m", "bot", "watch"],
+                    dict(env, RASA_AUTH_TOKEN=token, PORTER_RASA_URL=f"http://localhost:{settings.rasa_port}"),
+                )
+            ]
+            if OutreachSettings.from_env(env).watch_seconds
+            else []
+        )
         steps = [
             (
                 _replicas(
@@ -280,7 +293,8 @@ def run(model: Path, demo: bool = False) -> int:
                         settings.web_port,
                     ),
                     Supervised("payments", [python, "-m", "bot", "payments", "retry"], env),
-                ],
+                ]
+                + watcher,
                 60,
             ),
         ]

@@ -63,3 +63,19 @@ def unsubscribe_url(address: str, settings: OutreachSettings) -> str:
     if contact is None:
         raise ValueError("an order without an email address gets no letter")
     return stop_url(settings.public_url, contact, settings.link_secret)
+
+
+def reply_letter(order: Order, agent: str, text: str, language: str, settings: OutreachSettings) -> Letter:
+    """An agent's chat reply by email, for a shopper who closed the chat window: the words, and the way back."""
+    name = _first_name(order)
+    paragraphs = [_words("hello", language, name=name)] if name else []
+    paragraphs += [_words("reply_intro", language, agent=agent), *[p for p in text.split("\n\n") if p.strip()]]
+    return Letter(
+        to=order.email,
+        subject=_words("reply_subject", language, agent=agent),
+        language=language,
+        paragraphs=paragraphs,
+        action=(_words("open_chat", language), f"{settings.public_url}/"),
+        unsubscribe=(_words("unsubscribe", language), unsubscribe_url(order.email, settings)),
+        footer=_words("why", language, shop=settings.shop_name),
+    )

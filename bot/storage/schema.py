@@ -295,3 +295,12 @@ ratings = Table(
     Index("ratings_conversation", "conversation_id", "created_at"),
     sqlite_autoincrement=True,
 )
+
+widget_presence = Table(
+    "widget_presence",
+    metadata,
+    Column("socket_id", Text, primary_key=True),  # one open chat window (a socket.io connection)
+    Column("conversation_id", Text, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Index("widget_presence_conversation", "conversation_id"),
+)

@@ -51,6 +51,7 @@ from bot.storage.location import database_url
 from bot.web.pages import render
 from bot.web import desk_orders, desk_views as views, sign_in_throttle
 from bot.web.desk_canned import canned_for
+from bot.web.desk_mail import email_if_window_closed
 from bot.web.desk_rasa import DeskConfig, RasaConversations, RasaUnavailable
 from bot.web.sign_in_throttle import ADDRESS
 
@@ -596,7 +597,12 @@ async def api_reply(request: Request, ticket_id: int):
         ticket.id,
         ticket.channel or "unknown channel",
     )
-    return response.json({"message": message.to_dict()})
+    emailed = await email_if_window_closed(ticket, session.agent.name, text)
+    if emailed:  # the agent sees where the reply went
+        store.add_message(
+            ticket.id, "note", "Porter", f"The shopper's chat window was closed: also emailed to {emailed}"
+        )
+    return response.json({"message": message.to_dict(), "emailed_to": emailed})
 
 
 @blueprint.post("/api/tickets/<ticket_id:int>/replies/<message_id:int>/retry")

@@ -192,6 +192,7 @@ def start_cluster(
         PORTER_RATE_CLIENT_PER_MINUTE="100000",
         PORTER_RATE_NEW_CONVERSATIONS_PER_HOUR="100000",
         PORTER_RATE_CONVERSATION_PER_MINUTE="600",
+        PORTER_WATCH_INTERVAL="0",  # the watcher is tested on the embedded default (tests/test_outreach_live.py)
         # a killed replica's conversation lock lapses after this (Rasa's default: 60 s)
         TICKET_LOCK_LIFETIME="30",
         PORTER_CLUSTER_RASA_REPLICAS=str(rasa_replicas),
