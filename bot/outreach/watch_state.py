@@ -66,3 +66,12 @@ class PushLog:
                 ).rowcount
                 == 1
             )
+
+    def forget(self, service: str, delivery_id: str) -> None:
+        """A push that could not be handled: the service's retry of it must be taken, not dropped as a duplicate."""
+        with self.db.writing() as conn:
+            conn.execute(
+                delete(tracking_pushes).where(
+                    tracking_pushes.c.service == service, tracking_pushes.c.delivery_id == delivery_id
+                )
+            )

@@ -55,13 +55,18 @@ def mount(app) -> None:
     """Adds the webhook routes and the stop page to the web server."""
 
     async def handle(push: Push) -> str:
-        if not PushLog().first_time(push.service, push.delivery_id):
+        pushes = PushLog()
+        if not pushes.first_time(push.service, push.delivery_id):
             return "duplicate"
-        watcher = _watcher(app)
-        order = watcher.store.find_by_tracking_number(push.tracking_number) if push.tracking_number else None
-        if order is None:
-            return "unknown shipment"
-        line = await watcher.check(order.order_number)
+        try:
+            watcher = _watcher(app)
+            order = watcher.store.find_by_tracking_number(push.tracking_number) if push.tracking_number else None
+            if order is None:
+                return "unknown shipment"
+            line = await watcher.check(order.order_number)
+        except Exception:
+            pushes.forget(push.service, push.delivery_id)  # answered 503: the service's retry is taken
+            raise
         return "alerted" if line and " sent " in line else "checked"
 
     app.blueprint(tracking_webhooks.blueprint(handle))
