@@ -289,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     und.add_argument("--channel", help="only this channel (e.g. whatsapp)")
     und.set_defaults(func=_channels_undelivered)
 
+    from bot.analytics import report
+
+    rpt = sub.add_parser("report", help="what shoppers ask, what Porter solves and what it costs (analytics)")
+    rpt.add_argument("--since", help="first day, YYYY-MM-DD (default: 30 days before --until)")
+    rpt.add_argument("--until", help="last day, inclusive (default: today, UTC)")
+    rpt.add_argument("--language", help="only conversations in this language (en, es...)")
+    rpt.add_argument("--channel", help="only this channel (socketio, telegram, whatsapp, rest)")
+    rpt.add_argument("--figure", help="only this figure (its key, as in --format json)")
+    rpt.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    rpt.set_defaults(func=report.run)
+
     from bot.outreach import commands as outreach
 
     wat = sub.add_parser(

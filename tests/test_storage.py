@@ -113,8 +113,8 @@ def differences(url: str) -> list:
 def test_db_upgrade_builds_the_schema_on_an_empty_database_and_is_safe_to_run_again(url):
     first, again = cli("db", "upgrade"), cli("db", "upgrade")
     assert first.returncode == 0, first.stderr
-    assert "schema upgraded from revision none to 0006" in first.stdout
-    assert again.returncode == 0 and "schema at revision 0006, the current one" in again.stdout
+    assert "schema upgraded from revision none to 0007" in first.stdout
+    assert again.returncode == 0 and "schema at revision 0007, the current one" in again.stdout
     assert differences(url) == []
     # ...and the operator commands work on it
     assert cli("orders", "import", str(DEMO_FILE)).stdout.startswith("imported 18 orders")
@@ -135,7 +135,7 @@ def test_processes_starting_together_upgrade_the_database_once(url):
     outputs = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in outputs]
     said = [out for out, _ in outputs]
-    assert sum("upgraded from revision none to 0006" in out for out in said) == 1
+    assert sum("upgraded from revision none to 0007" in out for out in said) == 1
     assert sum("the current one" in out for out in said) == 2
 
 
@@ -148,7 +148,7 @@ def test_db_upgrade_completes_a_shop_db_made_before_migrations_and_keeps_its_row
 
     first, again = cli("db", "upgrade"), cli("db", "upgrade")
     assert first.returncode == 0, first.stderr
-    assert "upgraded from revision none to 0006" in first.stdout
+    assert "upgraded from revision none to 0007" in first.stdout
     assert "moved the channels' tables" in first.stdout and "1 rows of undelivered_messages" in first.stdout
     assert "the current one" in again.stdout and "moved" not in again.stdout
     assert not (var / "channels.db").exists() and (var / "channels.db.imported").exists()

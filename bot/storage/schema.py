@@ -304,3 +304,40 @@ widget_presence = Table(
     Column("seen_at", Float, nullable=False),
     Index("widget_presence_conversation", "conversation_id"),
 )
+
+# --- analytics (bot/analytics/): conversations summed up from Rasa's events, a session a row -------------------
+analytics_sessions = Table(
+    "analytics_sessions",
+    metadata,
+    Column("conversation_id", Text, nullable=False),
+    Column("started_at", Float, nullable=False),  # the session's session_started event (epoch seconds)
+    Column("day", Text, nullable=False),  # its UTC date, YYYY-MM-DD
+    Column("channel", Text, nullable=False),
+    Column("language", Text),
+    Column("reason", Text),  # the first kind of problem the shopper raised (bot/decisions/problems.py), if any
+    Column("handed_over", Integer, nullable=False, server_default="0"),
+    Column("messages", Integer, nullable=False, server_default="0"),
+    Column("fallbacks", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("conversation_id", "started_at"),
+    Index("analytics_sessions_day", "day"),
+)
+
+analytics_fallbacks = Table(
+    "analytics_fallbacks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Text, nullable=False),
+    Column("day", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("language", Text),
+    Column("text", Text, nullable=False),  # the shopper's words, identifiers masked (bot/analytics/masking.py)
+    Index("analytics_fallbacks_day", "day"),
+    sqlite_autoincrement=True,
+)
+
+analytics_progress = Table(
+    "analytics_progress",
+    metadata,
+    Column("source", Text, primary_key=True),  # "rasa_events"
+    Column("last_event_id", Integer, nullable=False),
+)

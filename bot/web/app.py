@@ -19,7 +19,7 @@ from sanic.request import Request
 from bot import logs
 from bot import photos
 from bot.channels.identity import identity_secret
-from bot.web import desk, outreach_routes, storefront
+from bot.web import desk, desk_analytics, outreach_routes, storefront
 from bot.web.pages import STATIC, TEMPLATES, WIDGET_BUNDLE, WIDGET_URL, widget_bundle
 
 DEFAULT_PORT = 8080
@@ -80,6 +80,7 @@ def create_app(config: WebConfig, name: str = "porter_web") -> Sanic:
     app.blueprint(storefront.blueprint)
     app.blueprint(desk.blueprint)
     outreach_routes.mount(app)
+    desk_analytics.keep_index_fresh(app)
     return app
 
 

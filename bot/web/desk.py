@@ -49,7 +49,7 @@ from bot.handoff.tickets import (
 )
 from bot.storage.location import database_url
 from bot.web.pages import render
-from bot.web import desk_orders, desk_views as views, sign_in_throttle
+from bot.web import desk_analytics, desk_orders, desk_views as views, sign_in_throttle
 from bot.web.desk_canned import canned_for
 from bot.web.desk_mail import email_if_window_closed
 from bot.web.desk_rasa import DeskConfig, RasaConversations, RasaUnavailable
@@ -276,6 +276,43 @@ async def ticket_page(request: Request, ticket_id: int):
             ticket_id=ticket_id,
         )
     return _page(request, "desk_ticket.html", agent=session.agent, csrf_token=session.csrf_token, ticket_id=ticket_id)
+
+
+@blueprint.get("/analytics")
+async def analytics_page(request: Request):
+    """The shop's figures (bot/analytics): admins only, as they show every agent's ratings and the costs."""
+    session: Session = request.ctx.session
+    if not session.agent.is_admin:
+        return _refuse(request, 403, "the analytics are for admins")
+    context = dict(agent=session.agent, csrf_token=session.csrf_token)
+    try:
+        filters = desk_analytics.filters_from(request.args)
+    except ValueError as exc:
+        filters, context["error"] = desk_analytics.filters_from({}), str(exc)
+    tables = await desk_analytics.figures(filters)
+    return _page(
+        request, "desk_analytics.html", **context, **desk_analytics.view(tables, filters, request.query_string)
+    )
+
+
+@blueprint.get("/analytics/csv/<key:str>")
+async def analytics_csv(request: Request, key: str):
+    session: Session = request.ctx.session
+    if not session.agent.is_admin:
+        return _refuse(request, 403, "the analytics are for admins")
+    try:
+        filters = desk_analytics.filters_from(request.args)
+        text = desk_analytics.csv_of(await desk_analytics.figures(filters), key)
+    except ValueError as exc:
+        return _refuse(request, 400, str(exc))
+    except KeyError:
+        return _refuse(request, 404, f"there is no figure {key}")
+    name = f"porter-{key}-{filters.since}-{filters.until}.csv"
+    return response.text(
+        text,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 # --- JSON ----------------------------------------------------------------------------------------------------
