@@ -19,7 +19,7 @@ WEB_DIR := bot/web
 WIDGET := $(WEB_DIR)/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install install-web browser engines run run-cluster bench bench-cluster shell train test unit lint validate test-stories pytest import-demo lock clean eval fuzz
+.PHONY: install install-web browser engines run run-cluster bench bench-cluster bench-analytics shell train test unit lint validate test-stories pytest import-demo lock clean eval fuzz
 
 $(VENV)/.installed: requirements.lock
 	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it); install python3.10"; exit 1; }
@@ -97,6 +97,10 @@ bench: install $(MODEL)
 # Messages per second and p50/p95 latency, 20 concurrent REST conversations: embedded default, 1 and 2 replicas.
 bench-cluster: install $(MODEL) engines
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python benchmarks/cluster_bench.py $(BENCH_ARGS)
+
+# The analytics page's figures over a generated history of 100,000 conversations (BENCH_ARGS=--conversations N).
+bench-analytics: install
+	PYTHONWARNINGS=ignore $(BIN)/python benchmarks/analytics_bench.py $(BENCH_ARGS)
 
 shell: import-demo $(MODEL)
 	PYTHONWARNINGS=ignore::DeprecationWarning $(BIN)/python -m bot serve --model $(MODEL) --shell
