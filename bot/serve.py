@@ -223,8 +223,9 @@ def serve(model: Path, shell: bool = False) -> int:
                 f"[porter] ready: storefront with the chat widget at http://localhost:{web_port}/, "
                 f"agent desk at http://localhost:{web_port}/desk, "
                 f"REST channel at http://localhost:{rasa_port}/webhooks/rest/webhook, "
-                f"actions at http://localhost:{action_port}/webhook (loopback only), refund retries running. "
-                "Ctrl-C stops them all.",
+                f"actions at http://localhost:{action_port}/webhook (loopback only), refund retries running"
+                + (", tracking watcher running" if watching else "")
+                + ". Ctrl-C stops them all.",
                 flush=True,
             )
             # The tracking watcher starts once Rasa answers: its first pass may already speak to shoppers.

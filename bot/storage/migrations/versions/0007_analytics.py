@@ -26,7 +26,11 @@ def upgrade() -> None:
             sa.Column("fallbacks", sa.Integer, nullable=False, server_default="0"),
             sa.PrimaryKeyConstraint("conversation_id", "started_at", name="analytics_sessions_pkey"),
         )
-        op.create_index("analytics_sessions_day", "analytics_sessions", ["day"])
+        op.create_index(
+            "analytics_sessions_figures",
+            "analytics_sessions",
+            ["day", "reason", "language", "channel", "handed_over"],
+        )
     if "analytics_fallbacks" not in existing:
         op.create_table(
             "analytics_fallbacks",
