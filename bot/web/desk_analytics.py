@@ -81,4 +81,10 @@ def keep_index_fresh(app) -> None:
 
     @app.after_server_start
     async def start(app_, _loop) -> None:
-        app_.add_task(loop(app_), name="analytics_index")
+        app_.ctx.analytics_index = asyncio.get_running_loop().create_task(loop(app_))
+
+    @app.before_server_stop
+    async def stop(app_, _loop) -> None:
+        task = getattr(app_.ctx, "analytics_index", None)
+        if task is not None:
+            task.cancel()
