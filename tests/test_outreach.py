@@ -10,6 +10,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time as time_module
 from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -27,6 +28,9 @@ from bot.outreach.settings import OutreachSettings
 from bot.outreach.stops import StopList, email_contact
 from bot.outreach.watcher import Watcher
 from bot.paths import PROJECT_ROOT
+from bot.web.desk_rasa import DeskConfig, RasaConversations
+from bot.authorization.verifications import VerificationLedger
+from tests.support.porter_server import free_port
 from tests.support.smtp_server import start_smtp
 
 SECRET = "a-link-secret-for-tests"
@@ -217,3 +221,42 @@ def test_alerts_and_ratings_lists_on_the_command_line(spanish_stalled, smtp, mon
         [sys.executable, "-m", "bot", "ratings", "list"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert "5/5" in table.stdout and "telegram" in table.stdout and "Porter" in table.stdout
+
+
+def test_an_smtp_server_that_is_down_is_tried_again_for_an_hour(spanish_stalled, smtp):
+    closed = free_port()  # nothing listens there: the server surely never got the letter
+    down = watcher(spanish_stalled, smtp, madrid(11))
+    down.smtp = SmtpSettings("127.0.0.1", closed, "Tienda Demo <ayuda@shop.example>", tls="none", timeout=2)
+    [line] = run(down, "A10024")
+    assert "held again" in line and "connect" in line
+    [alert] = AlertBook().list()
+    assert alert.status == alert_book.HELD and datetime.fromisoformat(alert.due_at) == madrid(11, 5)
+    assert run(watcher(spanish_stalled, smtp, madrid(11, 4)), "A10024") == []  # not before its time
+    back = run(watcher(spanish_stalled, smtp, madrid(11, 6)), "A10024")  # the server is back
+    assert any("sent by email" in line for line in back)
+    assert len(smtp.wait_for(1)) == 1 and AlertBook().get(alert.id).status == alert_book.SENT
+
+
+def test_after_an_hour_of_a_server_down_the_alert_is_given_up(spanish_stalled, smtp):
+    for minutes in (0, 30, 61):
+        down = watcher(spanish_stalled, smtp, madrid(11) + timedelta(minutes=minutes))
+        down.smtp = SmtpSettings("127.0.0.1", free_port(), "Tienda Demo <ayuda@shop.example>", tls="none", timeout=2)
+        run(down, "A10024")
+    [alert] = AlertBook().list()
+    assert alert.status == alert_book.FAILED and "gave up after 1:00:00" in alert.detail
+    assert smtp.messages == []
+
+
+def test_when_rasa_cannot_be_reached_the_chat_alert_waits_and_is_not_lost(spanish_stalled, smtp):
+    VerificationLedger().record("telegram:7", "A10024", "email", time_module.time() - 3600)
+    rasa = RasaConversations(DeskConfig(f"http://127.0.0.1:{free_port()}", "token", None, False, rasa_timeout=2))
+    w = watcher(spanish_stalled, smtp, madrid(11))
+    w.conversations = rasa
+    try:
+        [line] = run(w, "A10024")
+    finally:
+        asyncio.run(rasa.close())
+    assert "held again" in line and "ClientConnectorError" in line and "token" not in line
+    [alert] = AlertBook().list()
+    assert (alert.channel, alert.conversation_id, alert.status) == ("telegram", "telegram:7", alert_book.HELD)
+    assert smtp.messages == []  # a chat alert does not fall back to email because Rasa is down for a moment

@@ -107,6 +107,13 @@ class AlertBook:
         with self.db.writing() as conn:
             conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
 
+    def retry_later(self, alert_id: int, due_at: datetime, detail: str) -> None:
+        """Back to held: the channel could not be reached, and surely did not get it; a later pass tries again."""
+        with self.db.writing() as conn:
+            conn.execute(
+                update(alerts).where(alerts.c.id == alert_id).values(status=HELD, due_at=_stamp(due_at), detail=detail)
+            )
+
     def due(self, now: datetime) -> List[Alert]:
         """Held alerts whose quiet hours are over."""
         with self.db.reading() as conn:

@@ -51,7 +51,12 @@ class MailConfigError(ValueError):
 
 
 class MailUnavailable(RuntimeError):
-    """The letter could not be handed to the SMTP server; the message says which step failed, never a secret."""
+    """The letter could not be handed to the SMTP server; the message says which step failed, never a secret.
+    ``step`` is that step: before "send", the server surely has not got the letter."""
+
+    def __init__(self, message: str, step: str = "send") -> None:
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -240,7 +245,7 @@ def send(letter: Letter, settings: SmtpSettings) -> str:
         finally:
             smtp.close()
     except (smtplib.SMTPException, OSError) as error:
-        raise MailUnavailable(_failure(step, error, settings)) from None
+        raise MailUnavailable(_failure(step, error, settings), step) from None
     message_id = message["Message-ID"]
     logger.info("mail %s sent to %s via %s", message_id, mask_email(parseaddr(letter.to)[1]), settings.where)
     return message_id

@@ -53,6 +53,9 @@ TRIGGERS = {  # the external intent that carries out each kind of alert (domain/
 RATED_CASES = (cases.REFUND, cases.RESHIPMENT, cases.ADDRESS_CHANGE, cases.DISCOUNT, cases.CANCELLATION, cases.RETURN)
 RATING_WINDOW = timedelta(days=2)  # a fix older than this is not rated any more: the shopper has moved on
 FOLLOW_UP_WINDOW = timedelta(days=30)  # follow-ups are asked within this long after they fall due
+RETRY = "retry"  # a channel that surely did not get the alert: held again, tried on the next passes
+RETRY_AFTER = timedelta(minutes=5)
+RETRY_FOR = timedelta(hours=1)  # then the alert is failed: news that old is better told when the shopper asks
 WATCHED_DAYS = 90  # orders verified in a chat this recently are watched even when the store cannot list orders
 
 
@@ -185,6 +188,12 @@ class Watcher:
             status, detail = await self._say_in_chat(alert)
         else:
             status, detail = await self._email(alert)
+        if status == RETRY:
+            if now - datetime.fromisoformat(alert.created_at) < RETRY_FOR:
+                self.book.retry_later(alert.id, now + RETRY_AFTER, detail)
+                logger.warning("alert %s on order %s held again: %s", alert.id, alert.order_number, detail)
+                return f"{alert.order_number}: {alert.kind} {alert.situation or ''} held again ({detail})"
+            status, detail = alert_book.FAILED, f"{detail}; gave up after {RETRY_FOR}"
         self.book.finish(alert.id, status, now, detail)
         logger.info("alert %s (%s) on order %s: %s, %s", alert.id, alert.kind, alert.order_number, status, detail)
         return f"{alert.order_number}: {alert.kind} {alert.situation or ''} {status} by {alert.channel} ({detail})"
@@ -193,7 +202,8 @@ class Watcher:
         try:
             said = await self.conversations.trigger(alert.conversation_id, TRIGGERS[alert.kind], {"alert": alert.id})
         except Exception as exc:  # noqa: BLE001 - Rasa unreachable: recorded, and the pass goes on
-            return alert_book.FAILED, f"Rasa: {exc}"
+            # Tried again only when Rasa surely did not get it: a timeout may have run the alert already.
+            return (RETRY if getattr(exc, "not_reached", False) else alert_book.FAILED), f"Rasa: {exc}"
         if not said:
             return alert_book.FAILED, "Porter said nothing: the conversation no longer may see the order"
         return alert_book.SENT, f"{len(said)} messages in {alert.conversation_id}"
@@ -208,7 +218,9 @@ class Watcher:
         try:
             letter = letters.situation_letter(order, situation, self.policy, alert.language or "en", self.settings)
             message_id = await asyncio.to_thread(mailer.send, letter, self.smtp)
-        except (mailer.MailUnavailable, ValueError) as exc:
+        except mailer.MailUnavailable as exc:
+            return (RETRY if exc.step != "send" else alert_book.FAILED), str(exc)
+        except ValueError as exc:
             return alert_book.FAILED, str(exc)
         return alert_book.SENT, f"to {mask_email(order.email)}, {message_id}"
 

@@ -59,7 +59,13 @@ def _rasa_timeout() -> float:
 
 
 class RasaUnavailable(Exception):
-    """Rasa's HTTP API could not do what the desk asked; the message is safe to show and to log."""
+    """Rasa's HTTP API could not do what the desk asked; the message is safe to show and to log. ``not_reached``:
+    the request surely did not reach Rasa (no connection, or the balancer had no Rasa to give it to), so trying
+    again cannot do it twice."""
+
+    def __init__(self, message: str, not_reached: bool = False) -> None:
+        super().__init__(message)
+        self.not_reached = not_reached
 
 
 class RasaConversations:
@@ -89,13 +95,14 @@ class RasaConversations:
                 method, url, params={**params, "token": self.config.rasa_token}, json=body
             ) as answer:
                 if answer.status != 200:
-                    raise RasaUnavailable(f"Rasa answered {answer.status}")
+                    raise RasaUnavailable(f"Rasa answered {answer.status}", not_reached=answer.status in (502, 503))
                 return await answer.json()
         except RasaUnavailable:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             # the exception's text may carry the URL and so the token: only its kind is reported
-            raise RasaUnavailable(f"Rasa could not be reached ({type(exc).__name__})") from None
+            refused = isinstance(exc, aiohttp.ClientConnectorError)
+            raise RasaUnavailable(f"Rasa could not be reached ({type(exc).__name__})", not_reached=refused) from None
 
     async def events(self, conversation_id: str) -> List[Dict[str, Any]]:
         tracker = await self._call("GET", self._url(conversation_id, "tracker"), {})
