@@ -9,7 +9,6 @@ shopper who has not said stop. A shopper who types the intent by hand finds noth
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
 
@@ -29,6 +28,7 @@ from bot.handoff.tickets import TicketStore
 from bot.outreach import alert_book
 from bot.outreach.alert_book import Alert, AlertBook
 from bot.outreach.ratings import RatingBook
+from bot.outreach.settings import whatsapp_alert_template
 from bot.outreach.stops import StopList, email_contact
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _closed_whatsapp_template(tracker: Tracker, alert: Alert) -> Optional[Dict[s
     (PORTER_WHATSAPP_ALERT_TEMPLATE: an approved template whose one body parameter is the order number);
     None when a free-form message may go, or no template is set (the watcher emails those instead)."""
     native = native_id("whatsapp", tracker.sender_id) if channel_of(tracker.sender_id) == "whatsapp" else None
-    name = os.environ.get("PORTER_WHATSAPP_ALERT_TEMPLATE", "").strip()
+    name = whatsapp_alert_template()
     if not native or not name or ConversationWindow().is_open(native):
         return None
     return {

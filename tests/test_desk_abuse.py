@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
-import threading
 from urllib.parse import unquote
 
 import pytest
@@ -29,6 +27,7 @@ from bot.web.app import WebConfig, create_app
 from bot.web.sign_in_throttle import ACCOUNT, ADDRESS_FREE_FAILURES, MAX_KEYS, Pause, SignInThrottle
 from tests.conftest import make_tracker
 from tests.support.desk import Desk, timeline_texts
+from tests.support.sanic_thread import ServedApp
 from tests.test_handoff_replies import TUESDAY_MORNING
 
 pytestmark = pytest.mark.timeout(300)  # a hang guard: the slowest test here checks about 100 passwords
@@ -59,44 +58,11 @@ class FromAddress(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
 
 
-class DeskServer:
+class DeskServer(ServedApp):
     def __init__(self, app, clock: Clock) -> None:
-        self.app, self.clock = app, clock
+        self.clock = clock
         self.throttle = app.ctx.sign_in_throttle = SignInThrottle(clock=clock)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(30), "the web server did not start"
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def start():
-            self._server = await self.app.create_server(
-                host="127.0.0.1", port=self.port, access_log=False, return_asyncio_server=True
-            )
-            await self._server.startup()
-            await self._server.before_start()
-            await self._server.after_start()
-            self._ready.set()
-
-        self._loop.run_until_complete(start())
-        self._loop.run_forever()
-
-    def stop(self) -> None:
-        async def stop():
-            await self._server.before_stop()
-            await self._server.close()
-            await self._server.after_stop()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
+        super().__init__(app)
 
     def sign_in(
         self, name: str, password: str, source: str = "127.0.0.1", forwarded_for: str | None = None

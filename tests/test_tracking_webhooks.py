@@ -8,15 +8,12 @@ the blueprint in a real Sanic app on a free localhost port, as tests/test_desk_a
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
 import secrets
-import socket
-import threading
 
 import pytest
 import requests
@@ -33,6 +30,7 @@ from bot.tracking.webhooks import (
     verify_aftership,
 )
 from bot.web.tracking_webhooks import blueprint
+from tests.support.sanic_thread import ServedApp
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -246,49 +244,16 @@ class Handler:
         return "duplicate" if seen else "accepted"
 
 
-class Server:
+class Server(ServedApp):
     """A Sanic app with the webhook routes on a free localhost port, served from a thread of this process:
     signed with the secrets at the root, and again under /unset with no secret configured."""
 
     def __init__(self, handler: Handler) -> None:
-        self.app = Sanic(f"webhooks_{secrets.token_hex(4)}", configure_logging=False)
+        app = Sanic(f"webhooks_{secrets.token_hex(4)}", configure_logging=False)
         configured = {"PORTER_AFTERSHIP_WEBHOOK_SECRET": AFTERSHIP_SECRET, "PORTER_17TRACK_WEBHOOK_KEY": TRACK17_KEY}
-        self.app.blueprint(blueprint(handler, configured))
-        self.app.blueprint(blueprint(handler, {}, name="tracking_webhooks_unset"), url_prefix="/unset")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(30), "the web server did not start"
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def start():
-            self._server = await self.app.create_server(
-                host="127.0.0.1", port=self.port, access_log=False, return_asyncio_server=True
-            )
-            await self._server.startup()
-            await self._server.before_start()
-            await self._server.after_start()
-            self._ready.set()
-
-        self._loop.run_until_complete(start())
-        self._loop.run_forever()
-
-    def stop(self) -> None:
-        async def stop():
-            await self._server.before_stop()
-            await self._server.close()
-            await self._server.after_stop()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
+        app.blueprint(blueprint(handler, configured))
+        app.blueprint(blueprint(handler, {}, name="tracking_webhooks_unset"), url_prefix="/unset")
+        super().__init__(app)
 
     def post(self, path: str, body: bytes, headers: dict) -> requests.Response:
         headers = {"Content-Type": "application/json", **headers}

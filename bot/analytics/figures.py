@@ -419,11 +419,3 @@ class Analytics:
             ["message", "language", "times"],
             [list(r) for r in rows],
         )
-
-
-def totals_by(rows: Sequence[Sequence[Any]], column: int, value: int) -> Dict[str, Any]:
-    """Sums a table's ``value`` column by its ``column``: a chart's series from a per-day table."""
-    out: Dict[str, Any] = defaultdict(int)
-    for row in rows:
-        out[row[column]] += row[value]
-    return dict(out)

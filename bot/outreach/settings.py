@@ -24,6 +24,13 @@ def _link_secret(env: Mapping[str, str]) -> str:
     return path.read_text().strip()
 
 
+def whatsapp_alert_template(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """PORTER_WHATSAPP_ALERT_TEMPLATE: an approved template for alerts outside WhatsApp's 24-hour window (the
+    watcher routes by it, the alert action sends it)."""
+    env = environ if environ is not None else os.environ
+    return (env.get("PORTER_WHATSAPP_ALERT_TEMPLATE") or "").strip() or None
+
+
 @dataclass(frozen=True)
 class OutreachSettings:
     public_url: str  # where shoppers reach Porter's web server: the storefront's chat and the links in emails
@@ -50,5 +57,5 @@ class OutreachSettings:
             shop_name=(env.get("PORTER_SHOP_NAME") or "Porter Demo Shop").strip(),
             watch_seconds=seconds,
             link_secret=_link_secret(env),
-            whatsapp_alert_template=(env.get("PORTER_WHATSAPP_ALERT_TEMPLATE") or "").strip() or None,
+            whatsapp_alert_template=whatsapp_alert_template(env),
         )

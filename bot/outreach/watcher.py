@@ -185,7 +185,7 @@ class Watcher:
             return f"{alert.order_number}: alert {alert.id} already taken by another worker"
         now = self.clock()
         if alert.conversation_id:
-            status, detail = await self._say_in_chat(alert)
+            status, detail = await say_in_chat(self.conversations, alert)
         else:
             status, detail = await self._email(alert)
         if status == RETRY:
@@ -197,16 +197,6 @@ class Watcher:
         self.book.finish(alert.id, status, now, detail)
         logger.info("alert %s (%s) on order %s: %s, %s", alert.id, alert.kind, alert.order_number, status, detail)
         return f"{alert.order_number}: {alert.kind} {alert.situation or ''} {status} by {alert.channel} ({detail})"
-
-    async def _say_in_chat(self, alert: Alert) -> tuple:
-        try:
-            said = await self.conversations.trigger(alert.conversation_id, TRIGGERS[alert.kind], {"alert": alert.id})
-        except Exception as exc:  # noqa: BLE001 - Rasa unreachable: recorded, and the pass goes on
-            # Tried again only when Rasa surely did not get it: a timeout may have run the alert already.
-            return (RETRY if getattr(exc, "not_reached", False) else alert_book.FAILED), f"Rasa: {exc}"
-        if not said:
-            return alert_book.FAILED, "Porter said nothing: the conversation no longer may see the order"
-        return alert_book.SENT, f"{len(said)} messages in {alert.conversation_id}"
 
     async def _email(self, alert: Alert) -> tuple:
         order = self.store.get(alert.order_number)
@@ -314,10 +304,20 @@ async def ask_rating_for_ticket(ticket, conversations: Conversations, now: datet
     )
     if alert is None or not book.claim(alert.id):
         return None
-    try:
-        said = await conversations.trigger(ticket.conversation_id, TRIGGERS[alert.kind], {"alert": alert.id})
-        status, detail = (alert_book.SENT, "asked") if said else (alert_book.FAILED, "Porter said nothing")
-    except Exception as exc:  # noqa: BLE001 - the ticket stays resolved; the rating is only lost
-        status, detail = alert_book.FAILED, f"Rasa: {exc}"
+    status, detail = await say_in_chat(conversations, alert)
+    if status == RETRY:  # the ticket stays resolved; the rating is only lost
+        status = alert_book.FAILED
     book.finish(alert.id, status, now, detail)
     return status
+
+
+async def say_in_chat(conversations: Conversations, alert: Alert) -> tuple:
+    """Has Rasa run the alert in its conversation: (status, what came of it)."""
+    try:
+        said = await conversations.trigger(alert.conversation_id, TRIGGERS[alert.kind], {"alert": alert.id})
+    except Exception as exc:  # noqa: BLE001 - Rasa unreachable: recorded, and the pass goes on
+        # Tried again only when Rasa surely did not get it: a timeout may have run the alert already.
+        return (RETRY if getattr(exc, "not_reached", False) else alert_book.FAILED), f"Rasa: {exc}"
+    if not said:
+        return alert_book.FAILED, "Porter said nothing: the conversation no longer may see the order"
+    return alert_book.SENT, f"{len(said)} messages in {alert.conversation_id}"
