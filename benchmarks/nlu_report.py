@@ -199,6 +199,49 @@ def unsupported_gate() -> Dict[str, Tuple[int, int]]:
     }
 
 
+def reply_language_switches() -> Dict[str, Tuple[int, int, int]]:
+    """(switches to the right language, switches to a wrong one, keeps the conversation's language) after each
+    message, as Porter's pipeline decides (config.yml's LanguageDetector settings): per language for the
+    1-3 word messages of tests/langid, then for the held-out sets and the external English set.
+
+    This is what a shopper notices: a short word both languages' shoppers type ("si", "ok") keeps the
+    conversation's language instead of switching it, which the identification table counts as wrong."""
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from benchmarks import external_eval
+    from bot.nlu.language_detector import LanguageDetector
+    from bot.nlu.language_id import build_lexicon
+
+    step = next(
+        c for c in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"] if "LanguageDetector" in c["name"]
+    )
+    config = {**LanguageDetector.get_default_config(), **{k: v for k, v in step.items() if k != "name"}}
+    detector = LanguageDetector(config, lexicon=build_lexicon(ROOT / "data" / "nlu", config["supported_languages"]))
+
+    def counted(items: List[Tuple[str, str]]) -> Tuple[int, int, int]:
+        right = wrong = 0
+        for language, text in items:
+            message = Message({TEXT: text})
+            detector.process([message])
+            switched = [e["value"] for e in message.get("entities", []) if e["entity"] == "language"]
+            right += switched == [language]
+            wrong += bool(switched) and switched != [language]
+        return right, wrong, len(items) - right - wrong
+
+    groups = {language: [(language, text) for text in langid_messages(language)["short"]] for language in LANGUAGES}
+    groups["tests/nlu (held-out, realistic)"] = [
+        (language, text)
+        for language in LANGUAGES
+        for kind in ("heldout", "realistic")
+        for text, _, _ in heldout(language, kind)
+    ]
+    if external_eval.DEV_SET.exists():
+        rows = [json.loads(line) for line in external_eval.DEV_SET.read_text(encoding="utf-8").splitlines() if line]
+        groups["external-dev (English)"] = [(row["lang"], row["text"]) for row in rows]
+    return {group: counted(items) for group, items in groups.items()}
+
+
 def threshold_table(results: Dict[str, dict]) -> List[Tuple[float, float, float]]:
     """(threshold, share of messages below it, accuracy above it) over all languages."""
     pairs = [pair for row in results.values() for pair in row["confidences"]]
@@ -218,7 +261,13 @@ def threshold_table(results: Dict[str, dict]) -> List[Tuple[float, float, float]
 
 
 def write_report(
-    out: Path, ours: dict, default: dict, times: dict, lid: dict, gate: Dict[str, Tuple[int, int]]
+    out: Path,
+    ours: dict,
+    default: dict,
+    times: dict,
+    lid: dict,
+    gate: Dict[str, Tuple[int, int]],
+    switches: Dict[str, Tuple[int, int, int]],
 ) -> Path:
     lines = [
         "# Porter NLU evaluation",
@@ -280,6 +329,18 @@ def write_report(
     ]
     for group, (hits, n) in gate.items():
         lines.append(f"| {group} | {hits / n:.3f} | {n} |")
+    lines += [
+        "",
+        "## The reply language after each message (what the shopper notices)",
+        "",
+        "Porter switches the conversation's language only on a confident detection (config.yml); otherwise it "
+        "keeps the language it has. Per language: tests/langid's messages of 1-3 words.",
+        "",
+        "| messages | switch to the right language | switch to a wrong one | keep the conversation's |",
+        "|---|---|---|---|",
+    ]
+    for group, (right, wrong, kept) in switches.items():
+        lines.append(f"| {group} | {right} | {wrong} | {kept} |")
     lines += [
         "",
         "## Fallback threshold (Porter, all languages)",
@@ -364,7 +425,7 @@ def main() -> int:
         for backend in ("lingua", "langdetect")
         for lexicon in (True, False)
     }
-    report = write_report(out, ours, default, times, lid, unsupported_gate())
+    report = write_report(out, ours, default, times, lid, unsupported_gate(), reply_language_switches())
     compared = [("Porter (config.yml)", times["ours"], ours, realistic, external)]
     for config in args.compare:
         name = Path(config).stem

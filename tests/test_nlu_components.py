@@ -186,6 +186,23 @@ def test_the_chat_lexicon_is_learned_and_kept_in_the_model(tmp_path):
         assert "language" not in entities(message)
 
 
+def test_a_word_typed_without_its_accents_is_still_known_to_the_lexicon():
+    # lingua alone reads "perdon" as Italian; Spanish shoppers type "perdón" and often leave the accent out
+    assert LanguageIdentifier(["es", "it"]).detect("perdon").language == "it"
+    lexicon = {"es": {"perdón": 6, "pedido": 40}, "it": {"scusa": 6, "ordine": 40}}
+    assert LanguageIdentifier(["es", "it"], lexicon=lexicon).detect("perdon").language == "es"
+
+
+def test_a_word_another_language_s_shoppers_typed_once_is_not_shared():
+    # "goodbye" written once by a Russian shopper does not stop it from switching an English chat
+    def identifier(russian_goodbyes):
+        lexicon = {"en": {"goodbye": 5, "parcel": 995}, "ru": {"goodbye": russian_goodbyes, "посылка": 995}}
+        return LanguageIdentifier(["en", "ru"], lexicon=lexicon)
+
+    assert not identifier(1).word_shared("goodbye", 0.1)
+    assert identifier(2).word_shared("goodbye", 0.1)
+
+
 def test_one_word_is_enough_when_the_script_settles_the_language(detector):
     assert entities(parse(detector, "здравствуйте"))["language"] == "ru"
     assert entities(parse(detector, "好"))["language"] == "zh"

@@ -127,6 +127,11 @@ BACKENDS = {"lingua": _Lingua, "langdetect": _Langdetect}
 
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([a-z_]+\)")
 SHORT_WORDS = 3  # up to this many words, the chat lexicon helps the statistical detector
+SHARED_MIN_COUNT = 2  # a word seen once in a language's training data is a quirk of one shopper, not a habit
+
+
+def fold_accents(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
 def chat_words(text: str) -> List[str]:
@@ -158,6 +163,12 @@ class _Lexicon:
 
     def __init__(self, counts: Dict[str, Dict[str, int]], smoothing: float = 0.5):
         self.counts = counts
+        self.folded: Dict[str, Counter] = {}
+        for language, words in counts.items():
+            folded: Counter = Counter()
+            for word, count in words.items():
+                folded[fold_accents(word)] += count
+            self.folded[language] = folded
         self.totals = {language: sum(words.values()) for language, words in counts.items()}
         self.vocabulary = len({word for words in counts.values() for word in words}) or 1
         self.smoothing = smoothing
@@ -169,24 +180,37 @@ class _Lexicon:
             return 0.0
         return max(sum(w in counts for w in words) / len(words) for counts in self.counts.values())
 
+    def _count(self, language: str, word: str) -> int:
+        """How often this language's shoppers type ``word``; a word no language has as typed is looked up
+        without its accents, since shoppers often leave them out ("perdon" for "perdón")."""
+        if any(word in counts for counts in self.counts.values()):
+            return self.counts.get(language, {}).get(word, 0)
+        return self.folded.get(language, {}).get(fold_accents(word), 0)
+
     def shared_share(self, word: str) -> float:
         """How often the second language's shoppers type ``word`` compared with the first's (per word they type):
-        0 for "hola" or "obrigado", about a fifth for "si" (Spanish and Italian), more for "no" and "ok"."""
+        0 for "hola" or "obrigado", about a fifth for "si" (Spanish and Italian), more for "no" and "ok".
+        A language whose shoppers typed the word only once does not count: one
+        Russian shopper writing "goodbye" does not make it a Russian word."""
         rates = sorted(
-            (words.get(word.lower(), 0) / (self.totals[language] or 1) for language, words in self.counts.items()),
+            (
+                words.get(word.lower(), 0) / (self.totals[language] or 1)
+                for language, words in self.counts.items()
+                if words.get(word.lower(), 0) >= SHARED_MIN_COUNT
+            ),
             reverse=True,
         )
         return rates[1] / rates[0] if len(rates) > 1 and rates[0] else 0.0
 
     def rescore(self, text: str, scores: Dict[str, float]) -> Dict[str, float]:
         words = chat_words(text)
-        if not words or not any(w in c for c in self.counts.values() for w in words):
+        if not words or not any(self._count(language, w) for language in self.counts for w in words):
             return scores
         combined = {}
         for language, score in scores.items():
-            counts, total = self.counts.get(language, {}), self.totals.get(language, 0)
+            total = self.totals.get(language, 0)
             likelihood = sum(
-                math.log((counts.get(w, 0) + self.smoothing) / (total + self.smoothing * self.vocabulary))
+                math.log((self._count(language, w) + self.smoothing) / (total + self.smoothing * self.vocabulary))
                 for w in words
             )
             combined[language] = math.log(score + 1e-3) + likelihood
