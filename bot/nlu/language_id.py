@@ -131,6 +131,7 @@ SHARED_MIN_COUNT = 2  # a word seen once in a language's training data is a quir
 
 
 def fold_accents(word: str) -> str:
+    """The word as a shopper who skips accents types it: "perdón" becomes "perdon"."""
     return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
@@ -190,8 +191,8 @@ class _Lexicon:
     def shared_share(self, word: str) -> float:
         """How often the second language's shoppers type ``word`` compared with the first's (per word they type):
         0 for "hola" or "obrigado", about a fifth for "si" (Spanish and Italian), more for "no" and "ok".
-        A language whose shoppers typed the word only once does not count: one
-        Russian shopper writing "goodbye" does not make it a Russian word."""
+        A language whose shoppers typed the word only once does not count: one Russian shopper writing
+        "goodbye" does not make it a Russian word."""
         rates = sorted(
             (
                 words.get(word.lower(), 0) / (self.totals[language] or 1)
