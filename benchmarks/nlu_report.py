@@ -177,6 +177,16 @@ def language_id(backend: str, with_lexicon: bool) -> Dict[str, dict]:
     return results
 
 
+def tests_nlu_messages() -> List[Tuple[str, str]]:
+    """(language, text) for every message of tests/nlu's held-out and realistic sets."""
+    return [
+        (language, text)
+        for language in LANGUAGES
+        for kind in ("heldout", "realistic")
+        for text, _, _ in heldout(language, kind)
+    ]
+
+
 def unsupported_gate() -> Dict[str, Tuple[int, int]]:
     """(called unsupported, messages): per watched language on tests/langid/unsupported.txt, and for the
     supported languages' messages of tests/langid and tests/nlu, which should never be called unsupported."""
@@ -189,9 +199,7 @@ def unsupported_gate() -> Dict[str, Tuple[int, int]]:
             code, text = line.split("\t", 1)
             texts.setdefault(code, []).append(text)
     supported = [text for language in LANGUAGES for group in langid_messages(language).values() for text in group]
-    supported += [
-        text for language in LANGUAGES for kind in ("heldout", "realistic") for text, _, _ in heldout(language, kind)
-    ]
+    supported += [text for _, text in tests_nlu_messages()]
     texts["supported"] = supported
     return {
         group: (sum(identifier.detect(text).supported is False for text in group_texts), len(group_texts))
@@ -230,15 +238,9 @@ def reply_language_switches() -> Dict[str, Tuple[int, int, int]]:
         return right, wrong, len(items) - right - wrong
 
     groups = {language: [(language, text) for text in langid_messages(language)["short"]] for language in LANGUAGES}
-    groups["tests/nlu (held-out, realistic)"] = [
-        (language, text)
-        for language in LANGUAGES
-        for kind in ("heldout", "realistic")
-        for text, _, _ in heldout(language, kind)
-    ]
+    groups["tests/nlu (held-out, realistic)"] = tests_nlu_messages()
     if external_eval.DEV_SET.exists():
-        rows = [json.loads(line) for line in external_eval.DEV_SET.read_text(encoding="utf-8").splitlines() if line]
-        groups["external-dev (English)"] = [(row["lang"], row["text"]) for row in rows]
+        groups["external-dev (English)"] = [(row["lang"], row["text"]) for row in external_eval.load()]
     return {group: counted(items) for group, items in groups.items()}
 
 
