@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 MARKERS = {
+    "model": "Porter's trained model (`make train`, var/models/porter.tar.gz)",
     "live": "Porter's servers as `make run` starts them, with the trained model",
     "browser": "Debian's Chromium driven by Playwright (`make browser`)",
     "engines": "Debian's PostgreSQL or Redis started for the test (`make engines`)",
