@@ -237,19 +237,15 @@ def test_the_intent_classifier_learns_meaning_across_languages_and_ignores_ident
     data = TrainingData([Message({"text": t, "intent": i}) for t, i in examples])
     storage, resource = _storage(tmp_path, "intents")
     config = {**SentenceIntentClassifier.get_default_config(), "min_df": 1}
-    SentenceIntentClassifier.create(config, storage, resource, None).train(data)
+    trained = SentenceIntentClassifier.create(config, storage, resource, None)
+    trained.train(data)
     loaded = SentenceIntentClassifier.load(config, storage, resource, None)
-    messages = [
-        Message({"text": t})
-        for t in (
-            "¿dónde está mi paquete?",
-            "devuélvanme el dinero",
-            "where is my parcel A10024",
-            "X55512345",
-            "QQ7771234",
-        )
-    ]
+    texts = ("¿dónde está mi paquete?", "devuélvanme el dinero", "where is my parcel A10024", "X55512345", "QQ7771234")
+    messages = [Message({"text": t}) for t in texts]
     loaded.process(messages)
+    # loaded, its weights are laid out for speed: the rankings are exactly those of the classifier as trained
+    as_trained = trained.process([Message({"text": t}) for t in texts])
+    assert [m.get("intent_ranking") for m in messages] == [m.get("intent_ranking") for m in as_trained]
     assert [m.get("intent")["name"] for m in messages] == [
         "where_is_my_order",
         "request_refund",
