@@ -31,6 +31,82 @@ def test_the_compiled_check_accepts_and_refuses_what_rasas_own_did(monkeypatch):
     assert "Failed to validate Action server response" in rasas_refusal
 
 
+# Every kind of event the action server sends, filled the way it fills them; the agreement test below breaks each
+# of their values in turn.
+ANSWER = {
+    "events": [
+        {"event": "slot", "name": "verified_order", "value": "A10024", "timestamp": None},
+        {"event": "slot", "name": "fixes", "value": [{"fix": "refund", "amount": 19.5}], "metadata": {}},
+        {"event": "active_loop", "name": "fix_form"},
+        {"event": "action", "name": "action_listen", "policy": None, "confidence": 1, "hide_rule_turn": False},
+        {
+            "event": "user",
+            "text": "where is my parcel",
+            "input_channel": "rest",
+            "message_id": "m1",
+            "parse_data": {
+                "text": "where is my parcel",
+                "intent": {"name": "where_is_my_order", "confidence": 0.93},
+                "intent_ranking": [{"name": "where_is_my_order", "confidence": 0.93}],
+                "entities": [
+                    {"start": 0, "end": 6, "entity": "order", "value": "A1", "confidence": 1.0, "extractor": None}
+                ],
+                "response_selector": {"all_retrieval_intents": []},
+            },
+        },
+        {"event": "entities", "entities": [{"entity": "email", "value": "a@b.c", "role": None, "group": None}]},
+        {"event": "followup", "name": "action_ask_rating"},
+        {"event": "reminder", "name": "rating", "intent": "EXTERNAL_ask_rating", "date_time": "2026-12-04"},
+        {"event": "bot", "text": "Hello", "data": {"buttons": []}},
+        {"event": "reset_slots"},
+        {"event": "restart"},
+    ],
+    "responses": [{"response": "utter_ask_email", "language": "en"}, {"text": "Hi", "buttons": []}],
+}
+BROKEN_VALUES = (None, 0, 1.0, 2.5, -1, 2**70, float("nan"), "", "x", True, False, [], [1], {}, {"event": "x"})
+
+
+def _broken(value):
+    """``value`` with each of its parts, at any depth, replaced by every broken value or left out."""
+    if isinstance(value, dict):
+        for key in value:
+            rest = {k: v for k, v in value.items() if k != key}
+            yield rest
+            for replacement in (*BROKEN_VALUES, *_broken(value[key])):
+                yield {**value, key: replacement}
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield value[:index] + value[index + 1 :]
+            for replacement in (*BROKEN_VALUES, *_broken(item)):
+                yield value[:index] + [replacement] + value[index + 1 :]
+
+
+def test_the_fast_check_and_jsonschema_agree_on_every_answer(monkeypatch):
+    """The compiled jsonschema-rs check accepts exactly what jsonschema accepts: a valid answer, and none of the
+    broken ones jsonschema refuses (each refused with jsonschema's own message)."""
+    import json
+
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    validate_action_responses_once_compiled()
+    schema = RemoteAction.action_response_format_spec()
+    jsonschemas = validators.validator_for(schema)(schema)  # what jsonschema.validate uses for this schema
+    answers = [ANSWER, *_broken(ANSWER)]
+    assert len(answers) > 1000
+    accepted = refused = 0
+    for answer in answers:
+        error = best_match(jsonschemas.iter_errors(answer))
+        if error is None:
+            accepted += 1
+            assert RemoteAction("action_lookup_order", None)._validate_action_result(answer) is True
+        else:
+            refused += 1
+            assert error.message in _refusal(answer), json.dumps(answer, default=str)
+    assert accepted > 100 and refused > 100
+
+
 def test_events_read_back_as_the_same_kinds_as_rasas_own_lookup(monkeypatch):
     import rasa.shared.utils.common
     from rasa.shared.core.events import Event, UserUttered
@@ -47,9 +123,10 @@ def test_events_read_back_as_the_same_kinds_as_rasas_own_lookup(monkeypatch):
         Event.resolve_by_type("no_such_event")
 
 
-def test_the_action_server_receives_the_conversation_rasa_sent(monkeypatch):
+def test_the_action_server_receives_the_conversation_rasa_sent_on_one_connection(monkeypatch):
     """The body, the token and the headers reach a real HTTP server on localhost as Rasa's own session sent
-    them; only the encoder differs."""
+    them; only the encoder differs, and the calls of one event loop share a connection instead of opening one
+    each."""
     import asyncio
     import json
     import threading
@@ -57,12 +134,15 @@ def test_the_action_server_receives_the_conversation_rasa_sent(monkeypatch):
 
     from rasa.utils.endpoints import EndpointConfig
 
-    from bot.rasa_server import encode_endpoint_requests_with_ujson
+    from bot.rasa_server import close_endpoint_connections, reuse_endpoint_connections_and_encode_with_ujson
 
-    received = []
+    received, connections = [], []
 
     class Recorder(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps a connection open for the next request, as Sanic does
+
         def do_POST(self):
+            connections.append(self.client_address)
             received.append(
                 (
                     self.path,
@@ -97,15 +177,26 @@ def test_the_action_server_receives_the_conversation_rasa_sent(monkeypatch):
             "slots": {"email": None, "verified": False},
         },
     }
+    import rasa.core.run
+
     monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
+    monkeypatch.setattr(rasa.core.run, "close_resources", rasa.core.run.close_resources)
     try:
-        encode_endpoint_requests_with_ujson()
+        reuse_endpoint_connections_and_encode_with_ujson()
         endpoint = EndpointConfig(f"http://127.0.0.1:{server.server_port}/webhook", token="s3cret")
-        answer = asyncio.run(endpoint.request(json=body, method="post"))
+
+        async def three_calls():
+            answers = [await endpoint.request(json=body, method="post") for _ in range(3)]
+            await close_endpoint_connections()
+            return answers
+
+        answers = asyncio.run(three_calls())
     finally:
         server.shutdown()
-    assert answer == VALID
-    assert received == [("/webhook?token=s3cret", "application/json", body)]
+        server.server_close()
+    assert answers == [VALID] * 3
+    assert received == [("/webhook?token=s3cret", "application/json", body)] * 3
+    assert len(connections) == 3 and len(set(connections)) == 1
 
 
 def test_reading_a_conversation_waits_for_the_turn_in_progress(monkeypatch):
