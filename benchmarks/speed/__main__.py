@@ -24,8 +24,9 @@ from benchmarks.speed.load import Replies, Shoppers  # noqa: E402
 from benchmarks.speed.orders import write_clones  # noqa: E402
 from benchmarks.speed.servers import Served, serve_bare, serve_porter  # noqa: E402
 
-# Conversations a shopper can hold per second at most (about 5 messages each): sizes the order pool.
-MAX_CONVERSATIONS_PER_SECOND = 8
+# Conversations per second the bench may hold at most, all shoppers together (about 5 messages each): sizes the
+# order pool, which runs out loudly rather than reuse an order.
+MAX_CONVERSATIONS_PER_SECOND = 20
 
 
 def _memory(served: Served) -> Dict[str, float]:

@@ -32,7 +32,10 @@ class OrderPool:
     def take(self, template: str) -> Tuple[str, str]:
         left = self._clones.get(template)
         if not left:
-            raise RuntimeError(f"no bench orders left for template {template}: give a larger --orders")
+            raise RuntimeError(
+                f"no bench orders left for template {template}: raise MAX_CONVERSATIONS_PER_SECOND "
+                "(benchmarks/speed/__main__.py)"
+            )
         return left.pop()
 
 
