@@ -47,11 +47,12 @@ def model():
 
 
 def predict(runner, processor, events):
+    from rasa.engine.constants import PLACEHOLDER_TRACKER
     from rasa.shared.core.trackers import DialogueStateTracker
 
     tracker = DialogueStateTracker.from_events("shopper", events, processor.domain.slots)
     target = processor.model_metadata.core_target
-    return runner.run(inputs={"__tracker__": tracker}, targets=[target])[target]
+    return runner.run(inputs={PLACEHOLDER_TRACKER: tracker}, targets=[target])[target]
 
 
 def what_porter_does(prediction) -> tuple:
@@ -156,6 +157,7 @@ def test_after_a_rejected_action_ted_runs_and_the_rejected_action_is_not_chosen(
 def test_any_other_run_of_the_graph_is_the_runners_own(model):
     """Understanding a message (the NLU target) goes straight to Rasa's runner."""
     from rasa.core.channels.channel import UserMessage
+    from rasa.engine.constants import PLACEHOLDER_MESSAGE
 
     from bot.rules_before_ted import RulesBeforeTED
 
@@ -163,5 +165,5 @@ def test_any_other_run_of_the_graph_is_the_runners_own(model):
     shortcut = RulesBeforeTED(processor.graph_runner, processor.model_metadata)
     target = processor.model_metadata.nlu_target
     message = UserMessage("where is my parcel")
-    parsed = shortcut.run(inputs={"__message__": [message]}, targets=[target])[target]
+    parsed = shortcut.run(inputs={PLACEHOLDER_MESSAGE: [message]}, targets=[target])[target]
     assert parsed[0].get("intent")["name"] == "where_is_my_order"
