@@ -13,7 +13,9 @@ shopper) and echoes the whole request body, a tracker full of personal data, in 
   timeout): backend calls inside are cut to what is left (bot.http_client.time_budget), and past it the
   shopper hears that the order system is not answering and a person takes over;
 - an action that fails answers the shopper the same way instead of leaving them in silence, and the error
-  logged names the action, never the tracker.
+  logged names the action, never the tracker;
+- what the worker threads freed goes back to the system every few seconds (bot.malloc_trim), so its memory
+  follows what it holds, not the busiest moment it ever had.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import malloc_trim
 from bot.client_address import of_request
 from bot.handoff import reasons
 
@@ -43,8 +46,11 @@ MAX_BODY = 16 * 1024 * 1024  # a tracker with a long history and the domain; far
 
 
 class Settings:
-    def __init__(self, token: str, host: str, port: int, deadline: float, workers: int) -> None:
+    def __init__(
+        self, token: str, host: str, port: int, deadline: float, workers: int, trim_seconds: float = 0.0
+    ) -> None:
         self.token, self.host, self.port, self.deadline, self.workers = token, host, port, deadline, workers
+        self.trim_seconds = trim_seconds
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -60,6 +66,7 @@ class Settings:
             int(os.environ.get("ACTION_PORT") or 5055),
             float(os.environ.get("PORTER_ACTION_DEADLINE") or DEFAULT_DEADLINE),
             int(os.environ.get("PORTER_ACTION_WORKERS") or DEFAULT_WORKERS),
+            malloc_trim.interval_from_env(),
         )
 
 
@@ -200,8 +207,15 @@ def create_app(settings: Settings, actions_package: str = "actions") -> Sanic:
             logger.error("action server: %s on %s %s", type(exception).__name__, request.method, request.path)
         return response.json({"error": type(exception).__name__}, status=status)
 
+    trimmer = malloc_trim.Trimmer(settings.trim_seconds)
+
+    @app.listener("after_server_start")
+    async def start_trimming(*_: Any) -> None:
+        trimmer.start()
+
     @app.listener("after_server_stop")
     async def stop_pool(*_: Any) -> None:
+        trimmer.stop()
         pool.shutdown(wait=False, cancel_futures=True)
 
     return app
