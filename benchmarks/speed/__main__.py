@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -101,15 +101,16 @@ def hour(args) -> int:
     )
     porter = serve_porter(args.out / f"porter-hour-{run_id}", args.model, args.out / "orders-hour.json")
     shoppers = Shoppers(porter.base, conversations.PORTER, pool, run_id)
-    samples: List[Dict[str, float]] = []
+    samples: List[Dict[str, Any]] = []
     started = time.monotonic()
 
     def sample() -> None:
         memory = _memory(porter)
-        samples.append(dict(memory, minute=(time.monotonic() - started) / 60))
+        kinds = process_stats.resident_by_kind_mb(porter.pids["actions"])
+        samples.append(dict(memory, minute=(time.monotonic() - started) / 60, actions_by_kind=kinds))
         print(
             f"[bench] minute {samples[-1]['minute']:5.1f}: Rasa {memory['rasa']:.0f} MB, "
-            f"actions {memory['actions']:.0f} MB",
+            f"actions {memory['actions']:.0f} MB ({', '.join(f'{k} {v:.0f}' for k, v in kinds.items())})",
             flush=True,
         )
 
@@ -140,6 +141,13 @@ def hour(args) -> int:
             f"| {label} | {first[server]:.0f} MB | {last[server]:.0f} MB | {peak:.0f} MB | "
             f"{(last[server] / first[server] - 1) * 100:+.1f}% |"
         )
+    print(
+        "action server, change by kind of memory from the first minute to the end: "
+        + ", ".join(
+            f"{kind} {last['actions_by_kind'][kind] - first['actions_by_kind'][kind]:+.1f} MB"
+            for kind in first["actions_by_kind"]
+        )
+    )
     return 0
 
 

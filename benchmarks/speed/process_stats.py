@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Dict
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -20,3 +21,26 @@ def resident_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024 / 1e6
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def resident_by_kind_mb(pid: int) -> Dict[str, float]:
+    """Resident memory in MB split by what holds it (/proc/PID/smaps): malloc's main `heap`, `anonymous` mappings
+    (thread stacks, malloc's other arenas, Python's own arenas), shared `libraries`, other `files`. A total that grows
+    says nothing about why; which of these grows does."""
+    kinds: Dict[str, int] = {"heap": 0, "anonymous": 0, "libraries": 0, "files": 0}
+    kind = "anonymous"
+    for line in (Path("/proc") / str(pid) / "smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and not fields[0].endswith(":"):
+            path = fields[5] if len(fields) > 5 else ""
+            if path == "[heap]":
+                kind = "heap"
+            elif not path or path.startswith("["):
+                kind = "anonymous"
+            elif ".so" in path:
+                kind = "libraries"
+            else:
+                kind = "files"
+        elif fields and fields[0] == "Rss:":
+            kinds[kind] += int(fields[1])
+    return {k: v * 1024 / 1e6 for k, v in kinds.items()}
