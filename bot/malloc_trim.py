@@ -10,7 +10,7 @@ call and nothing is done. Figures before and after: README, "Measured: `make ben
 Large blocks are the other half. glibc serves a block above its mmap threshold from a mapping of its own and
 unmaps it when freed, but the first such block freed raises that threshold (and the trim threshold, to twice it),
 so later ones come from the arenas, and a worker thread's arena kept part of them past ``malloc_trim``: under
-``make bench --hour`` three worker arenas grew by 2.6 MB each and kept it (/proc/PID/smaps, per mapping). While
+``make bench --hour`` four worker arenas grew by 2.6 MB each and kept it (/proc/PID/smaps, per mapping). While
 trimming, both thresholds are pinned at glibc's starting 128 KiB, so a freed large block goes back at once.
 """
 
