@@ -11,21 +11,27 @@ import pytest
 from bot import malloc_trim
 from bot.paths import PROJECT_ROOT
 
-# A worker thread takes 64 MB in 4 KB blocks from glibc and frees all but the last one, as a burst of actions
-# does: glibc keeps the freed pages. Then the trimmer runs for half a second. Resident memory before and after.
-BURST = textwrap.dedent(
+# What both scripts below start with: glibc's malloc and free, and the process's resident memory in MB.
+PRELUDE = textwrap.dedent(
     """
     import ctypes, threading, time
     from bot.malloc_trim import Trimmer
 
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
     libc.free.argtypes = [ctypes.c_void_p]
 
     def rss_mb():
         with open("/proc/self/status") as status:
             return next(int(l.split()[1]) for l in status if l.startswith("VmRSS")) // 1024
+    """
+)
 
+# A worker thread takes 64 MB in 4 KB blocks from glibc and frees all but the last one, as a burst of actions
+# does: glibc keeps the freed pages. Then the trimmer runs for half a second. Resident memory before and after.
+BURST = textwrap.dedent(
+    """
     def burst():
         blocks = [libc.malloc(4096) for _ in range(16384)]
         for block in blocks:
@@ -50,18 +56,7 @@ BURST = textwrap.dedent(
 # trimmer starts first, as in the server. Resident memory (MB) before the workers and after half a second.
 LARGE_BLOCKS = textwrap.dedent(
     """
-    import ctypes, threading, time
-    from bot.malloc_trim import Trimmer
-
-    libc = ctypes.CDLL("libc.so.6")
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
     SIZE = 6_000_000
-
-    def rss_mb():
-        with open("/proc/self/status") as status:
-            return next(int(l.split()[1]) for l in status if l.startswith("VmRSS")) // 1024
 
     def take_one(all_hold):
         block = libc.malloc(SIZE)
@@ -88,7 +83,7 @@ LARGE_BLOCKS = textwrap.dedent(
 def resident_mb_before_and_after(script: str, interval: float):
     """Resident memory (MB) printed by ``script`` run with a trimmer at ``interval`` instead of 0.05 s."""
     done = subprocess.run(
-        [sys.executable, "-c", script.replace("Trimmer(0.05)", f"Trimmer({interval})")],
+        [sys.executable, "-c", PRELUDE + script.replace("Trimmer(0.05)", f"Trimmer({interval})")],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
